@@ -1,0 +1,3630 @@
+/* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT licence (see end of file)
+
+   Sends observability events for AI-agent workflows to a PackTrack server.
+   One file. No dependencies beyond the C library, pthreads/Win32 and sockets.
+
+   USAGE
+     In exactly ONE .c or .cpp file:
+         #define PACKTRACK_IMPLEMENTATION
+         #include "packtrack.h"
+     Everywhere else just #include "packtrack.h".
+
+   QUICK START (the same as examples/async.c)
+         pt_config cfg = {0};                    // C++: pt_config cfg = {};
+         pt_client *client = NULL;
+         pt_error err;
+         cfg.api_key  = "pk_live_...";
+         cfg.base_url = "http://127.0.0.1:8080"; // https needs PACKTRACK_USE_CURL
+         if (pt_client_new(&cfg, &client, &err) != PT_OK) { puts(err.message); return 1; }
+         pt_event ev = {0};
+         ev.source_system = "checkout-svc";  ev.workflow_id = "wf-1";
+         ev.actor_type = "agent";  ev.actor_id = "a-42";
+         ev.severity = PT_SEVERITY_INFO;  ev.status = PT_STATUS_SUCCESS;
+         ev.message = "refund issued";
+         pt_track(client, &ev);                  // copies, never blocks on the network
+         pt_close(client, 5000, NULL);           // drains the queue, at most 5 s
+
+   BUILD MACROS (define before the implementation include)
+     PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
+     PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
+     PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
+                                (neither: a built-in deflate encoder is used)
+     PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
+     PACKTRACK_API              linkage of every public function (default extern;
+                                `#define PACKTRACK_API static` makes a private copy)
+     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe)
+     PACKTRACK_ASSERT(x)        internal invariant checks (default assert)
+
+   GUARANTEES
+     - pt_track() copies the event into a bounded in-memory queue and returns; it
+       never does network I/O, never sleeps, never waits for the flush thread.
+     - Every event accepted by pt_track() is delivered by pt_close() when the server
+       is reachable within the close deadline; the close report counts every event.
+     - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
+       head of the queue and retry with backoff; nothing is dropped for them.
+     - All public functions are thread-safe except pt_close(), which must not race
+       with other calls on the same client once it has returned.
+     - The library never aborts, never prints, and never puts the API key in a
+       message, log line or stat.
+
+   Full documentation: README.md
+*/
+/* The implementation needs POSIX declarations even under -std=c99; they must
+   be requested before the first system header, which is the one below. */
+#if defined(PACKTRACK_IMPLEMENTATION) && !defined(_WIN32) && !defined(PT__FEATURES_SET)
+#define PT__FEATURES_SET
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE 1
+#endif
+#ifndef _DARWIN_C_SOURCE
+#define _DARWIN_C_SOURCE 1
+#endif
+#endif
+
+#ifndef PACKTRACK_H
+#define PACKTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PACKTRACK_VERSION_MAJOR 0
+#define PACKTRACK_VERSION_MINOR 1
+#define PACKTRACK_VERSION_PATCH 0
+#define PACKTRACK_VERSION_STRING "0.1.0"
+
+#ifndef PACKTRACK_API
+#define PACKTRACK_API extern
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- results ---------------------------------------------------------------
+   0 is success, failures are negative. Values are fixed forever. */
+#define PT__RESULT_LIST(X) \
+    X(PT_OK,                      0, "ok") \
+    X(PT_ERR_INVALID_ARG,        -1, "invalid argument") \
+    X(PT_ERR_MISSING_FIELD,      -2, "required event field missing or empty") \
+    X(PT_ERR_INVALID_JSON,       -3, "invalid JSON") \
+    X(PT_ERR_CONFIG,             -4, "invalid configuration") \
+    X(PT_ERR_NO_MEMORY,          -5, "out of memory") \
+    X(PT_ERR_QUEUE_FULL,         -6, "queue full, event dropped") \
+    X(PT_ERR_CLOSED,             -7, "client is closed") \
+    X(PT_ERR_TIMEOUT,            -8, "timed out") \
+    X(PT_ERR_NETWORK,            -9, "network error") \
+    X(PT_ERR_HTTP,              -10, "server rejected the request") \
+    X(PT_ERR_RETRIES_EXHAUSTED, -11, "retries exhausted") \
+    X(PT_ERR_TOO_LARGE,         -12, "event larger than event_max_bytes") \
+    X(PT_ERR_FILTERED,          -13, "event dropped by before_send hook") \
+    X(PT_ERR_TLS,               -14, "TLS error") \
+    X(PT_ERR_RESOLVE,           -15, "could not resolve host") \
+    X(PT_ERR_CONNECT,           -16, "could not connect") \
+    X(PT_ERR_PROTOCOL,          -17, "malformed HTTP response") \
+    X(PT_ERR_CIRCUIT_OPEN,      -18, "circuit breaker open") \
+    X(PT_ERR_SPOOL,             -19, "spool I/O error") \
+    X(PT_ERR_SPOOL_LOCKED,      -20, "spool directory in use by another client") \
+    X(PT_ERR_DISK_FULL,         -21, "disk full or spool limit reached") \
+    X(PT_ERR_UNSUPPORTED,       -22, "not supported by this build") \
+    X(PT_ERR_SAMPLED,           -23, "event sampled out under backpressure") \
+    X(PT_ERR_COMPRESSION,       -24, "compression failed") \
+    X(PT_ERR_CANCELLED,         -25, "request cut off at a deadline") \
+    X(PT_ERR_THREAD,            -26, "could not start the flush thread") \
+    X(PT_ERR_INTERNAL,          -27, "internal error")
+
+#define PT__RESULT_ENUM(name, value, text) name = value,
+typedef enum pt_result { PT__RESULT_LIST(PT__RESULT_ENUM) PT_RESULT_MIN_ = -28 } pt_result;
+#undef PT__RESULT_ENUM
+
+/* Detail of a failure. Every field is filled by the call that fails; a NULL
+   pt_error* is always allowed. The message names the problem (the field, the
+   URL part, the status) and never contains the API key. */
+typedef struct pt_error {
+    pt_result code;
+    int       http_status;      /* last HTTP status seen, 0 if none */
+    int       retryable;        /* 1 if trying again later may succeed */
+    int       attempts;         /* requests made (1 + retries) */
+    int       retry_after_ms;   /* last Retry-After seen, -1 if none */
+    char      message[256];
+    char      body_head[256];   /* first bytes of the response body, NUL-terminated */
+} pt_error;
+
+/* ---- event ------------------------------------------------------------------ */
+typedef enum pt_severity {
+    PT_SEVERITY_UNSET = 0,      /* missing: pt_track fails naming "severity" */
+    PT_SEVERITY_DEBUG,
+    PT_SEVERITY_INFO,
+    PT_SEVERITY_WARN,
+    PT_SEVERITY_ERROR
+} pt_severity;
+
+/* Known status values; any other non-empty string passes through. */
+#define PT_STATUS_RUNNING  "running"
+#define PT_STATUS_SUCCESS  "success"
+#define PT_STATUS_ERROR    "error"
+#define PT_STATUS_OK       "ok"
+#define PT_STATUS_FAILED   "failed"
+#define PT_STATUS_SKIPPED  "skipped"
+#define PT_STATUS_TIMEOUT  "timeout"
+#define PT_STATUS_RETRYING "retrying"
+#define PT_STATUS_UNKNOWN  "unknown"
+
+typedef enum pt_field_type {
+    PT_FIELD_UNSET = 0,         /* an entry with type UNSET is skipped */
+    PT_FIELD_STRING,            /* str (len, or strlen when len is 0) */
+    PT_FIELD_INT,               /* i */
+    PT_FIELD_DOUBLE,            /* d (NaN/Infinity become null) */
+    PT_FIELD_BOOL,              /* b */
+    PT_FIELD_NULL,
+    PT_FIELD_RAW                /* str is a JSON value (object, array, ...), validated */
+} pt_field_type;
+
+/* One metadata/extra entry. Duplicate keys in one list are rejected
+   (PT_ERR_INVALID_ARG naming the key). Build them with pt_field_*(). */
+typedef struct pt_field {
+    const char   *key;
+    pt_field_type type;
+    const char   *str;
+    size_t        len;
+    int64_t       i;
+    double        d;
+    int           b;
+} pt_field;
+
+PACKTRACK_API pt_field pt_field_str(const char *key, const char *value);
+PACKTRACK_API pt_field pt_field_int(const char *key, int64_t value);
+PACKTRACK_API pt_field pt_field_double(const char *key, double value);
+PACKTRACK_API pt_field pt_field_bool(const char *key, int value);
+PACKTRACK_API pt_field pt_field_null(const char *key);
+PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json);
+
+/* An event. Strings are borrowed for the duration of the call only.
+   Required: source_system, workflow_id, actor_type, actor_id, severity,
+   status, message. NULL optional fields are omitted from the JSON. */
+typedef struct pt_event {
+    int64_t         timestamp_ms;       /* Unix ms, UTC; 0 = time of the call */
+    const char     *source_system;
+    const char     *source_env;
+    const char     *workflow_id;
+    const char     *workflow_name;
+    const char     *run_id;
+    const char     *step_id;
+    const char     *actor_type;
+    const char     *actor_id;
+    const char     *actor_display_name;
+    pt_severity     severity;
+    const char     *status;
+    const char     *message;
+    const pt_field *metadata;
+    size_t          metadata_count;
+    const pt_field *extra;
+    size_t          extra_count;
+    const char     *idempotency_key;    /* NULL = a fresh UUID v4 */
+} pt_event;
+
+/* ---- hooks ------------------------------------------------------------------ */
+typedef enum pt_log_level {
+    PT_LOG_DEBUG = 0, PT_LOG_INFO = 1, PT_LOG_WARN = 2, PT_LOG_ERROR = 3
+} pt_log_level;
+
+/* Logger: called on the thread that hit the condition (often the flush
+   thread). `message` is valid during the call only. Never carries the API
+   key or event payloads. */
+typedef void (*pt_log_fn)(pt_log_level level, const char *message, void *user);
+
+typedef struct pt_http_header { const char *name; const char *value; } pt_http_header;
+
+/* A request handed to an HTTP hook. Everything is owned by the library and
+   valid for the duration of the call. */
+typedef struct pt_http_request {
+    const char           *method;          /* "POST" or "GET" */
+    const char           *url;             /* absolute URL */
+    const pt_http_header *headers;
+    size_t                header_count;
+    const void           *body;
+    size_t                body_len;
+    int                   connect_timeout_ms;
+    int                   timeout_ms;      /* whole request */
+    int64_t               deadline_ms;     /* pt_now_ms() time after which to give up */
+    /* Returns nonzero when the request must be cut off now (close deadline).
+       Poll it at least every 10 ms while waiting. */
+    int                 (*cancelled)(const struct pt_http_request *req);
+    void                 *cancel_ctx;      /* library-private */
+    const char           *ca_file;         /* TLS options from the config (may be NULL) */
+    const char           *ca_path;
+    const char           *proxy;
+    int                   insecure_skip_verify;
+} pt_http_request;
+
+/* The hook fills this. body_head receives the first bytes of the body. */
+typedef struct pt_http_response {
+    int    status;                 /* HTTP status */
+    char   retry_after[64];        /* raw Retry-After header value, "" if none */
+    char   body_head[256];
+    size_t body_head_len;
+    char   error[128];             /* hook's own failure text (no secrets) */
+    int    not_sent;               /* 1 if the request provably never reached the server */
+} pt_http_response;
+
+/* HTTP hook: perform one request. Return PT_OK when a response (any status)
+   was received, else PT_ERR_NETWORK / _TIMEOUT / _CONNECT / _RESOLVE / _TLS /
+   _CANCELLED / _PROTOCOL. Runs on the flush thread (or the pt_ingest caller). */
+typedef pt_result (*pt_http_fn)(const pt_http_request *req, pt_http_response *resp, void *user);
+
+/* gzip hook: write one gzip member of in[0..n) into out (capacity cap, which
+   is at least n + n/8 + 64), set *out_len. Return PT_OK or an error. Runs on
+   the flush thread; buffers are owned by the library. */
+typedef pt_result (*pt_gzip_fn)(const void *in, size_t n, void *out, size_t cap, size_t *out_len, void *user);
+
+/* before_send: called on the pt_track caller's thread with the event the
+   caller passed. Return 1 to keep it (it may edit *ev, e.g. point fields to
+   redacted strings that stay valid until the hook returns... or longer), 0
+   to drop it (pt_track then returns PT_ERR_FILTERED and nothing is counted). */
+typedef int (*pt_before_send_fn)(pt_event *ev, void *user);
+
+/* Result of one batch request in the async pipeline (flush thread). */
+typedef struct pt_batch_result {
+    size_t      events;           /* events in this request */
+    pt_result   result;           /* PT_OK, PT_ERR_HTTP (rejected), PT_ERR_RETRIES_EXHAUSTED, ... */
+    int         http_status;
+    int         attempts;
+    const char *payload;          /* the JSON array sent (uncompressed), valid during the call */
+    size_t      payload_len;
+} pt_batch_result;
+typedef void (*pt_batch_fn)(const pt_batch_result *res, void *user);
+
+/* Backpressure: called (flush or producer thread) when queue use crosses the
+   high-water mark (high = 1) and when it falls back below the low-water mark (0). */
+typedef void (*pt_backpressure_fn)(int high, void *user);
+
+/* ---- configuration ----------------------------------------------------------
+   pt_config cfg = {0}: every zero field takes its default. */
+typedef enum pt_queue_policy {
+    PT_QUEUE_DEFAULT = 0,        /* = PT_QUEUE_REJECT_NEWEST */
+    PT_QUEUE_REJECT_NEWEST,      /* a full queue turns the new event away (PT_ERR_QUEUE_FULL) */
+    PT_QUEUE_DROP_OLDEST         /* a full queue evicts the oldest queued event */
+} pt_queue_policy;
+
+typedef enum pt_fsync_policy {
+    PT_FSYNC_DEFAULT = 0,        /* = PT_FSYNC_BATCH */
+    PT_FSYNC_NONE,               /* leave it to the OS */
+    PT_FSYNC_BATCH,              /* fsync once per flush-thread pass */
+    PT_FSYNC_EVERY               /* fsync on every pt_track (slow) */
+} pt_fsync_policy;
+
+#define PT_RETRIES_NONE (-1)     /* max_retries value meaning "no retries" */
+#define PT_DEFAULT_BASE_URL "https://pack.shimcounty.com"
+
+typedef struct pt_config {
+    const char *api_key;             /* required; sent as X-PackTrack-Key */
+    const char *base_url;            /* default: "https://pack.shimcounty.com" */
+    const char *user_agent;          /* default: "packtrack-c/<version>" */
+    const char *health_path;         /* default: NULL (no server probe); usual: "/api/health" */
+
+    int   timeout_ms;                /* default: 10000 (whole request) */
+    int   connect_timeout_ms;        /* default: 5000 */
+    int   max_retries;               /* default: 3; PT_RETRIES_NONE for none (sync calls) */
+    int   backoff_base_ms;           /* default: 100 */
+    int   backoff_max_ms;            /* default: 10000 */
+    int   disable_jitter;            /* default: 0 (full jitter) */
+    int   retry_after_max_ms;        /* default: 60000 (cap on a server's Retry-After) */
+    int64_t retry_max_elapsed_ms;    /* default: 600000 (async: a batch fails after retrying this long) */
+    int   breaker_threshold;         /* default: 5 consecutive failures */
+    int   breaker_cooldown_ms;       /* default: 30000 */
+
+    int    enable_gzip;              /* default: 0 */
+    size_t compress_min_bytes;       /* default: 1024 (smaller bodies go uncompressed) */
+
+    int    batch_size;               /* default: 100 events */
+    size_t batch_max_bytes;          /* default: 1 MiB of JSON */
+    int    flush_interval_ms;        /* default: 1000 */
+    int    queue_capacity;           /* default: 10000 events */
+    size_t queue_max_bytes;          /* default: 8 MiB */
+    pt_queue_policy queue_policy;    /* default: PT_QUEUE_REJECT_NEWEST */
+    size_t event_max_bytes;          /* default: 1 MiB (serialised JSON) */
+    int    high_water_pct;           /* default: 80 */
+    int    low_water_pct;            /* default: 50 */
+    pt_severity sample_max_severity; /* default: UNSET = no sampling; else sample events <= this ... */
+    int    sample_keep_one_in;       /* ... keeping 1 in N while above the high-water mark (default 10) */
+
+    int    manual_mode;              /* default: 0; 1 = no thread, call pt_pump() */
+    int    include_host_context;     /* default: 0; 1 = extra.host / extra.sdk on every event */
+
+    const char     *spool_dir;       /* default: NULL (memory only); set = durable mode */
+    pt_fsync_policy fsync_policy;    /* default: PT_FSYNC_BATCH */
+    size_t          spool_max_bytes; /* default: 256 MiB */
+    int             enable_dead_letter; /* default: 0; 1 = rejected events go to <spool_dir>/dead-letter.ndjson */
+
+    const char *proxy;               /* curl only; default: curl's environment handling */
+    const char *ca_file;             /* curl only */
+    const char *ca_path;             /* curl only */
+    int   insecure_skip_verify;      /* default: 0; 1 turns TLS verification OFF (curl only) */
+
+    pt_http_fn  http;  void *http_user;    /* default: built-in (or curl) transport */
+    pt_gzip_fn  gzip;  void *gzip_user;    /* default: zlib/libdeflate/built-in */
+    pt_log_fn   logger; void *logger_user; /* default: silent */
+    pt_log_level log_level;                /* default: PT_LOG_DEBUG (everything to the logger) */
+    pt_before_send_fn  before_send;    void *before_send_user;
+    pt_batch_fn        on_batch;       void *on_batch_user;
+    pt_backpressure_fn on_backpressure; void *on_backpressure_user;
+} pt_config;
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+typedef struct pt_client pt_client;
+
+/* Fills *cfg from PACKTRACK_* environment variables (README lists them), on
+   top of what it already holds. Strings point into the environment. Returns
+   PT_ERR_CONFIG naming the variable when one cannot be parsed. */
+PACKTRACK_API pt_result pt_config_from_env(pt_config *cfg, pt_error *err);
+
+/* Validates cfg (key, URL, TLS availability, bounds) and creates a client. The
+   config strings are copied. Thread: any. */
+PACKTRACK_API pt_result pt_client_new(const pt_config *cfg, pt_client **out, pt_error *err);
+
+/* The resolved configuration (defaults filled in). Valid until pt_close. */
+PACKTRACK_API const pt_config *pt_client_config(const pt_client *client);
+
+/* ---- async ----------------------------------------------------------------- */
+/* Validates and serialises the event, copies it into the queue and returns.
+   Never blocks on the network. Thread-safe. */
+PACKTRACK_API pt_result pt_track(pt_client *client, const pt_event *ev);
+/* Same, for an already-serialised JSON object (checked). */
+PACKTRACK_API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
+
+/* Waits until every event tracked before the call is delivered or has failed
+   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
+PACKTRACK_API pt_result pt_flush(pt_client *client, int timeout_ms);
+
+/* Manual mode: do up to budget_ms of pipeline work on the calling thread. */
+PACKTRACK_API pt_result pt_pump(pt_client *client, int budget_ms);
+
+typedef struct pt_close_report {
+    uint64_t tracked;            /* accepted by pt_track over the client's life */
+    uint64_t delivered;
+    uint64_t spooled;            /* left in the spool for the next run */
+    uint64_t failed_rejected;    /* the server refused them for good */
+    uint64_t failed_exhausted;   /* retries exhausted (retry_max_elapsed_ms) */
+    uint64_t failed_oversize;    /* a single event the server found too large (413) */
+    uint64_t dropped_queue_full; /* turned away or evicted by the queue bound */
+    uint64_t dropped_sampled;    /* sampled out under backpressure */
+    uint64_t abandoned;          /* still queued at the deadline (memory mode) */
+    int      timed_out;          /* 1 if the deadline cut the drain short */
+} pt_close_report;
+
+/* Stops accepting, drains until timeout_ms (one deadline for everything,
+   the in-flight request included), stops the thread, frees the client.
+   NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
+PACKTRACK_API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
+/* pt_close keeps a 32-byte handle alive so that a second pt_close or a late
+   pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
+   (closing first if needed); the pointer is invalid afterwards. */
+PACKTRACK_API void pt_client_free(pt_client *client);
+
+/* ---- sync ----------------------------------------------------------------- */
+/* Sends now, with retries, on the calling thread; reports in *err. Independent of the queue. */
+PACKTRACK_API pt_result pt_ingest(pt_client *client, const pt_event *ev, pt_error *err);
+PACKTRACK_API pt_result pt_ingest_batch(pt_client *client, const pt_event *evs, size_t n, pt_error *err);
+
+/* ---- observability of the client itself ----------------------------------- */
+typedef struct pt_client_stats {
+    uint64_t tracked;            /* passed validation (incl. the ones the queue turned away) */
+    uint64_t delivered;
+    uint64_t failed;             /* rejected for good or retries exhausted */
+    uint64_t dropped;            /* queue full, drop-oldest evictions, sampled */
+    uint64_t dropped_sampled;    /* the sampled part of dropped */
+    uint64_t pending;            /* queued or in flight; tracked = delivered+failed+dropped+pending */
+    uint64_t queue_bytes;
+    uint64_t retried_requests;
+    uint64_t batches_sent;
+    uint64_t requests_failed;
+    uint64_t bytes_uncompressed; /* request bodies before compression */
+    uint64_t bytes_sent;         /* after compression */
+    uint64_t wakeups;            /* flush-thread wake-ups (an idle client has none) */
+    uint64_t spool_bytes;
+    pt_result last_error;
+    char      last_error_message[160];
+} pt_client_stats;
+
+/* A consistent snapshot of the counters. Thread-safe, cheap (one lock). */
+PACKTRACK_API pt_result pt_stats(pt_client *client, pt_client_stats *out);
+/* Prometheus text exposition (metric prefix packtrack_). Returns the length
+   written (excl. NUL), or the length needed when cap is too small. */
+PACKTRACK_API size_t pt_stats_prometheus(const pt_client_stats *stats, char *buf, size_t cap);
+
+typedef enum pt_breaker_state { PT_BREAKER_CLOSED = 0, PT_BREAKER_OPEN, PT_BREAKER_HALF_OPEN } pt_breaker_state;
+
+typedef struct pt_health_report {
+    uint64_t queue_events;
+    uint64_t queue_bytes;
+    int64_t  oldest_pending_age_ms;  /* 0 if empty */
+    pt_breaker_state breaker;
+    int      backpressure;           /* 1 while above the high-water mark */
+    pt_result last_error;
+    int64_t  last_error_unix_ms;     /* 0 if none */
+    uint64_t spool_bytes;
+    int      server_probed;          /* 1 if health_path is set and a probe ran */
+    int      server_ok;              /* probe answered 2xx */
+    int      server_status;          /* probe's HTTP status (0 if no answer) */
+} pt_health_report;
+/* Client state; plus a GET {base_url}{health_path} probe (on the calling
+   thread, with the configured timeouts) when health_path is set. */
+PACKTRACK_API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *err);
+
+/* ---- misc ----------------------------------------------------------------- */
+PACKTRACK_API const char *pt_strerror(pt_result r);      /* never NULL */
+PACKTRACK_API const char *pt_version(void);               /* PACKTRACK_VERSION_STRING */
+PACKTRACK_API int64_t     pt_now_ms(void);                /* monotonic clock, ms */
+/* Serialises an event the way pt_track would (for dry runs and tests) into
+   buf, NUL-terminated; *len gets the JSON length. client may be NULL (no host
+   context, no before_send). PT_ERR_TOO_LARGE if cap is too small. */
+PACKTRACK_API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PACKTRACK_H */
+
+/* ======================================================================== */
+/*                            IMPLEMENTATION                                */
+/* ======================================================================== */
+#if defined(PACKTRACK_IMPLEMENTATION) && !defined(PT__IMPLEMENTED)
+#define PT__IMPLEMENTED
+
+/* ==== [pt:config] ======================================================== */
+#if defined(PACKTRACK_MALLOC) && defined(PACKTRACK_REALLOC) && defined(PACKTRACK_FREE)
+#elif !defined(PACKTRACK_MALLOC) && !defined(PACKTRACK_REALLOC) && !defined(PACKTRACK_FREE)
+#define PACKTRACK_MALLOC(sz)     malloc(sz)
+#define PACKTRACK_REALLOC(p, sz) realloc(p, sz)
+#define PACKTRACK_FREE(p)        free(p)
+#else
+#error "packtrack.h: define all or none of PACKTRACK_MALLOC, PACKTRACK_REALLOC, PACKTRACK_FREE"
+#endif
+#ifndef PACKTRACK_ASSERT
+#include <assert.h>
+#define PACKTRACK_ASSERT(x) assert(x)
+#endif
+#define PT__MALLOC(sz)     PACKTRACK_MALLOC(sz)
+#define PT__REALLOC(p, sz) PACKTRACK_REALLOC(p, sz)
+#define PT__FREE(p)        PACKTRACK_FREE(p)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__PRIVATE static __attribute__((unused))
+#define PT__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PT__PRIVATE static
+#define PT__PRINTF(a, b)
+#endif
+
+#if defined(_WIN32)
+#define PT__WIN32 1
+#define PT__POSIX 0
+#else
+#define PT__WIN32 0
+#define PT__POSIX 1
+#endif
+#if defined(PACKTRACK_NO_THREADS)
+#define PT__THREADS 0
+#else
+#define PT__THREADS 1
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <math.h>
+#include <limits.h>
+
+#if defined(PACKTRACK_USE_CURL)
+#include <curl/curl.h>
+#endif
+#if defined(PACKTRACK_USE_ZLIB)
+#include <zlib.h>
+#endif
+#if defined(PACKTRACK_USE_LIBDEFLATE)
+#include <libdeflate.h>
+#endif
+
+#define PT__DEF(v, d) ((v) ? (v) : (d))
+#define PT__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PT__MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PT__INF_MS ((int64_t)0x3fffffffffffffffLL)
+#define PT__STATIC_ASSERT(name, cond) typedef char pt__static_assert_##name[(cond) ? 1 : -1]
+PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
+
+/* ==== [pt:platform] ====================================================== */
+/* The only section with OS #ifs. Both bodies provide the same names:
+   mutex/cond/thread, clocks, sockets, atomics, files, fork handling. */
+#if PT__WIN32
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <process.h>
+#include <io.h>
+#include <direct.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#ifdef _MSC_VER
+#pragma comment(lib, "ws2_32.lib")
+#endif
+typedef SOCKET pt__sock;
+#define PT__BAD_SOCK INVALID_SOCKET
+typedef CRITICAL_SECTION pt__mutex;
+typedef CONDITION_VARIABLE pt__cond;
+typedef HANDLE pt__thread;
+
+PT__PRIVATE void pt__mutex_init(pt__mutex *m) { InitializeCriticalSection(m); }
+PT__PRIVATE void pt__mutex_destroy(pt__mutex *m) { DeleteCriticalSection(m); }
+PT__PRIVATE void pt__mutex_lock(pt__mutex *m) { EnterCriticalSection(m); }
+PT__PRIVATE void pt__mutex_unlock(pt__mutex *m) { LeaveCriticalSection(m); }
+PT__PRIVATE void pt__cond_init(pt__cond *c) { InitializeConditionVariable(c); }
+PT__PRIVATE void pt__cond_destroy(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_signal(pt__cond *c) { WakeConditionVariable(c); }
+PT__PRIVATE void pt__cond_broadcast(pt__cond *c) { WakeAllConditionVariable(c); }
+/* Waits at most ms (< 0: forever). Spurious wake-ups are the caller's business. */
+PT__PRIVATE void pt__cond_wait_ms(pt__cond *c, pt__mutex *m, int64_t ms) {
+    DWORD w = ms < 0 ? INFINITE : (DWORD)PT__MIN(ms, (int64_t)0x7ffffff0);
+    SleepConditionVariableCS(c, m, w);
+}
+typedef struct pt__thread_arg { void (*fn)(void *); void *arg; } pt__thread_arg;
+static unsigned __stdcall pt__thread_tramp(void *p) {
+    pt__thread_arg a = *(pt__thread_arg *)p;
+    PT__FREE(p);
+    a.fn(a.arg);
+    return 0;
+}
+PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
+    pt__thread_arg *a = (pt__thread_arg *)PT__MALLOC(sizeof *a);
+    uintptr_t h;
+    if (!a) return -1;
+    a->fn = fn; a->arg = arg;
+    h = _beginthreadex(NULL, 0, pt__thread_tramp, a, 0, NULL);
+    if (!h) { PT__FREE(a); return -1; }
+    *t = (HANDLE)h;
+    return 0;
+}
+PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
+PT__PRIVATE int64_t pt__mono_ms(void) { return (int64_t)GetTickCount64(); }
+PT__PRIVATE int64_t pt__mono_ns(void) {
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (int64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+}
+PT__PRIVATE int64_t pt__wall_ms(void) {
+    FILETIME ft; ULARGE_INTEGER u;
+    GetSystemTimeAsFileTime(&ft);
+    u.LowPart = ft.dwLowDateTime; u.HighPart = ft.dwHighDateTime;
+    return (int64_t)(u.QuadPart / 10000ULL) - 11644473600000LL;
+}
+PT__PRIVATE int64_t pt__atomic_load(volatile int64_t *p) { return (int64_t)InterlockedCompareExchange64((volatile LONG64 *)p, 0, 0); }
+PT__PRIVATE void pt__atomic_store(volatile int64_t *p, int64_t v) { InterlockedExchange64((volatile LONG64 *)p, (LONG64)v); }
+PT__PRIVATE int64_t pt__atomic_add(volatile int64_t *p, int64_t v) { return (int64_t)InterlockedExchangeAdd64((volatile LONG64 *)p, (LONG64)v) + v; }
+PT__PRIVATE int pt__getpid(void) { return (int)GetCurrentProcessId(); }
+PT__PRIVATE void pt__os_random(void *buf, size_t n) {
+    /* No bcrypt dependency: mix high-resolution clocks, ids and addresses. */
+    unsigned char *b = (unsigned char *)buf;
+    uint64_t x = (uint64_t)pt__mono_ns() ^ ((uint64_t)GetCurrentProcessId() << 32) ^ (uint64_t)(uintptr_t)buf ^ (uint64_t)pt__wall_ms() * 0x9E3779B97F4A7C15ULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        x += 0x9E3779B97F4A7C15ULL ^ (uint64_t)pt__mono_ns();
+        x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+        b[i] = (unsigned char)(x >> 24);
+    }
+}
+PT__PRIVATE const char *pt__os_name(void) { return "windows"; }
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
+    DWORD n = (DWORD)cap;
+    if (!GetComputerNameA(buf, &n)) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
+}
+static volatile LONG pt__wsa_state;
+PT__PRIVATE int pt__net_init(void) {
+    if (InterlockedCompareExchange(&pt__wsa_state, 1, 0) == 0) {
+        WSADATA d;
+        if (WSAStartup(MAKEWORD(2, 2), &d) != 0) { pt__wsa_state = 0; return -1; }
+        pt__wsa_state = 2;
+    }
+    while (pt__wsa_state == 1) Sleep(0);
+    return pt__wsa_state == 2 ? 0 : -1;
+}
+PT__PRIVATE int pt__sock_errno(void) { return WSAGetLastError(); }
+PT__PRIVATE int pt__sock_would_block(int e) { return e == WSAEWOULDBLOCK || e == WSAEINPROGRESS || e == WSAEINTR; }
+PT__PRIVATE void pt__sock_close(pt__sock s) { if (s != PT__BAD_SOCK) closesocket(s); }
+PT__PRIVATE int pt__sock_nonblock(pt__sock s) { u_long one = 1; return ioctlsocket(s, FIONBIO, &one) == 0 ? 0 : -1; }
+PT__PRIVATE void pt__sock_nosigpipe(pt__sock s) { (void)s; }
+/* Waits for readability (want_write 0) or writability; 1 ready, 0 timeout, -1 error. */
+PT__PRIVATE int pt__sock_wait(pt__sock s, int want_write, int ms) {
+    WSAPOLLFD p; int r;
+    p.fd = s; p.events = (SHORT)(want_write ? POLLWRNORM : POLLRDNORM); p.revents = 0;
+    r = WSAPoll(&p, 1, ms);
+    if (r < 0) return -1;
+    if (r == 0) return 0;
+    return 1;
+}
+PT__PRIVATE long pt__sock_send(pt__sock s, const void *b, size_t n) {
+    int r = send(s, (const char *)b, (int)PT__MIN(n, (size_t)0x40000000), 0);
+    return r == SOCKET_ERROR ? -1 : (long)r;
+}
+PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
+    int r = recv(s, (char *)b, (int)PT__MIN(n, (size_t)0x40000000), 0);
+    return r == SOCKET_ERROR ? -1 : (long)r;
+}
+/* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
+PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
+    WSABUF w[2]; DWORD sent = 0;
+    w[0].buf = (char *)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
+    w[1].buf = (char *)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
+    if (WSASend(s, w, 2, &sent, 0, NULL, NULL) != 0) return -1;
+    return (long)sent;
+}
+PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
+    int e = 0; int len = (int)sizeof e;
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&e, &len) != 0) return -1;
+    return e;
+}
+PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
+PT__PRIVATE int pt__sock_err_reset(int e) { return e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN; }
+/* fork does not exist on Windows */
+PT__PRIVATE void pt__fork_hooks_install(void) {}
+
+#else /* POSIX */
+#include <pthread.h>
+#include <time.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+typedef int pt__sock;
+#define PT__BAD_SOCK (-1)
+typedef pthread_mutex_t pt__mutex;
+typedef pthread_cond_t pt__cond;
+typedef pthread_t pt__thread;
+
+PT__PRIVATE void pt__mutex_init(pt__mutex *m) { pthread_mutex_init(m, NULL); }
+PT__PRIVATE void pt__mutex_destroy(pt__mutex *m) { pthread_mutex_destroy(m); }
+PT__PRIVATE void pt__mutex_lock(pt__mutex *m) { pthread_mutex_lock(m); }
+PT__PRIVATE void pt__mutex_unlock(pt__mutex *m) { pthread_mutex_unlock(m); }
+PT__PRIVATE void pt__cond_init(pt__cond *c) {
+#if defined(__APPLE__)
+    pthread_cond_init(c, NULL);
+#else
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+#endif
+}
+PT__PRIVATE void pt__cond_destroy(pt__cond *c) { pthread_cond_destroy(c); }
+PT__PRIVATE void pt__cond_signal(pt__cond *c) { pthread_cond_signal(c); }
+PT__PRIVATE void pt__cond_broadcast(pt__cond *c) { pthread_cond_broadcast(c); }
+PT__PRIVATE void pt__cond_wait_ms(pt__cond *c, pt__mutex *m, int64_t ms) {
+    struct timespec ts;
+    if (ms < 0) { pthread_cond_wait(c, m); return; }
+    if (ms > 86400000LL * 30) ms = 86400000LL * 30;
+#if defined(__APPLE__)
+    ts.tv_sec = (time_t)(ms / 1000); ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    pthread_cond_timedwait_relative_np(c, m, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+    pthread_cond_timedwait(c, m, &ts);
+#endif
+}
+typedef struct pt__thread_arg { void (*fn)(void *); void *arg; } pt__thread_arg;
+static void *pt__thread_tramp(void *p) {
+    pt__thread_arg a = *(pt__thread_arg *)p;
+    PT__FREE(p);
+    a.fn(a.arg);
+    return NULL;
+}
+PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
+    pt__thread_arg *a = (pt__thread_arg *)PT__MALLOC(sizeof *a);
+    sigset_t all, old;
+    int r;
+    if (!a) return -1;
+    a->fn = fn; a->arg = arg;
+    /* The flush thread must never receive the host's signals (SIGPIPE, SIGINT...). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(t, NULL, pt__thread_tramp, a);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) { PT__FREE(a); return -1; }
+    return 0;
+}
+PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
+PT__PRIVATE void pt__sleep_ms(int ms) {
+    struct timespec ts;
+    ts.tv_sec = ms / 1000; ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+PT__PRIVATE int64_t pt__mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+PT__PRIVATE int64_t pt__mono_ms(void) { return pt__mono_ns() / 1000000LL; }
+PT__PRIVATE int64_t pt__wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
+}
+PT__PRIVATE int64_t pt__atomic_load(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+PT__PRIVATE void pt__atomic_store(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+PT__PRIVATE int64_t pt__atomic_add(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+PT__PRIVATE int pt__getpid(void) { return (int)getpid(); }
+PT__PRIVATE void pt__os_random(void *buf, size_t n) {
+    unsigned char *b = (unsigned char *)buf;
+    size_t got = 0, i;
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0) {
+        while (got < n) {
+            ssize_t r = read(fd, b + got, n - got);
+            if (r <= 0) { if (r < 0 && errno == EINTR) continue; break; }
+            got += (size_t)r;
+        }
+        close(fd);
+    }
+    if (got < n) { /* no urandom (chroot): mix clocks and ids */
+        uint64_t x = (uint64_t)pt__mono_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)buf;
+        for (i = got; i < n; i++) {
+            x += 0x9E3779B97F4A7C15ULL ^ (uint64_t)pt__mono_ns();
+            x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+            b[i] = (unsigned char)(x >> 24);
+        }
+    }
+}
+PT__PRIVATE const char *pt__os_name(void) {
+#if defined(__APPLE__)
+    return "darwin";
+#elif defined(__linux__)
+    return "linux";
+#elif defined(__FreeBSD__)
+    return "freebsd";
+#else
+    return "posix";
+#endif
+}
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
+    buf[cap - 1] = 0;
+}
+PT__PRIVATE int pt__net_init(void) { return 0; }
+PT__PRIVATE int pt__sock_errno(void) { return errno; }
+PT__PRIVATE int pt__sock_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == EINTR; }
+PT__PRIVATE void pt__sock_close(pt__sock s) { if (s != PT__BAD_SOCK) close(s); }
+PT__PRIVATE int pt__sock_nonblock(pt__sock s) {
+    int fl = fcntl(s, F_GETFL, 0);
+    if (fl < 0 || fcntl(s, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+    (void)fcntl(s, F_SETFD, FD_CLOEXEC);
+    return 0;
+}
+PT__PRIVATE void pt__sock_nosigpipe(pt__sock s) {
+#if defined(SO_NOSIGPIPE)
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)s;
+#endif
+}
+PT__PRIVATE int pt__sock_wait(pt__sock s, int want_write, int ms) {
+    struct pollfd p; int r;
+    p.fd = s; p.events = (short)(want_write ? POLLOUT : POLLIN); p.revents = 0;
+    do { r = poll(&p, 1, ms); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    return r == 0 ? 0 : 1;
+}
+#if defined(MSG_NOSIGNAL)
+#define PT__SEND_FLAGS MSG_NOSIGNAL
+#else
+#define PT__SEND_FLAGS 0
+#endif
+PT__PRIVATE long pt__sock_send(pt__sock s, const void *b, size_t n) {
+    ssize_t r;
+    do { r = send(s, b, n, PT__SEND_FLAGS); } while (r < 0 && errno == EINTR);
+    return (long)r;
+}
+/* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
+PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
+    struct msghdr m;
+    struct iovec v[2];
+    ssize_t r;
+    memset(&m, 0, sizeof m);
+    v[0].iov_base = (void *)(uintptr_t)a; v[0].iov_len = an;
+    v[1].iov_base = (void *)(uintptr_t)b; v[1].iov_len = bn;
+    m.msg_iov = v; m.msg_iovlen = 2;
+    do { r = sendmsg(s, &m, PT__SEND_FLAGS); } while (r < 0 && errno == EINTR);
+    return (long)r;
+}
+PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
+    ssize_t r;
+    do { r = recv(s, b, n, 0); } while (r < 0 && errno == EINTR);
+    return (long)r;
+}
+PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
+    int e = 0; socklen_t len = (socklen_t)sizeof e;
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) != 0) return errno;
+    return e;
+}
+PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
+PT__PRIVATE int pt__sock_err_reset(int e) { return e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ENOTCONN; }
+static void pt__fork_prepare(void);
+static void pt__fork_parent(void);
+static void pt__fork_child(void);
+static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
+static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
+PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
+#endif /* platform */
+
+/* A process-wide lock for the client registry (fork handling). */
+#if PT__WIN32
+static INIT_ONCE pt__reg_once = INIT_ONCE_STATIC_INIT;
+static CRITICAL_SECTION pt__reg_mu;
+static BOOL CALLBACK pt__reg_init(PINIT_ONCE o, PVOID p, PVOID *c) { (void)o; (void)p; (void)c; InitializeCriticalSection(&pt__reg_mu); return TRUE; }
+PT__PRIVATE void pt__reg_lock(void) { InitOnceExecuteOnce(&pt__reg_once, pt__reg_init, NULL, NULL); EnterCriticalSection(&pt__reg_mu); }
+PT__PRIVATE void pt__reg_unlock(void) { LeaveCriticalSection(&pt__reg_mu); }
+#else
+static pthread_mutex_t pt__reg_mu = PTHREAD_MUTEX_INITIALIZER;
+PT__PRIVATE void pt__reg_lock(void) { pthread_mutex_lock(&pt__reg_mu); }
+PT__PRIVATE void pt__reg_unlock(void) { pthread_mutex_unlock(&pt__reg_mu); }
+#endif
+
+/* ==== [pt:util] ========================================================== */
+/* Growable byte buffer. A buffer may start on caller-provided storage (the
+   stack, in pt_track) and moves to the heap only if it outgrows it. */
+typedef struct pt__buf {
+    char  *p;
+    size_t len, cap;
+    int    heap;      /* p is ours to free */
+    int    oom;       /* an allocation failed; contents are truncated */
+} pt__buf;
+
+PT__PRIVATE void pt__buf_init(pt__buf *b, char *storage, size_t cap) {
+    b->p = storage; b->len = 0; b->cap = storage ? cap : 0; b->heap = 0; b->oom = 0;
+}
+PT__PRIVATE void pt__buf_free(pt__buf *b) {
+    if (b->heap) PT__FREE(b->p);
+    b->p = NULL; b->len = b->cap = 0; b->heap = 0;
+}
+PT__PRIVATE int pt__buf_grow(pt__buf *b, size_t extra) {
+    size_t want, ncap;
+    char *np;
+    if (b->oom) return -1;
+    if (extra > ((size_t)-1) / 2 - b->len) { b->oom = 1; return -1; }
+    want = b->len + extra;
+    if (want <= b->cap) return 0;
+    ncap = b->cap ? b->cap : 256;
+    while (ncap < want) ncap *= 2;
+    if (b->heap) {
+        np = (char *)PT__REALLOC(b->p, ncap);
+    } else {
+        np = (char *)PT__MALLOC(ncap);
+        if (np && b->len) memcpy(np, b->p, b->len);
+    }
+    if (!np) { b->oom = 1; return -1; }
+    b->p = np; b->cap = ncap; b->heap = 1;
+    return 0;
+}
+#define PT__BUF_RESERVE(b, n) (((b)->cap - (b)->len >= (n)) ? 0 : pt__buf_grow((b), (n)))
+PT__PRIVATE void pt__buf_put(pt__buf *b, const void *d, size_t n) {
+    if (PT__BUF_RESERVE(b, n)) return;
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+PT__PRIVATE void pt__buf_putc(pt__buf *b, char c) {
+    if (PT__BUF_RESERVE(b, 1)) return;
+    b->p[b->len++] = c;
+}
+#define pt__buf_lit(b, s) pt__buf_put((b), (s), sizeof(s) - 1)
+PT__PRIVATE void pt__buf_puts(pt__buf *b, const char *s) { pt__buf_put(b, s, strlen(s)); }
+
+/* snprintf that always terminates and never overflows. */
+PT__PRIVATE void pt__fmt(char *dst, size_t cap, const char *fmt, ...) PT__PRINTF(3, 4);
+PT__PRIVATE void pt__fmt(char *dst, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    if (!cap) return;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    dst[cap - 1] = 0;
+}
+
+/* Fills a pt_error (NULL allowed). */
+PT__PRIVATE pt_result pt__err(pt_error *e, pt_result code, const char *fmt, ...) PT__PRINTF(3, 4);
+PT__PRIVATE pt_result pt__err(pt_error *e, pt_result code, const char *fmt, ...) {
+    va_list ap;
+    if (!e) return code;
+    memset(e, 0, sizeof *e);
+    e->code = code;
+    e->retry_after_ms = -1;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->message[sizeof e->message - 1] = 0;
+    return code;
+}
+PT__PRIVATE void pt__err_ok(pt_error *e) {
+    if (!e) return;
+    memset(e, 0, sizeof *e);
+    e->retry_after_ms = -1;
+}
+
+/* Writes v in decimal; returns length. buf needs 21 bytes. */
+PT__PRIVATE size_t pt__u64_dec(char *buf, uint64_t v) {
+    char tmp[24];
+    size_t n = 0, i;
+    do { tmp[n++] = (char)('0' + (v % 10)); v /= 10; } while (v);
+    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    return n;
+}
+PT__PRIVATE size_t pt__i64_dec(char *buf, int64_t v) {
+    if (v < 0) { buf[0] = '-'; return 1 + pt__u64_dec(buf + 1, (uint64_t)0 - (uint64_t)v); }
+    return pt__u64_dec(buf, (uint64_t)v);
+}
+
+/* splitmix64: a bijection on 64 bits with good avalanche. */
+PT__PRIVATE uint64_t pt__mix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ULL;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* UUID v4 without a lock or thread-local state: a per-process random seed
+   and an atomic counter, through a bijective mixer, so two keys made by one
+   process never collide and keys of different processes collide only with
+   random-UUID odds. */
+static volatile int64_t pt__uuid_ctr;
+static uint64_t pt__uuid_seed[2];
+static volatile int64_t pt__uuid_seeded;
+PT__PRIVATE void pt__uuid_seed_init(void) {
+    if (pt__atomic_load(&pt__uuid_seeded)) return;
+    pt__reg_lock();
+    if (!pt__uuid_seeded) {
+        pt__os_random(pt__uuid_seed, sizeof pt__uuid_seed);
+        pt__atomic_store(&pt__uuid_seeded, 1);
+    }
+    pt__reg_unlock();
+}
+static const char pt__hex[] = "0123456789abcdef";
+/* Writes 36 characters (no NUL). */
+PT__PRIVATE void pt__uuid4(char *out) {
+    uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
+    uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
+    uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
+    unsigned char b[16];
+    int i, o = 0;
+    for (i = 0; i < 8; i++) b[i] = (unsigned char)(hi >> (8 * i));
+    for (i = 8; i < 16; i++) b[i] = (unsigned char)(lo >> (8 * (i - 8)));
+    /* version 4 in b[6] high nibble, variant 10 in b[8]; the hi nibble that
+       the version overwrites moves into b[8] so all 64 bits of hi survive. */
+    b[8] = (unsigned char)(0x80 | ((b[6] >> 4) << 2) | (b[8] & 0x03));
+    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = pt__hex[b[i] >> 4];
+        out[o++] = pt__hex[b[i] & 15];
+    }
+}
+
+/* Per-client PRNG for backoff jitter (flush thread / sync caller; guarded by the caller). */
+PT__PRIVATE uint64_t pt__rand_next(uint64_t *state) { *state += 0x9E3779B97F4A7C15ULL; return pt__mix64(*state); }
+
+/* Days since 1970-01-01 from a civil date and back (proleptic Gregorian). */
+PT__PRIVATE int64_t pt__days_from_civil(int64_t y, int m, int d) {
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+PT__PRIVATE void pt__civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+    int64_t era, doe, yoe, doy, mp;
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+/* RFC 3339 UTC with milliseconds: "2026-11-23T10:15:30.123Z" (24 chars, no NUL).
+   Years outside 0..9999 are clamped (JSON must stay a valid timestamp). */
+PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
+    int64_t days, ms_of_day, y;
+    int m, d, hh, mm, ss, ms;
+    if (unix_ms < -62167219200000LL) unix_ms = -62167219200000LL;     /* 0000-01-01 */
+    if (unix_ms > 253402300799999LL) unix_ms = 253402300799999LL;     /* 9999-12-31 */
+    days = unix_ms >= 0 ? unix_ms / 86400000LL : -((-unix_ms + 86399999LL) / 86400000LL);
+    ms_of_day = unix_ms - days * 86400000LL;
+    pt__civil_from_days(days, &y, &m, &d);
+    hh = (int)(ms_of_day / 3600000); mm = (int)(ms_of_day / 60000 % 60);
+    ss = (int)(ms_of_day / 1000 % 60); ms = (int)(ms_of_day % 1000);
+    out[0] = (char)('0' + y / 1000); out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10); out[3] = (char)('0' + y % 10);
+    out[4] = '-'; out[5] = (char)('0' + m / 10); out[6] = (char)('0' + m % 10);
+    out[7] = '-'; out[8] = (char)('0' + d / 10); out[9] = (char)('0' + d % 10);
+    out[10] = 'T'; out[11] = (char)('0' + hh / 10); out[12] = (char)('0' + hh % 10);
+    out[13] = ':'; out[14] = (char)('0' + mm / 10); out[15] = (char)('0' + mm % 10);
+    out[16] = ':'; out[17] = (char)('0' + ss / 10); out[18] = (char)('0' + ss % 10);
+    out[19] = '.'; out[20] = (char)('0' + ms / 100); out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10); out[23] = 'Z';
+}
+
+PT__PRIVATE int pt__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+PT__PRIVATE int pt__strncaseeq(const char *a, const char *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) if (pt__lower((unsigned char)a[i]) != pt__lower((unsigned char)b[i])) return 0;
+    return 1;
+}
+PT__PRIVATE char *pt__strdup(const char *s) {
+    size_t n;
+    char *d;
+    if (!s) return NULL;
+    n = strlen(s);
+    d = (char *)PT__MALLOC(n + 1);
+    if (d) memcpy(d, s, n + 1);
+    return d;
+}
+
+/* ==== [pt:json] ========================================================== */
+/* Byte classes for the string escaper: 0 copy as is, 1 escape, 2 UTF-8 lead. */
+static const unsigned char pt__json_cls[256] = {
+    1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1, 1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,
+    0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,
+    0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0, 0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,
+    2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
+    2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
+    2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,
+    2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2, 2,2,2,2,2,2,2,2,2,2,2,2,2,2,2,2
+};
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid; *bad gets
+   the length of the maximal invalid prefix to replace with one U+FFFD. */
+PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
+    unsigned c = s[0];
+    size_t need, i;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    else if (c >= 0xE0 && c <= 0xEF) { need = 2; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { need = 3; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else { *bad = 1; return 0; }
+    for (i = 1; i <= need; i++) {
+        unsigned b;
+        if (i >= n) { *bad = i; return 0; }
+        b = s[i];
+        if (b < lo || b > hi) { *bad = i; return 0; }
+        lo = 0x80; hi = 0xBF;
+    }
+    return need + 1;
+}
+
+/* Appends s as a JSON string (quotes included): RFC 8259 escaping, U+2028/9
+   escaped, invalid UTF-8 replaced by U+FFFD. */
+PT__PRIVATE void pt__json_str(pt__buf *b, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0, run;
+    if (PT__BUF_RESERVE(b, n + 2)) return;
+    b->p[b->len++] = '"';
+    while (i < n) {
+        run = i;
+        while (run < n && pt__json_cls[s[run]] == 0) run++;
+        if (run > i) { pt__buf_put(b, s + i, run - i); i = run; if (i >= n) break; }
+        if (pt__json_cls[s[i]] == 1) {
+            char e[6];
+            unsigned c = s[i];
+            e[0] = '\\';
+            switch (c) {
+            case '"': e[1] = '"'; pt__buf_put(b, e, 2); break;
+            case '\\': e[1] = '\\'; pt__buf_put(b, e, 2); break;
+            case '\n': e[1] = 'n'; pt__buf_put(b, e, 2); break;
+            case '\r': e[1] = 'r'; pt__buf_put(b, e, 2); break;
+            case '\t': e[1] = 't'; pt__buf_put(b, e, 2); break;
+            case '\b': e[1] = 'b'; pt__buf_put(b, e, 2); break;
+            case '\f': e[1] = 'f'; pt__buf_put(b, e, 2); break;
+            default:
+                e[1] = 'u'; e[2] = '0'; e[3] = '0';
+                e[4] = pt__hex[c >> 4]; e[5] = pt__hex[c & 15];
+                pt__buf_put(b, e, 6);
+            }
+            i++;
+        } else {
+            size_t bad = 0, L = pt__utf8_seq(s + i, n - i, &bad);
+            if (!L) { pt__buf_put(b, "\xEF\xBF\xBD", 3); i += bad; }
+            else if (L == 3 && s[i] == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+                pt__buf_put(b, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); i += 3;
+            } else { pt__buf_put(b, s + i, L); i += L; }
+        }
+    }
+    pt__buf_putc(b, '"');
+}
+
+PT__PRIVATE void pt__json_i64(pt__buf *b, int64_t v) {
+    if (PT__BUF_RESERVE(b, 21)) return;
+    b->len += pt__i64_dec(b->p + b->len, v);
+}
+
+/* Shortest-ish round-tripping double. NaN/Inf -> null. */
+PT__PRIVATE void pt__json_double(pt__buf *b, double d) {
+    char tmp[40];
+    int n;
+    double m;
+    if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { pt__buf_lit(b, "null"); return; }
+    /* Fast exact path: values with at most 6 decimals whose scaled value is
+       an exact integer; m / 1e6 is then the correctly rounded double of that
+       decimal, so printing the decimal round-trips. */
+    m = d * 1e6;
+    if (m > -9007199254740992.0 && m < 9007199254740992.0 && m == (double)(int64_t)m && (double)(int64_t)m / 1e6 == d) {
+        int64_t v = (int64_t)m;
+        uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        uint64_t ip = a / 1000000u, fp = a % 1000000u;
+        char *p = tmp;
+        int k;
+        if (v < 0) *p++ = '-';
+        p += pt__u64_dec(p, ip);
+        *p++ = '.';
+        if (fp == 0) *p++ = '0';
+        else {
+            char f[6];
+            int len = 6;
+            for (k = 5; k >= 0; k--) { f[k] = (char)('0' + fp % 10); fp /= 10; }
+            while (len > 1 && f[len - 1] == '0') len--;
+            memcpy(p, f, (size_t)len); p += len;
+        }
+        if (d == 0 && 1 / d < 0) { pt__buf_lit(b, "-0.0"); return; }
+        pt__buf_put(b, tmp, (size_t)(p - tmp));
+        return;
+    }
+    n = snprintf(tmp, sizeof tmp, "%.15g", d);
+    if (n <= 0 || strtod(tmp, NULL) != d) n = snprintf(tmp, sizeof tmp, "%.17g", d);
+    if (n <= 0 || n >= (int)sizeof tmp) { pt__buf_lit(b, "null"); return; }
+    /* Some C libraries honour a locale decimal comma; JSON wants a dot. */
+    { int k; for (k = 0; k < n; k++) if (tmp[k] == ',') tmp[k] = '.'; }
+    pt__buf_put(b, tmp, (size_t)n);
+}
+
+/* ---- validator: RFC 8259, no allocation, nesting limited ---------------- */
+#define PT__JSON_MAX_DEPTH 64
+typedef struct pt__jv { const unsigned char *s; size_t n, i; const char *why; } pt__jv;
+PT__PRIVATE void pt__jv_ws(pt__jv *v) {
+    while (v->i < v->n && (v->s[v->i] == ' ' || v->s[v->i] == '\t' || v->s[v->i] == '\n' || v->s[v->i] == '\r')) v->i++;
+}
+PT__PRIVATE int pt__jv_hex4(pt__jv *v, unsigned *out) {
+    unsigned x = 0;
+    int k;
+    if (v->n - v->i < 4) return 0;
+    for (k = 0; k < 4; k++) {
+        unsigned c = v->s[v->i + (size_t)k];
+        x <<= 4;
+        if (c >= '0' && c <= '9') x |= c - '0';
+        else if (c >= 'a' && c <= 'f') x |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') x |= c - 'A' + 10;
+        else return 0;
+    }
+    v->i += 4; *out = x;
+    return 1;
+}
+PT__PRIVATE int pt__jv_string(pt__jv *v) {
+    v->i++; /* opening quote */
+    while (v->i < v->n) {
+        unsigned c = v->s[v->i];
+        if (c == '"') { v->i++; return 1; }
+        if (c < 0x20) { v->why = "control character in string"; return 0; }
+        if (c == '\\') {
+            unsigned e;
+            if (++v->i >= v->n) break;
+            e = v->s[v->i++];
+            if (e == 'u') {
+                unsigned u, u2;
+                if (!pt__jv_hex4(v, &u)) { v->why = "bad \\u escape"; return 0; }
+                if (u >= 0xDC00 && u <= 0xDFFF) { v->why = "lone surrogate escape"; return 0; }
+                if (u >= 0xD800 && u <= 0xDBFF) {
+                    if (v->n - v->i < 6 || v->s[v->i] != '\\' || v->s[v->i + 1] != 'u') { v->why = "lone surrogate escape"; return 0; }
+                    v->i += 2;
+                    if (!pt__jv_hex4(v, &u2) || u2 < 0xDC00 || u2 > 0xDFFF) { v->why = "lone surrogate escape"; return 0; }
+                }
+            } else if (!(e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't')) {
+                v->why = "bad escape"; return 0;
+            }
+        } else if (c >= 0x80) {
+            size_t bad = 0, L = pt__utf8_seq(v->s + v->i, v->n - v->i, &bad);
+            if (!L) { v->why = "invalid UTF-8"; return 0; }
+            v->i += L;
+        } else v->i++;
+    }
+    v->why = "unterminated string";
+    return 0;
+}
+PT__PRIVATE int pt__jv_number(pt__jv *v) {
+    size_t st;
+    if (v->s[v->i] == '-') v->i++;
+    if (v->i >= v->n) { v->why = "bad number"; return 0; }
+    if (v->s[v->i] == '0') v->i++;
+    else if (v->s[v->i] >= '1' && v->s[v->i] <= '9') { while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9') v->i++; }
+    else { v->why = "bad number"; return 0; }
+    if (v->i < v->n && v->s[v->i] == '.') {
+        st = ++v->i;
+        while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9') v->i++;
+        if (v->i == st) { v->why = "bad number"; return 0; }
+    }
+    if (v->i < v->n && (v->s[v->i] == 'e' || v->s[v->i] == 'E')) {
+        v->i++;
+        if (v->i < v->n && (v->s[v->i] == '+' || v->s[v->i] == '-')) v->i++;
+        st = v->i;
+        while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9') v->i++;
+        if (v->i == st) { v->why = "bad number"; return 0; }
+    }
+    return 1;
+}
+PT__PRIVATE int pt__jv_lit(pt__jv *v, const char *lit, size_t n) {
+    if (v->n - v->i < n || memcmp(v->s + v->i, lit, n) != 0) { v->why = "bad literal"; return 0; }
+    v->i += n;
+    return 1;
+}
+PT__PRIVATE int pt__jv_value(pt__jv *v, int depth) {
+    unsigned c;
+    pt__jv_ws(v);
+    if (v->i >= v->n) { v->why = "unexpected end"; return 0; }
+    c = v->s[v->i];
+    if (c == '{' || c == '[') {
+        unsigned close = c == '{' ? '}' : ']';
+        if (depth >= PT__JSON_MAX_DEPTH) { v->why = "nesting too deep"; return 0; }
+        v->i++;
+        pt__jv_ws(v);
+        if (v->i < v->n && v->s[v->i] == close) { v->i++; return 1; }
+        for (;;) {
+            if (c == '{') {
+                pt__jv_ws(v);
+                if (v->i >= v->n || v->s[v->i] != '"') { v->why = "expected a key"; return 0; }
+                if (!pt__jv_string(v)) return 0;
+                pt__jv_ws(v);
+                if (v->i >= v->n || v->s[v->i] != ':') { v->why = "expected ':'"; return 0; }
+                v->i++;
+            }
+            if (!pt__jv_value(v, depth + 1)) return 0;
+            pt__jv_ws(v);
+            if (v->i >= v->n) { v->why = "unbalanced brackets"; return 0; }
+            if (v->s[v->i] == ',') { v->i++; continue; }
+            if (v->s[v->i] == close) { v->i++; return 1; }
+            v->why = "expected ',' or a closing bracket";
+            return 0;
+        }
+    }
+    if (c == '"') return pt__jv_string(v);
+    if (c == '-' || (c >= '0' && c <= '9')) return pt__jv_number(v);
+    if (c == 't') return pt__jv_lit(v, "true", 4);
+    if (c == 'f') return pt__jv_lit(v, "false", 5);
+    if (c == 'n') return pt__jv_lit(v, "null", 4);
+    v->why = "unexpected character";
+    return 0;
+}
+/* Checks that s[0..n) is exactly one JSON value (an object when want_object).
+   Returns 1 if valid; else 0 with *why and *at set. */
+PT__PRIVATE int pt__json_validate(const char *s, size_t n, int want_object, const char **why, size_t *at) {
+    pt__jv v;
+    v.s = (const unsigned char *)s; v.n = n; v.i = 0; v.why = NULL;
+    pt__jv_ws(&v);
+    if (want_object && (v.i >= n || s[v.i] != '{')) { v.why = "not a JSON object"; goto bad; }
+    if (!pt__jv_value(&v, 0)) goto bad;
+    pt__jv_ws(&v);
+    if (v.i != n) { v.why = "trailing characters"; goto bad; }
+    return 1;
+bad:
+    if (why) *why = v.why ? v.why : "invalid";
+    if (at) *at = v.i;
+    return 0;
+}
+
+/* ==== [pt:event] ========================================================= */
+PT__PRIVATE const char *pt__severity_name(pt_severity s) {
+    switch (s) {
+    case PT_SEVERITY_DEBUG: return "debug";
+    case PT_SEVERITY_INFO: return "info";
+    case PT_SEVERITY_WARN: return "warn";
+    case PT_SEVERITY_ERROR: return "error";
+    default: return NULL;
+    }
+}
+PT__PRIVATE int pt__empty(const char *s) { return !s || !*s; }
+
+/* Key + field list; `which` names the list in messages ("metadata"/"extra").
+   Rejects NULL/empty and duplicate keys. `skip_host` drops the keys a
+   host-context block would add when the caller already supplies them. */
+PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                      const char *host_ctx, size_t host_ctx_len, pt_error *err) {
+    size_t i, j;
+    int first = 1, user_host = 0, user_sdk = 0;
+    if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
+    for (i = 0; i < n; i++) {
+        if (f[i].type == PT_FIELD_UNSET) continue;
+        if (pt__empty(f[i].key)) return pt__err(err, PT_ERR_INVALID_ARG, "%s[%lu] has no key", which, (unsigned long)i);
+        if ((int)f[i].type < (int)PT_FIELD_STRING || (int)f[i].type > (int)PT_FIELD_RAW)
+            return pt__err(err, PT_ERR_INVALID_ARG, "%s \"%.40s\": unknown field type %d", which, f[i].key, (int)f[i].type);
+        for (j = i + 1; j < n; j++)
+            if (f[j].type != PT_FIELD_UNSET && f[j].key && strcmp(f[i].key, f[j].key) == 0)
+                return pt__err(err, PT_ERR_INVALID_ARG, "duplicate %s key \"%.40s\"", which, f[i].key);
+        if (host_ctx) {
+            if (strcmp(f[i].key, "host") == 0) user_host = 1;
+            if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const pt_field *x = &f[i];
+        if (x->type == PT_FIELD_UNSET) continue;
+        pt__buf_putc(b, first ? '{' : ',');
+        first = 0;
+        pt__json_str(b, x->key, strlen(x->key));
+        pt__buf_putc(b, ':');
+        switch (x->type) {
+        case PT_FIELD_STRING:
+            if (!x->str) pt__buf_lit(b, "null");
+            else pt__json_str(b, x->str, x->len ? x->len : strlen(x->str));
+            break;
+        case PT_FIELD_INT: pt__json_i64(b, x->i); break;
+        case PT_FIELD_DOUBLE: pt__json_double(b, x->d); break;
+        case PT_FIELD_BOOL: if (x->b) pt__buf_lit(b, "true"); else pt__buf_lit(b, "false"); break;
+        case PT_FIELD_NULL: pt__buf_lit(b, "null"); break;
+        case PT_FIELD_RAW: {
+            const char *why = NULL;
+            size_t at = 0, len;
+            if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, x->key);
+            len = x->len ? x->len : strlen(x->str);
+            if (!pt__json_validate(x->str, len, 0, &why, &at))
+                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, x->key, (unsigned long)at, why);
+            pt__buf_put(b, x->str, len);
+            break;
+        }
+        default: break;
+        }
+    }
+    if (host_ctx && host_ctx_len) {
+        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them. */
+        const char *sdk = strstr(host_ctx, ",\"sdk\":");
+        size_t hlen = sdk ? (size_t)(sdk - host_ctx) : host_ctx_len;
+        if (!user_host) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, host_ctx, hlen); }
+        if (sdk && !user_sdk) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, sdk + 1, host_ctx_len - hlen - 1); }
+    }
+    if (!first) pt__buf_putc(b, '}');
+    return PT_OK;
+}
+
+#define PT__REQ(field, name) \
+    if (pt__empty(ev->field)) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
+
+/* Serialises one event (SPEC 2 key order) into b. */
+PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, size_t host_ctx_len, pt__buf *b, pt_error *err) {
+    char ts[24], key[36];
+    const char *sev;
+    pt_result r;
+    int has_meta = 0, has_extra = 0;
+    size_t i;
+    if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
+    PT__REQ(source_system, "source.system");
+    PT__REQ(workflow_id, "workflow.id");
+    PT__REQ(actor_type, "actor.type");
+    PT__REQ(actor_id, "actor.id");
+    if (ev->severity == PT_SEVERITY_UNSET) return pt__err(err, PT_ERR_MISSING_FIELD, "required field severity is missing");
+    sev = pt__severity_name(ev->severity);
+    if (!sev) return pt__err(err, PT_ERR_INVALID_ARG, "severity %d is not one of debug, info, warn, error", (int)ev->severity);
+    PT__REQ(status, "status");
+    PT__REQ(message, "message");
+    for (i = 0; i < ev->metadata_count && ev->metadata; i++) if (ev->metadata[i].type != PT_FIELD_UNSET) { has_meta = 1; break; }
+    for (i = 0; i < ev->extra_count && ev->extra; i++) if (ev->extra[i].type != PT_FIELD_UNSET) { has_extra = 1; break; }
+    if (ev->metadata_count && !ev->metadata) has_meta = 1;   /* reported below */
+    if (ev->extra_count && !ev->extra) has_extra = 1;
+
+    pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
+    pt__buf_lit(b, "{\"timestamp\":\"");
+    pt__buf_put(b, ts, 24);
+    pt__buf_lit(b, "\",\"source\":{\"system\":");
+    pt__json_str(b, ev->source_system, strlen(ev->source_system));
+    if (ev->source_env) { pt__buf_lit(b, ",\"env\":"); pt__json_str(b, ev->source_env, strlen(ev->source_env)); }
+    pt__buf_lit(b, "},\"workflow\":{\"id\":");
+    pt__json_str(b, ev->workflow_id, strlen(ev->workflow_id));
+    if (ev->workflow_name) { pt__buf_lit(b, ",\"name\":"); pt__json_str(b, ev->workflow_name, strlen(ev->workflow_name)); }
+    if (ev->run_id) { pt__buf_lit(b, ",\"run_id\":"); pt__json_str(b, ev->run_id, strlen(ev->run_id)); }
+    if (ev->step_id) { pt__buf_lit(b, ",\"step_id\":"); pt__json_str(b, ev->step_id, strlen(ev->step_id)); }
+    pt__buf_lit(b, "},\"actor\":{\"type\":");
+    pt__json_str(b, ev->actor_type, strlen(ev->actor_type));
+    pt__buf_lit(b, ",\"id\":");
+    pt__json_str(b, ev->actor_id, strlen(ev->actor_id));
+    if (ev->actor_display_name) { pt__buf_lit(b, ",\"display_name\":"); pt__json_str(b, ev->actor_display_name, strlen(ev->actor_display_name)); }
+    pt__buf_lit(b, "},\"severity\":\"");
+    pt__buf_puts(b, sev);
+    pt__buf_lit(b, "\",\"status\":");
+    pt__json_str(b, ev->status, strlen(ev->status));
+    pt__buf_lit(b, ",\"message\":");
+    pt__json_str(b, ev->message, strlen(ev->message));
+    if (has_meta) {
+        pt__buf_lit(b, ",\"metadata\":");
+        if ((r = pt__fields_json(b, "metadata", ev->metadata, ev->metadata_count, NULL, 0, err)) != PT_OK) return r;
+    }
+    if (has_extra || host_ctx_len) {
+        pt__buf_lit(b, ",\"extra\":");
+        if ((r = pt__fields_json(b, "extra", ev->extra, ev->extra_count, host_ctx, host_ctx_len, err)) != PT_OK) return r;
+    }
+    pt__buf_lit(b, ",\"idempotency_key\":");
+    if (!pt__empty(ev->idempotency_key)) pt__json_str(b, ev->idempotency_key, strlen(ev->idempotency_key));
+    else { pt__buf_putc(b, '"'); pt__uuid4(key); pt__buf_put(b, key, 36); pt__buf_putc(b, '"'); }
+    pt__buf_putc(b, '}');
+    if (b->oom) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
+    return PT_OK;
+}
+
+/* Copies a validated JSON text without insignificant whitespace (so queued
+   and spooled events never contain a raw newline). */
+PT__PRIVATE void pt__json_minify(pt__buf *b, const char *s, size_t n) {
+    size_t i = 0, st;
+    while (i < n) {
+        char ch = s[i];
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') { i++; continue; }
+        if (ch != '"') {
+            st = i;
+            while (i < n && s[i] != '"' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') i++;
+            pt__buf_put(b, s + st, i - st);
+            continue;
+        }
+        st = i++;
+        while (i < n && s[i] != '"') { if (s[i] == '\\') i++; i++; }
+        i++;
+        pt__buf_put(b, s + st, PT__MIN(i, n) - st);
+    }
+}
+
+/* ==== [pt:url] =========================================================== */
+typedef struct pt__url {
+    int  https;
+    char host[256];        /* without brackets */
+    int  port;
+    int  ipv6;
+    char prefix[512];      /* path prefix without trailing slash, "" or "/x/y" */
+} pt__url;
+
+/* Parses "http[s]://host[:port][/prefix][/]". Query, fragment and userinfo
+   are refused: they have no place in a base URL. */
+PT__PRIVATE pt_result pt__url_parse(const char *u, pt__url *out, pt_error *err) {
+    const char *p, *hs, *he, *ps;
+    size_t n;
+    memset(out, 0, sizeof *out);
+    if (pt__empty(u)) return pt__err(err, PT_ERR_CONFIG, "base_url is empty");
+    for (p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return pt__err(err, PT_ERR_CONFIG, "base_url contains a space or non-ASCII character at byte %lu", (unsigned long)(p - u));
+    if (pt__strncaseeq(u, "http://", 7)) { p = u + 7; out->https = 0; out->port = 80; }
+    else if (pt__strncaseeq(u, "https://", 8)) { p = u + 8; out->https = 1; out->port = 443; }
+    else return pt__err(err, PT_ERR_CONFIG, "base_url must start with http:// or https:// (got \"%.60s\")", u);
+    hs = p;
+    while (*p && *p != '/' && *p != '?' && *p != '#') p++;
+    he = p;
+    {
+        const char *q;
+        for (q = hs; q < he; q++) if (*q == '@') return pt__err(err, PT_ERR_CONFIG, "base_url must not carry user:password@; the key goes in api_key");
+    }
+    if (hs == he) return pt__err(err, PT_ERR_CONFIG, "base_url has no host");
+    ps = NULL;
+    if (*hs == '[') {
+        const char *rb = hs + 1, *q;
+        while (rb < he && *rb != ']') rb++;
+        if (rb >= he) return pt__err(err, PT_ERR_CONFIG, "base_url: IPv6 literal is missing ']'");
+        n = (size_t)(rb - hs - 1);
+        if (n == 0 || n >= sizeof out->host) return pt__err(err, PT_ERR_CONFIG, "base_url: bad IPv6 literal");
+        for (q = hs + 1; q < rb; q++)
+            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F') || *q == ':' || *q == '.'))
+                return pt__err(err, PT_ERR_CONFIG, "base_url: bad character in IPv6 literal");
+        memcpy(out->host, hs + 1, n);
+        out->ipv6 = 1;
+        if (rb + 1 < he) {
+            if (rb[1] != ':') return pt__err(err, PT_ERR_CONFIG, "base_url: unexpected text after IPv6 literal");
+            ps = rb + 2;
+        }
+    } else {
+        const char *q, *colon = NULL;
+        for (q = hs; q < he; q++) {
+            if (*q == ':') { if (colon) return pt__err(err, PT_ERR_CONFIG, "base_url: IPv6 addresses must be in [brackets]"); colon = q; }
+            else if (!colon && !((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '-' || *q == '.' || *q == '_'))
+                return pt__err(err, PT_ERR_CONFIG, "base_url: bad character '%c' in host", *q);
+        }
+        n = (size_t)((colon ? colon : he) - hs);
+        if (n == 0) return pt__err(err, PT_ERR_CONFIG, "base_url has no host");
+        if (n >= sizeof out->host) return pt__err(err, PT_ERR_CONFIG, "base_url: host name too long");
+        memcpy(out->host, hs, n);
+        if (colon) ps = colon + 1;
+    }
+    if (ps) {
+        long port = 0;
+        const char *q;
+        if (ps >= he) return pt__err(err, PT_ERR_CONFIG, "base_url: empty port after ':'");
+        for (q = ps; q < he; q++) {
+            if (*q < '0' || *q > '9') return pt__err(err, PT_ERR_CONFIG, "base_url: port is not a number");
+            port = port * 10 + (*q - '0');
+            if (port > 65535) break;
+        }
+        if (port < 1 || port > 65535) return pt__err(err, PT_ERR_CONFIG, "base_url: port must be 1..65535");
+        out->port = (int)port;
+    }
+    if (*p == '?' || *p == '#') return pt__err(err, PT_ERR_CONFIG, "base_url must not have a query or fragment");
+    ps = p;
+    while (*p && *p != '?' && *p != '#') p++;
+    if (*p) return pt__err(err, PT_ERR_CONFIG, "base_url must not have a query or fragment");
+    n = (size_t)(p - ps);
+    while (n && ps[n - 1] == '/') n--;
+    if (n >= sizeof out->prefix) return pt__err(err, PT_ERR_CONFIG, "base_url: path prefix too long");
+    memcpy(out->prefix, ps, n);
+    return PT_OK;
+}
+/* "host[:port]" for the Host header / URL, brackets for IPv6; default port omitted. */
+PT__PRIVATE void pt__url_authority(const pt__url *u, char *out, size_t cap) {
+    int def = (u->https && u->port == 443) || (!u->https && u->port == 80);
+    if (def) pt__fmt(out, cap, u->ipv6 ? "[%s]" : "%s", u->host);
+    else pt__fmt(out, cap, u->ipv6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+}
+
+/* ==== [pt:retry] ========================================================= */
+/* Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850, asctime).
+   Returns milliseconds to wait (>= 0), or -1 if absent/unparseable. */
+PT__PRIVATE int pt__month(const char *s) {
+    static const char m[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int i;
+    for (i = 0; i < 12; i++) if (pt__strncaseeq(s, m + 3 * i, 3)) return i + 1;
+    return 0;
+}
+PT__PRIVATE int64_t pt__parse_retry_after(const char *v, int64_t now_wall_ms) {
+    const char *p = v;
+    int64_t secs = 0;
+    int day = 0, mon = 0, hh = 0, mm = 0, ss = 0, k;
+    int64_t year = 0, t;
+    if (!v) return -1;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) return -1;
+    if (*p >= '0' && *p <= '9') {
+        while (*p >= '0' && *p <= '9') { if (secs < 100000000) secs = secs * 10 + (*p - '0'); p++; }
+        if (*p == '.') { p++; while (*p >= '0' && *p <= '9') p++; }   /* lenient: "1.5" -> 1 s */
+        while (*p == ' ' || *p == '\t') p++;
+        if (*p) return -1;
+        return secs * 1000;
+    }
+    /* skip the weekday name up to the first space */
+    while (*p && *p != ' ') p++;
+    while (*p == ' ') p++;
+    if (*p >= '0' && *p <= '9') {
+        /* "06 Nov 1994 08:49:37 GMT" or "06-Nov-94 08:49:37 GMT" */
+        for (k = 0; k < 2 && *p >= '0' && *p <= '9'; k++) day = day * 10 + (*p++ - '0');
+        if (*p != ' ' && *p != '-') return -1;
+        p++;
+        if (!(mon = pt__month(p))) return -1;
+        p += 3;
+        if (*p != ' ' && *p != '-') return -1;
+        p++;
+        for (k = 0; k < 4 && *p >= '0' && *p <= '9'; k++) year = year * 10 + (*p++ - '0');
+        if (k == 2) year += year < 70 ? 2000 : 1900;
+        else if (k != 4) return -1;
+        while (*p == ' ') p++;
+    } else {
+        /* asctime: "Nov  6 08:49:37 1994" */
+        if (!(mon = pt__month(p))) return -1;
+        p += 3;
+        while (*p == ' ') p++;
+        for (k = 0; k < 2 && *p >= '0' && *p <= '9'; k++) day = day * 10 + (*p++ - '0');
+        while (*p == ' ') p++;
+    }
+    if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] == ':' && p[5] == ':')) return -1;
+    hh = (p[0] - '0') * 10 + (p[1] - '0');
+    mm = (p[3] - '0') * 10 + (p[4] - '0');
+    ss = (p[6] - '0') * 10 + (p[7] - '0');
+    p += 8;
+    if (year == 0) {
+        while (*p == ' ') p++;
+        for (k = 0; k < 4 && *p >= '0' && *p <= '9'; k++) year = year * 10 + (*p++ - '0');
+        if (k != 4) return -1;
+    }
+    if (day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60) return -1;
+    t = (pt__days_from_civil(year, mon, day) * 86400 + hh * 3600 + mm * 60 + ss) * 1000;
+    return t > now_wall_ms ? t - now_wall_ms : 0;
+}
+
+/* Status codes worth another try. */
+PT__PRIVATE int pt__status_retryable(int st) { return st == 408 || st == 429 || (st >= 500 && st <= 599); }
+
+/* Full-jitter exponential backoff for attempt n (1-based). */
+PT__PRIVATE int64_t pt__backoff_ms(int base, int cap, int attempt, int jitter, uint64_t *rng) {
+    int64_t d = base;
+    int i;
+    for (i = 1; i < attempt && d < cap; i++) d *= 2;
+    if (d > cap) d = cap;
+    if (jitter && d > 0) d = (int64_t)(pt__rand_next(rng) % (uint64_t)(d + 1));
+    return d;
+}
+
+/* ==== [pt:http] ========================================================== */
+/* Built-in HTTP/1.1 client over plain sockets: keep-alive, Content-Length,
+   chunked and read-until-close bodies, connect/I-O timeouts, deadline
+   cut-off. It implements the same pt_http_fn interface as a user hook. */
+#define PT__RBUF_SIZE 16384               /* also the response head limit */
+#define PT__BODY_DRAIN_MAX (64 * 1024)    /* read at most this much body; then drop the connection */
+
+typedef struct pt__conn {
+    pt__sock fd;
+    char     authority[300];              /* what fd is connected to */
+    unsigned requests;                    /* carried on this connection */
+    char    *rb;                          /* read buffer */
+    size_t   rlen;
+#if defined(PACKTRACK_USE_CURL)
+    CURL    *curl;
+#endif
+} pt__conn;
+
+typedef struct pt__http_head {
+    int     status, minor;
+    int64_t content_length;               /* -1: none */
+    int     chunked, close, keep_alive;
+    char    retry_after[64];
+} pt__http_head;
+
+/* Parses a response head p[0..n) (status line + headers, up to and
+   including the blank line). 0 ok, -1 malformed. */
+PT__PRIVATE int pt__http_parse_head(const char *p, size_t n, pt__http_head *h) {
+    size_t i = 0, ls, le;
+    int first = 1;
+    memset(h, 0, sizeof *h);
+    h->content_length = -1;
+    while (i < n) {
+        ls = i;
+        while (i < n && p[i] != '\n') i++;
+        if (i >= n) return -1;
+        le = i++;
+        if (le > ls && p[le - 1] == '\r') le--;
+        if (le == ls) return first ? -1 : 0;           /* blank line: end of head */
+        if (first) {
+            /* HTTP/1.x SP 3DIGIT [SP reason] */
+            const char *l = p + ls;
+            size_t L = le - ls;
+            if (L < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ') return -1;
+            if (l[9] < '1' || l[9] > '5' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9') return -1;
+            if (L > 12 && l[12] != ' ') return -1;
+            h->minor = l[7] - '0';
+            h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+            first = 0;
+            continue;
+        } else {
+            const char *l = p + ls, *colon = (const char *)memchr(l, ':', le - ls), *v, *ve;
+            size_t nl;
+            if (!colon || colon == l) return -1;
+            nl = (size_t)(colon - l);
+            v = colon + 1; ve = p + le;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            if (nl == 14 && pt__strncaseeq(l, "content-length", 14)) {
+                int64_t cl = 0;
+                const char *q = v;
+                if (q == ve) return -1;
+                for (; q < ve; q++) {
+                    if (*q < '0' || *q > '9') return -1;
+                    if (cl > (INT64_MAX - 9) / 10) return -1;      /* overflow: malformed */
+                    cl = cl * 10 + (*q - '0');
+                }
+                if (h->content_length >= 0 && h->content_length != cl) return -1;
+                h->content_length = cl;
+            } else if (nl == 17 && pt__strncaseeq(l, "transfer-encoding", 17)) {
+                const char *q;
+                for (q = v; q + 7 <= ve; q++) if (pt__strncaseeq(q, "chunked", 7)) h->chunked = 1;
+            } else if (nl == 10 && pt__strncaseeq(l, "connection", 10)) {
+                const char *q;
+                for (q = v; q + 5 <= ve; q++) if (pt__strncaseeq(q, "close", 5)) h->close = 1;
+                for (q = v; q + 10 <= ve; q++) if (pt__strncaseeq(q, "keep-alive", 10)) h->keep_alive = 1;
+            } else if (nl == 11 && pt__strncaseeq(l, "retry-after", 11)) {
+                size_t vl = PT__MIN((size_t)(ve - v), sizeof h->retry_after - 1);
+                memcpy(h->retry_after, v, vl);
+                h->retry_after[vl] = 0;
+            }
+        }
+    }
+    return -1;
+}
+
+/* Chunked transfer decoding, incremental. */
+typedef struct pt__chunked { int state; uint64_t left; int digits; } pt__chunked;
+enum { PT__CK_SIZE, PT__CK_EXT, PT__CK_SIZE_LF, PT__CK_DATA, PT__CK_DATA_CR, PT__CK_DATA_LF,
+       PT__CK_TRAILER, PT__CK_TRAILER_LINE, PT__CK_END_LF, PT__CK_DONE };
+typedef struct pt__sink { char *head; size_t cap, len; uint64_t total; } pt__sink;
+PT__PRIVATE void pt__sink_put(pt__sink *s, const char *d, size_t n) {
+    size_t k = PT__MIN(n, s->cap - s->len);
+    if (k) { memcpy(s->head + s->len, d, k); s->len += k; }
+    s->total += n;
+}
+/* Consumes in[0..n); *used gets the bytes eaten. Returns 1 when the body is
+   complete, 0 if more input is needed, -1 on a malformed stream. */
+PT__PRIVATE int pt__chunked_feed(pt__chunked *c, const char *in, size_t n, size_t *used, pt__sink *sink) {
+    size_t i = 0;
+    while (i < n && c->state != PT__CK_DONE) {
+        char ch = in[i];
+        switch (c->state) {
+        case PT__CK_SIZE: {
+            int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
+            if (d >= 0) {
+                if (c->left > (((uint64_t)-1) >> 4)) return -1;   /* chunk size overflows */
+                c->left = c->left * 16 + (uint64_t)d; c->digits++; i++;
+                break;
+            }
+            if (!c->digits) return -1;
+            if (ch == ';' || ch == ' ' || ch == '\t') { c->state = PT__CK_EXT; i++; break; }
+            if (ch == '\r') { c->state = PT__CK_SIZE_LF; i++; break; }
+            if (ch == '\n') { i++; c->state = c->left ? PT__CK_DATA : PT__CK_TRAILER; break; }
+            return -1;
+        }
+        case PT__CK_EXT:
+            if (ch == '\n') c->state = c->left ? PT__CK_DATA : PT__CK_TRAILER;
+            else if (ch == '\r') c->state = PT__CK_SIZE_LF;
+            i++;
+            break;
+        case PT__CK_SIZE_LF:
+            if (ch != '\n') return -1;
+            i++;
+            c->state = c->left ? PT__CK_DATA : PT__CK_TRAILER;
+            break;
+        case PT__CK_DATA: {
+            size_t k = (size_t)PT__MIN((uint64_t)(n - i), c->left);
+            pt__sink_put(sink, in + i, k);
+            i += k; c->left -= k;
+            if (!c->left) c->state = PT__CK_DATA_CR;
+            break;
+        }
+        case PT__CK_DATA_CR:
+            if (ch == '\r') { c->state = PT__CK_DATA_LF; i++; break; }
+            if (ch == '\n') { c->state = PT__CK_SIZE; c->digits = 0; i++; break; }
+            return -1;
+        case PT__CK_DATA_LF:
+            if (ch != '\n') return -1;
+            c->state = PT__CK_SIZE; c->digits = 0; i++;
+            break;
+        case PT__CK_TRAILER:
+            if (ch == '\r') { c->state = PT__CK_END_LF; i++; break; }
+            if (ch == '\n') { c->state = PT__CK_DONE; i++; break; }
+            c->state = PT__CK_TRAILER_LINE;
+            break;
+        case PT__CK_TRAILER_LINE:
+            if (ch == '\n') c->state = PT__CK_TRAILER;
+            i++;
+            break;
+        case PT__CK_END_LF:
+            if (ch != '\n') return -1;
+            c->state = PT__CK_DONE; i++;
+            break;
+        default: return -1;
+        }
+    }
+    *used = i;
+    return c->state == PT__CK_DONE ? 1 : 0;
+}
+
+PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
+    if (cn->fd != PT__BAD_SOCK) pt__sock_close(cn->fd);
+    cn->fd = PT__BAD_SOCK;
+    cn->rlen = 0;
+    cn->requests = 0;
+    cn->authority[0] = 0;
+}
+
+/* Waits for fd readiness until deadline, polling the cancel hook every
+   10 ms. 1 ready, 0 timeout, -1 error, -2 cancelled. */
+PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, const pt_http_request *req) {
+    for (;;) {
+        int64_t now = pt__mono_ms(), left;
+        int r;
+        if (req->cancelled && req->cancelled(req)) return -2;
+        if (now >= deadline) return 0;
+        left = deadline - now;
+        if (req->cancelled && left > 10) left = 10;
+        r = pt__sock_wait(fd, want_write, (int)left);
+        if (r != 0) return r;
+    }
+}
+
+PT__PRIVATE pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[8];
+    int rc, last_err = 0, timed_out = 0;
+    if (pt__net_init() != 0) { pt__fmt(resp->error, sizeof resp->error, "socket layer init failed"); return PT_ERR_NETWORK; }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    pt__fmt(port, sizeof port, "%d", u->port);
+    rc = getaddrinfo(u->host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", u->host);
+        return PT_ERR_RESOLVE;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        pt__sock s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        int one = 1, w;
+        if (s == PT__BAD_SOCK) { last_err = pt__sock_errno(); continue; }
+        pt__sock_nosigpipe(s);
+        if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+        if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) { cn->fd = s; break; }
+        last_err = pt__sock_errno();
+        if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
+        w = pt__http_wait(s, 1, deadline, req);
+        if (w == 1) {
+            last_err = pt__sock_connect_err(s);
+            if (last_err == 0) { cn->fd = s; break; }
+        } else if (w == -2) {
+            pt__sock_close(s); freeaddrinfo(res);
+            pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while connecting");
+            return PT_ERR_CANCELLED;
+        } else if (w == 0) timed_out = 1;
+        pt__sock_close(s);
+        if (timed_out) break;
+    }
+    freeaddrinfo(res);
+    if (cn->fd == PT__BAD_SOCK) {
+        if (timed_out) { pt__fmt(resp->error, sizeof resp->error, "connect to %.100s:%d timed out", u->host, u->port); return PT_ERR_TIMEOUT; }
+        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.100s:%d (%s)", u->host, u->port,
+                pt__sock_err_refused(last_err) ? "connection refused" : "network error");
+        return PT_ERR_CONNECT;
+    }
+    return PT_OK;
+}
+
+/* Sends head+body completely. 0 ok, -1 error, -2 cancelled, -3 timeout. */
+PT__PRIVATE int pt__http_send_all(pt__conn *cn, const char *h, size_t hn, const char *b, size_t bn, int64_t deadline, const pt_http_request *req) {
+    while (hn + bn > 0) {
+        long r = hn ? pt__sock_send2(cn->fd, h, hn, b, bn) : pt__sock_send(cn->fd, b, bn);
+        if (r > 0) {
+            size_t k = (size_t)r;
+            if (k >= hn) { k -= hn; hn = 0; b += k; bn -= k; }
+            else { h += k; hn -= k; }
+            continue;
+        }
+        if (r < 0 && pt__sock_would_block(pt__sock_errno())) {
+            int w = pt__http_wait(cn->fd, 1, deadline, req);
+            if (w == 1) continue;
+            return w == -2 ? -2 : w == 0 ? -3 : -1;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads more bytes into the connection buffer. >0 bytes, 0 EOF, -1 error,
+   -2 cancelled, -3 timeout. */
+PT__PRIVATE long pt__http_fill(pt__conn *cn, int64_t deadline, const pt_http_request *req) {
+    for (;;) {
+        long r;
+        if (cn->rlen >= PT__RBUF_SIZE) return -1;
+        r = pt__sock_recv(cn->fd, cn->rb + cn->rlen, PT__RBUF_SIZE - cn->rlen);
+        if (r > 0) { cn->rlen += (size_t)r; return r; }
+        if (r == 0) return 0;
+        if (pt__sock_would_block(pt__sock_errno())) {
+            int w = pt__http_wait(cn->fd, 0, deadline, req);
+            if (w == 1) continue;
+            return w == -2 ? -2 : w == 0 ? -3 : -1;
+        }
+        return -1;
+    }
+}
+
+PT__PRIVATE pt_result pt__http_io_fail(long r, pt_http_response *resp, const char *what) {
+    if (r == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while %s", what); return PT_ERR_CANCELLED; }
+    if (r == -3) { pt__fmt(resp->error, sizeof resp->error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
+    pt__fmt(resp->error, sizeof resp->error, "connection lost while %s", what);
+    return PT_ERR_NETWORK;
+}
+
+/* One request over the built-in client. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__conn *cn = (pt__conn *)user;
+    pt__url u;
+    char auth[300], hstore[1024];
+    pt__buf head;
+    int64_t now = pt__mono_ms(), deadline;
+    int attempt;
+    size_t i;
+    memset(resp, 0, sizeof *resp);
+    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; return PT_ERR_INVALID_ARG; }
+    if (u.https) {
+        pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
+        resp->not_sent = 1;
+        return PT_ERR_UNSUPPORTED;
+    }
+    if (!cn->rb) {
+        cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE);
+        if (!cn->rb) { resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    }
+    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
+    pt__url_authority(&u, auth, sizeof auth);
+
+    pt__buf_init(&head, hstore, sizeof hstore);
+    pt__buf_puts(&head, req->method);
+    pt__buf_putc(&head, ' ');
+    if (u.prefix[0]) pt__buf_puts(&head, u.prefix); else pt__buf_putc(&head, '/');
+    pt__buf_lit(&head, " HTTP/1.1\r\nHost: ");
+    pt__buf_puts(&head, auth);
+    pt__buf_lit(&head, "\r\n");
+    for (i = 0; i < req->header_count; i++) {
+        pt__buf_puts(&head, req->headers[i].name);
+        pt__buf_lit(&head, ": ");
+        pt__buf_puts(&head, req->headers[i].value);
+        pt__buf_lit(&head, "\r\n");
+    }
+    if (req->body_len || strcmp(req->method, "POST") == 0) {
+        char num[24];
+        pt__buf_lit(&head, "Content-Length: ");
+        pt__buf_put(&head, num, pt__u64_dec(num, (uint64_t)req->body_len));
+        pt__buf_lit(&head, "\r\n");
+    }
+    pt__buf_lit(&head, "\r\n");
+    if (head.oom) { pt__buf_free(&head); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+
+    /* At most two tries: a reused connection that turns out dead before any
+       response byte gets one fresh connection, without counting an attempt
+       (the Idempotency-Key makes a repeat harmless). */
+    for (attempt = 0; attempt < 2; attempt++) {
+        int reused = 0, sr, mode;
+        long r;
+        size_t hend = 0, scan = 0, body_at;
+        pt__http_head hh;
+        pt__sink sink;
+        pt_result rc;
+        if (cn->fd != PT__BAD_SOCK && strcmp(cn->authority, auth) != 0) pt__conn_drop(cn);
+        if (cn->fd != PT__BAD_SOCK) {
+            /* An idle keep-alive connection that is readable was closed (or
+               spoke out of turn): do not send on it. */
+            if (pt__sock_wait(cn->fd, 0, 0) != 0) pt__conn_drop(cn);
+            else reused = 1;
+        }
+        if (!reused) {
+            pt_result cr = pt__http_connect(cn, &u, PT__MIN(deadline, now + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000)), req, resp);
+            if (cr != PT_OK) { resp->not_sent = 1; pt__buf_free(&head); return cr; }
+            strncpy(cn->authority, auth, sizeof cn->authority - 1);
+            cn->authority[sizeof cn->authority - 1] = 0;
+        }
+        cn->rlen = 0;
+        sr = pt__http_send_all(cn, head.p, head.len, (const char *)req->body, req->body_len, deadline, req);
+        if (sr != 0) {
+            pt__conn_drop(cn);
+            if (sr == -1 && reused) continue;
+            pt__buf_free(&head);
+            return pt__http_io_fail(sr, resp, "sending the request");
+        }
+        cn->requests++;
+        /* response head (skipping 1xx) */
+        for (;;) {
+            char *e = NULL;
+            while (!e) {
+                size_t k;
+                for (k = scan; k + 1 < cn->rlen; k++) {
+                    if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n'))) {
+                        e = cn->rb + k + (cn->rb[k + 1] == '\n' ? 2 : 3);
+                        break;
+                    }
+                }
+                if (e) break;
+                scan = cn->rlen > 2 ? cn->rlen - 2 : 0;
+                if (cn->rlen >= PT__RBUF_SIZE) {
+                    pt__conn_drop(cn); pt__buf_free(&head);
+                    pt__fmt(resp->error, sizeof resp->error, "response head larger than %d bytes", PT__RBUF_SIZE);
+                    return PT_ERR_PROTOCOL;
+                }
+                r = pt__http_fill(cn, deadline, req);
+                if (r <= 0) {
+                    int nothing = cn->rlen == 0;
+                    pt__conn_drop(cn);
+                    if ((r == 0 || r == -1) && nothing && reused) goto retry_fresh;
+                    pt__buf_free(&head);
+                    if (r == 0) { pt__fmt(resp->error, sizeof resp->error, nothing ? "server closed the connection without answering" : "server closed the connection mid-response"); return PT_ERR_NETWORK; }
+                    return pt__http_io_fail(r, resp, "waiting for the response");
+                }
+            }
+            hend = (size_t)(e - cn->rb);
+            if (pt__http_parse_head(cn->rb, hend, &hh) != 0) {
+                pt__conn_drop(cn); pt__buf_free(&head);
+                pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head");
+                return PT_ERR_PROTOCOL;
+            }
+            if (hh.status >= 200) break;
+            memmove(cn->rb, cn->rb + hend, cn->rlen - hend);   /* 1xx: next head */
+            cn->rlen -= hend; scan = 0;
+        }
+        resp->status = hh.status;
+        memcpy(resp->retry_after, hh.retry_after, sizeof resp->retry_after);
+        sink.head = resp->body_head; sink.cap = sizeof resp->body_head - 1; sink.len = 0; sink.total = 0;
+        body_at = hend;
+        mode = (strcmp(req->method, "HEAD") == 0 || hh.status == 204 || hh.status == 304) ? 0
+             : hh.chunked ? 2 : hh.content_length >= 0 ? 1 : 3;
+        rc = PT_OK;
+        if (mode == 1) {
+            uint64_t left = (uint64_t)hh.content_length;
+            for (;;) {
+                size_t k = (size_t)PT__MIN((uint64_t)(cn->rlen - body_at), left);
+                pt__sink_put(&sink, cn->rb + body_at, k);
+                body_at += k; left -= k;
+                if (!left) break;
+                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
+                cn->rlen = body_at = 0;
+                r = pt__http_fill(cn, deadline, req);
+                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
+            }
+        } else if (mode == 2) {
+            pt__chunked ck;
+            memset(&ck, 0, sizeof ck);
+            for (;;) {
+                size_t used = 0;
+                int fr = pt__chunked_feed(&ck, cn->rb + body_at, cn->rlen - body_at, &used, &sink);
+                body_at += used;
+                if (fr < 0) { rc = PT_ERR_PROTOCOL; pt__fmt(resp->error, sizeof resp->error, "malformed chunked body"); hh.close = 1; break; }
+                if (fr == 1) break;
+                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
+                cn->rlen = body_at = 0;
+                r = pt__http_fill(cn, deadline, req);
+                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
+            }
+        } else if (mode == 3) {
+            hh.close = 1;
+            for (;;) {
+                pt__sink_put(&sink, cn->rb + body_at, cn->rlen - body_at);
+                if (sink.total > PT__BODY_DRAIN_MAX) break;
+                cn->rlen = body_at = 0;
+                r = pt__http_fill(cn, deadline, req);
+                if (r == 0) break;
+                if (r < 0) { rc = pt__http_io_fail(r, resp, "reading the response body"); break; }
+            }
+        }
+        resp->body_head[sink.len] = 0;
+        resp->body_head_len = sink.len;
+        if (hh.close || (hh.minor == 0 && !hh.keep_alive) || body_at != cn->rlen) pt__conn_drop(cn);
+        else cn->rlen = 0;
+        pt__buf_free(&head);
+        /* A status line was received: a body problem does not hide the status
+           for 2xx (the server accepted), it does for the rest. */
+        if (rc != PT_OK && hh.status >= 200 && hh.status < 300) return PT_OK;
+        return rc;
+    retry_fresh:;
+    }
+    pt__buf_free(&head);
+    pt__fmt(resp->error, sizeof resp->error, "connection closed by the server");
+    return PT_ERR_NETWORK;
+}
+
+/* ==== [pt:deflate] ======================================================= */
+/* PT__DEFLATE_PLACEHOLDER: stored-block gzip until the real encoder lands. */
+typedef struct pt__deflate { int unused; } pt__deflate;
+PT__PRIVATE pt__deflate *pt__deflate_new(void) { return (pt__deflate *)PT__MALLOC(sizeof(pt__deflate)); }
+PT__PRIVATE void pt__deflate_free(pt__deflate *d) { PT__FREE(d); }
+PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    int k;
+    crc = ~crc;
+    for (i = 0; i < n; i++) { crc ^= p[i]; for (k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u))); }
+    return ~crc;
+}
+PT__PRIVATE size_t pt__gzip_bound(size_t n) { return n + (n / 65535 + 1) * 5 + 18; }
+PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out, size_t cap) {
+    unsigned char *o = (unsigned char *)out;
+    const unsigned char *s = (const unsigned char *)in;
+    size_t pos = 0, w = 10;
+    uint32_t crc = pt__crc32(0, in, n);
+    (void)d;
+    if (cap < pt__gzip_bound(n)) return 0;
+    memcpy(o, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+    do {
+        size_t k = PT__MIN(n - pos, (size_t)65535);
+        o[w++] = (unsigned char)(pos + k == n);
+        o[w++] = (unsigned char)(k & 255); o[w++] = (unsigned char)(k >> 8);
+        o[w++] = (unsigned char)(~k & 255); o[w++] = (unsigned char)((~k >> 8) & 255);
+        if (k) memcpy(o + w, s + pos, k);
+        w += k; pos += k;
+    } while (pos < n);
+    o[w++] = (unsigned char)crc; o[w++] = (unsigned char)(crc >> 8); o[w++] = (unsigned char)(crc >> 16); o[w++] = (unsigned char)(crc >> 24);
+    o[w++] = (unsigned char)n; o[w++] = (unsigned char)(n >> 8); o[w++] = (unsigned char)(n >> 16); o[w++] = (unsigned char)(n >> 24);
+    return w;
+}
+/* END PT__DEFLATE_PLACEHOLDER */
+
+/* ==== [pt:curl] ========================================================== */
+#if defined(PACKTRACK_USE_CURL)
+/* PT__CURL_PLACEHOLDER */
+PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
+    (void)req; (void)user;
+    memset(resp, 0, sizeof *resp);
+    resp->not_sent = 1;
+    pt__fmt(resp->error, sizeof resp->error, "curl transport not implemented yet");
+    return PT_ERR_UNSUPPORTED;
+}
+PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) { (void)cn; }
+#define PT__HAVE_TLS 1
+#else
+#define PT__HAVE_TLS 0
+#endif
+
+/* ==== [pt:queue] ========================================================= */
+/* The bounded queue: serialised events in a list of 64 KiB chunks, each
+   record = u32 length, u32 reserved, i64 enqueue time (monotonic ms), then
+   the JSON padded to 8 bytes. Emptied chunks are kept for reuse, so a steady
+   flow allocates nothing. Guarded by the client mutex. */
+#define PT__CHUNK_BYTES 65536
+#define PT__REC_HDR 16
+#define PT__MAX_SPARE 8
+typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt__chunk;
+#define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
+typedef struct pt__queue {
+    pt__chunk *first, *last, *spare;
+    int        nspare;
+    uint64_t   count, bytes;      /* events and JSON bytes held */
+} pt__queue;
+
+PT__PRIVATE size_t pt__rec_size(size_t len) { return PT__REC_HDR + ((len + 7) & ~(size_t)7); }
+
+PT__PRIVATE int pt__q_push(pt__queue *q, const char *json, size_t len, int64_t t) {
+    size_t need = pt__rec_size(len);
+    pt__chunk *ch = q->last;
+    unsigned char *rec;
+    uint32_t l32 = (uint32_t)len, z = 0;
+    if (!ch || ch->cap - ch->tail < need) {
+        size_t cap = PT__CHUNK_BYTES - sizeof(pt__chunk);
+        if (need > cap) cap = need;
+        if (cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->spare) {
+            ch = q->spare; q->spare = ch->next; q->nspare--;
+        } else {
+            ch = (pt__chunk *)PT__MALLOC(sizeof(pt__chunk) + cap);
+            if (!ch) return -1;
+            ch->cap = cap;
+        }
+        ch->next = NULL; ch->head = ch->tail = 0;
+        if (q->last) q->last->next = ch; else q->first = ch;
+        q->last = ch;
+    }
+    rec = PT__CHUNK_DATA(ch) + ch->tail;
+    memcpy(rec, &l32, 4); memcpy(rec + 4, &z, 4); memcpy(rec + 8, &t, 8);
+    memcpy(rec + PT__REC_HDR, json, len);
+    ch->tail += need;
+    q->count++; q->bytes += len;
+    return 0;
+}
+/* The oldest record, or 0 if empty. */
+PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, int64_t *t) {
+    const pt__chunk *ch = q->first;
+    const unsigned char *rec;
+    uint32_t l32;
+    if (!q->count) return 0;
+    while (ch && ch->head == ch->tail) ch = ch->next;
+    if (!ch) return 0;
+    rec = PT__CHUNK_DATA(ch) + ch->head;
+    memcpy(&l32, rec, 4);
+    if (len) *len = l32;
+    if (t) memcpy(t, rec + 8, 8);
+    if (json) *json = (const char *)rec + PT__REC_HDR;
+    return 1;
+}
+PT__PRIVATE void pt__q_pop(pt__queue *q) {
+    pt__chunk *ch = q->first;
+    uint32_t l32;
+    while (ch && ch->head == ch->tail && ch != q->last) {   /* skip emptied chunks */
+        q->first = ch->next;
+        if (ch->cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->nspare < PT__MAX_SPARE) { ch->next = q->spare; q->spare = ch; q->nspare++; }
+        else PT__FREE(ch);
+        ch = q->first;
+    }
+    if (!ch || ch->head == ch->tail) return;
+    memcpy(&l32, PT__CHUNK_DATA(ch) + ch->head, 4);
+    ch->head += pt__rec_size(l32);
+    q->count--; q->bytes -= l32;
+    if (ch->head == ch->tail) {
+        if (ch == q->last) ch->head = ch->tail = 0;          /* reuse in place */
+        else {
+            q->first = ch->next;
+            if (ch->cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->nspare < PT__MAX_SPARE) { ch->next = q->spare; q->spare = ch; q->nspare++; }
+            else PT__FREE(ch);
+        }
+    }
+}
+PT__PRIVATE void pt__q_free(pt__queue *q) {
+    pt__chunk *ch, *nx;
+    for (ch = q->first; ch; ch = nx) { nx = ch->next; PT__FREE(ch); }
+    for (ch = q->spare; ch; ch = nx) { nx = ch->next; PT__FREE(ch); }
+    memset(q, 0, sizeof *q);
+}
+
+/* ==== [pt:client] ======================================================== */
+typedef struct pt__range { size_t lo, hi; } pt__range;
+/* The batch in flight: the whole JSON array as cut from the queue, the
+   event slices in it, and a stack of ranges still to settle (a rejected
+   range is bisected). The flush worker owns it; producers never touch it. */
+typedef struct pt__batch {
+    pt__buf    payload;
+    size_t    *ev_off, *ev_len;
+    size_t     n, ncap;
+    pt__range *ranges;
+    size_t     nranges, rcap;
+    pt__buf    sub;            /* JSON of the current range when it is not the whole batch */
+    pt__buf    wire;           /* compressed body */
+    const char *json; size_t json_len;   /* current range, uncompressed */
+    const char *send; size_t send_len; int gz;
+    int        prepared;
+    char       key[37];
+    int        attempts;
+    int64_t    first_try_ms, next_try_ms;
+    uint64_t   first_seq;
+} pt__batch;
+
+typedef struct pt__core pt__core;
+struct pt_client { volatile int64_t closed; volatile int64_t callers; pt__core *core; };
+
+#define PT__POOL 4
+struct pt__core {
+    pt_config cfg;                 /* resolved; strings below are our copies */
+    char     *str_key, *str_url, *str_ua, *str_health, *str_spool, *str_proxy, *str_ca_file, *str_ca_path;
+    pt__url   url;
+    char      ingest_url[1100], health_url[1100];
+    char      host_ctx[600];
+    size_t    host_ctx_len;
+    pt_client *handle;
+
+    pt__mutex mu;
+    pt__cond  cv_work;             /* wakes the worker */
+    pt__cond  cv_done;             /* wakes flush/close waiters */
+    pt__thread thread;
+    int       thread_started, worker_busy, worker_waiting, worker_forever, flush_waiters;
+    int       stopping;
+    int64_t   close_deadline;
+    volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
+
+    pt__queue q;
+    uint64_t  accepted_seq, flush_target;
+    pt__batch b;
+    uint64_t  inf_pending, inf_bytes;
+    uint64_t  hw_count, hw_bytes, lw_count, lw_bytes;
+
+    uint64_t  tracked, delivered, failed_rejected, failed_exhausted, failed_oversize;
+    uint64_t  dropped_full, dropped_sampled, retried, batches, req_failed, bytes_raw, bytes_sent, wakeups;
+    pt_result last_error;
+    char      last_error_msg[160];
+    int64_t   last_error_wall;
+
+    pt_breaker_state breaker;
+    int       consecutive_failures;
+    int64_t   open_until;
+    int       bp_high;
+    uint64_t  sample_ctr;
+    uint64_t  rng;
+
+    pt__conn  flush_conn;
+    pt__conn *pool[PT__POOL];
+    int       npool;
+    pt__deflate *defl;
+    pt__mutex defl_mu;             /* the deflate state is shared by the worker and sync callers */
+    pt__core *reg_next;
+};
+
+PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
+PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    if (!c->cfg.logger || lvl < c->cfg.log_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msg[sizeof msg - 1] = 0;
+    c->cfg.logger(lvl, msg, c->cfg.logger_user);
+}
+/* Records the last error (lock held). */
+PT__PRIVATE void pt__note_error(pt__core *c, pt_result r, const char *msg) {
+    c->last_error = r;
+    c->last_error_wall = pt__wall_ms();
+    pt__fmt(c->last_error_msg, sizeof c->last_error_msg, "%s", msg);
+}
+
+/* ---- fork registry ---- */
+static pt__core *pt__registry;
+PT__PRIVATE void pt__registry_add(pt__core *c) {
+    pt__fork_hooks_install();
+    pt__reg_lock(); c->reg_next = pt__registry; pt__registry = c; pt__reg_unlock();
+}
+PT__PRIVATE void pt__registry_remove(pt__core *c) {
+    pt__core **pp;
+    pt__reg_lock();
+    for (pp = &pt__registry; *pp; pp = &(*pp)->reg_next) if (*pp == c) { *pp = c->reg_next; break; }
+    pt__reg_unlock();
+}
+
+/* ---- connections ---- */
+PT__PRIVATE void pt__conn_init(pt__conn *cn) { memset(cn, 0, sizeof *cn); cn->fd = PT__BAD_SOCK; }
+PT__PRIVATE void pt__conn_release(pt__conn *cn) {
+    pt__conn_drop(cn);
+#if defined(PACKTRACK_USE_CURL)
+    pt__curl_conn_free(cn);
+#endif
+    PT__FREE(cn->rb);
+    cn->rb = NULL;
+}
+PT__PRIVATE pt__conn *pt__pool_get(pt__core *c) {
+    pt__conn *cn = NULL;
+    pt__mutex_lock(&c->mu);
+    if (c->npool) cn = c->pool[--c->npool];
+    pt__mutex_unlock(&c->mu);
+    if (!cn) {
+        cn = (pt__conn *)PT__MALLOC(sizeof *cn);
+        if (cn) pt__conn_init(cn);
+    }
+    return cn;
+}
+PT__PRIVATE void pt__pool_put(pt__core *c, pt__conn *cn) {
+    if (!cn) return;
+    pt__mutex_lock(&c->mu);
+    if (c->npool < PT__POOL) { c->pool[c->npool++] = cn; cn = NULL; }
+    pt__mutex_unlock(&c->mu);
+    if (cn) { pt__conn_release(cn); PT__FREE(cn); }
+}
+
+/* ---- one HTTP request through whichever transport is configured ---- */
+PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
+    pt__core *c = (pt__core *)r->cancel_ctx;
+    return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
+}
+PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
+                                  int gz, const char *idem_key, pt_http_response *resp) {
+    pt_http_header h[6];
+    pt_http_request req;
+    size_t nh = 0;
+    h[nh].name = "Content-Type"; h[nh++].value = "application/json";
+    h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
+    h[nh].name = "User-Agent"; h[nh++].value = c->cfg.user_agent;
+    if (idem_key) { h[nh].name = "Idempotency-Key"; h[nh++].value = idem_key; }
+    if (gz) { h[nh].name = "Content-Encoding"; h[nh++].value = "gzip"; }
+    memset(&req, 0, sizeof req);
+    req.method = method; req.url = url; req.headers = h; req.header_count = nh;
+    req.body = body; req.body_len = n;
+    req.connect_timeout_ms = c->cfg.connect_timeout_ms; req.timeout_ms = c->cfg.timeout_ms;
+    req.deadline_ms = 0;
+    req.cancelled = pt__req_cancelled; req.cancel_ctx = c;
+    req.ca_file = c->cfg.ca_file; req.ca_path = c->cfg.ca_path; req.proxy = c->cfg.proxy;
+    req.insecure_skip_verify = c->cfg.insecure_skip_verify;
+    memset(resp, 0, sizeof *resp);
+    if (c->cfg.http) {
+        pt_result r = c->cfg.http(&req, resp, c->cfg.http_user);
+        resp->body_head[sizeof resp->body_head - 1] = 0;
+        resp->retry_after[sizeof resp->retry_after - 1] = 0;
+        resp->error[sizeof resp->error - 1] = 0;
+        if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
+        return r;
+    }
+#if defined(PACKTRACK_USE_CURL)
+    return pt__http_curl(&req, resp, cn);
+#else
+    return pt__http_builtin(&req, resp, cn);
+#endif
+}
+
+/* Compresses when enabled and worth it. out may be used; *send and *len get the
+   bytes to send. Falls back to identity if compression fails. */
+PT__PRIVATE int pt__maybe_gzip(pt__core *c, const char *json, size_t n, pt__buf *out, const char **send, size_t *len) {
+    size_t cap, got = 0;
+    *send = json; *len = n;
+    if (!c->cfg.enable_gzip || n < c->cfg.compress_min_bytes) return 0;
+    cap = n + n / 8 + 64;
+    if (cap < pt__gzip_bound(n)) cap = pt__gzip_bound(n);
+    out->len = 0;
+    if (PT__BUF_RESERVE(out, cap)) { out->oom = 0; return 0; }
+    if (c->cfg.gzip) {
+        if (c->cfg.gzip(json, n, out->p, cap, &got, c->cfg.gzip_user) != PT_OK || got == 0 || got > cap) return 0;
+    } else {
+#if defined(PACKTRACK_USE_ZLIB)
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        if (deflateInit2(&zs, 1, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+        zs.next_in = (Bytef *)(uintptr_t)json; zs.avail_in = (uInt)n;
+        zs.next_out = (Bytef *)out->p; zs.avail_out = (uInt)cap;
+        if (deflate(&zs, Z_FINISH) != Z_STREAM_END) { deflateEnd(&zs); return 0; }
+        got = (size_t)zs.total_out;
+        deflateEnd(&zs);
+#elif defined(PACKTRACK_USE_LIBDEFLATE)
+        struct libdeflate_compressor *z = libdeflate_alloc_compressor(1);
+        if (!z) return 0;
+        got = libdeflate_gzip_compress(z, json, n, out->p, cap);
+        libdeflate_free_compressor(z);
+        if (!got) return 0;
+#else
+        pt__mutex_lock(&c->defl_mu);
+        if (!c->defl) c->defl = pt__deflate_new();
+        got = c->defl ? pt__gzip(c->defl, json, n, out->p, cap) : 0;
+        pt__mutex_unlock(&c->defl_mu);
+        if (!got) return 0;
+#endif
+    }
+    out->len = got;
+    *send = out->p; *len = got;
+    return 1;
+}
+
+/* Classifies a finished attempt: 1 delivered, 0 retryable, -1 for good. */
+PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp) {
+    if (tr == PT_OK) {
+        if (resp->status >= 200 && resp->status < 300) return 1;
+        return pt__status_retryable(resp->status) ? 0 : -1;
+    }
+    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG || tr == PT_ERR_TLS || tr == PT_ERR_NO_MEMORY) return -1;
+    return 0;
+}
+
+/* Synchronous send with retries on the calling thread (pt_ingest*). */
+PT__PRIVATE pt_result pt__send_sync(pt__core *c, const char *json, size_t n, pt_error *err) {
+    pt_http_response resp;
+    pt__conn *cn = pt__pool_get(c);
+    pt__buf wire;
+    const char *send; size_t send_len;
+    char key[37];
+    int gz, attempt, max_attempts = c->cfg.max_retries < 0 ? 1 : c->cfg.max_retries + 1;
+    pt_result tr = PT_OK, out = PT_OK;
+    int64_t ra = -1;
+    uint64_t rng;
+    if (!cn) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    pt__buf_init(&wire, NULL, 0);
+    gz = pt__maybe_gzip(c, json, n, &wire, &send, &send_len);
+    pt__uuid4(key); key[36] = 0;
+    pt__mutex_lock(&c->mu);
+    rng = pt__rand_next(&c->rng);
+    pt__mutex_unlock(&c->mu);
+    for (attempt = 1; ; attempt++) {
+        int cls;
+        tr = pt__request(c, cn, "POST", c->ingest_url, send, send_len, gz, key, &resp);
+        cls = pt__classify(tr, &resp);
+        pt__mutex_lock(&c->mu);
+        c->batches++; c->bytes_raw += n; c->bytes_sent += send_len;
+        if (attempt > 1) c->retried++;
+        if (cls != 1) c->req_failed++;
+        pt__mutex_unlock(&c->mu);
+        if (cls == 1) { out = PT_OK; break; }
+        if (tr == PT_OK) {
+            ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
+            if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
+        } else ra = -1;
+        if (cls < 0) {
+            if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
+            else out = pt__err(err, tr, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
+            break;
+        }
+        if (attempt >= max_attempts) {
+            if (tr == PT_OK) out = pt__err(err, max_attempts > 1 ? PT_ERR_RETRIES_EXHAUSTED : PT_ERR_HTTP, "server answered HTTP %d after %d attempt(s)", resp.status, attempt);
+            else if (max_attempts > 1) out = pt__err(err, PT_ERR_RETRIES_EXHAUSTED, "%s (after %d attempts)", resp.error[0] ? resp.error : pt_strerror(tr), attempt);
+            else out = pt__err(err, tr, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
+            if (err) err->retryable = 1;
+            break;
+        }
+        {
+            int64_t wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, attempt, !c->cfg.disable_jitter, &rng);
+            int64_t end;
+            if (ra > wait) wait = ra;
+            end = pt__mono_ms() + wait;
+            pt__log(c, PT_LOG_INFO, "request failed (%s, HTTP %d); retry %d in %lld ms",
+                    tr == PT_OK ? "status" : pt_strerror(tr), resp.status, attempt, (long long)wait);
+            while (pt__mono_ms() < end) {
+                if (pt__mono_ms() >= pt__atomic_load(&c->cancel_at)) break;
+                pt__sleep_ms((int)PT__MIN(end - pt__mono_ms(), (int64_t)10));
+            }
+            if (pt__mono_ms() >= pt__atomic_load(&c->cancel_at)) { out = pt__err(err, PT_ERR_CANCELLED, "client is closing"); break; }
+        }
+    }
+    if (err) {
+        if (out == PT_OK) pt__err_ok(err);
+        err->attempts = attempt;
+        err->http_status = resp.status;
+        err->retry_after_ms = (int)PT__MIN(ra, (int64_t)INT_MAX);
+        if (out != PT_OK) {
+            err->retryable = err->retryable || pt__classify(tr, &resp) == 0;
+            memcpy(err->body_head, resp.body_head, sizeof err->body_head);
+            err->body_head[sizeof err->body_head - 1] = 0;
+        }
+    }
+    if (out != PT_OK) {
+        pt__mutex_lock(&c->mu);
+        pt__note_error(c, out, err ? err->message : pt_strerror(out));
+        pt__mutex_unlock(&c->mu);
+    }
+    pt__buf_free(&wire);
+    pt__pool_put(c, cn);
+    return out;
+}
+
+/* ==== [pt:flush] ========================================================= */
+/* The pipeline state machine. The same code runs on the flush thread or, in
+   manual mode, inside pt_pump/pt_flush/pt_close on the caller's thread. All
+   functions here are called with c->mu held; they drop it around I/O. */
+
+PT__PRIVATE int pt__settled(const pt__core *c, uint64_t t) {
+    if (c->inf_pending && c->b.first_seq <= t) return 0;
+    if (c->q.count && c->accepted_seq - c->q.count + 1 <= t) return 0;
+    return 1;
+}
+PT__PRIVATE void pt__wake_waiters(pt__core *c) { if (c->flush_waiters) pt__cond_broadcast(&c->cv_done); }
+
+/* Backpressure: returns 1/0 if the state flipped (callback to fire after unlock), -1 if not. */
+PT__PRIVATE int pt__bp_update(pt__core *c) {
+    uint64_t n = c->q.count + c->inf_pending, by = c->q.bytes + c->inf_bytes;
+    if (!c->bp_high && (n >= c->hw_count || by >= c->hw_bytes)) { c->bp_high = 1; return 1; }
+    if (c->bp_high && n < c->lw_count && by < c->lw_bytes) { c->bp_high = 0; return 0; }
+    return -1;
+}
+PT__PRIVATE void pt__bp_fire(pt__core *c, int flip) {
+    if (flip < 0 || !c->cfg.on_backpressure) return;
+    pt__mutex_unlock(&c->mu);
+    c->cfg.on_backpressure(flip, c->cfg.on_backpressure_user);
+    pt__mutex_lock(&c->mu);
+}
+
+/* Moves up to batch_size events / batch_max_bytes from the queue into the
+   in-flight batch. 0 ok, -1 out of memory (queue untouched). */
+PT__PRIVATE int pt__batch_cut(pt__core *c) {
+    pt__batch *b = &c->b;
+    size_t n = 0, bytes = 2, maxn = (size_t)c->cfg.batch_size, i;
+    const pt__chunk *ch;
+    /* size the batch first so a failed allocation loses nothing */
+    for (ch = c->q.first; ch && n < maxn; ch = ch->next) {
+        size_t off = ch->head;
+        while (off < ch->tail && n < maxn) {
+            uint32_t l32;
+            memcpy(&l32, PT__CHUNK_DATA(ch) + off, 4);
+            if (n && bytes + l32 + 1 > c->cfg.batch_max_bytes) { maxn = n; break; }
+            bytes += l32 + (n ? 1 : 0);
+            n++;
+            off += pt__rec_size(l32);
+        }
+    }
+    if (!n) return 0;
+    if (n > b->ncap) {
+        size_t *no = (size_t *)PT__REALLOC(b->ev_off, n * sizeof(size_t));
+        size_t *nl;
+        if (!no) return -1;
+        b->ev_off = no;
+        nl = (size_t *)PT__REALLOC(b->ev_len, n * sizeof(size_t));
+        if (!nl) return -1;
+        b->ev_len = nl;
+        b->ncap = n;
+    }
+    if (!b->rcap) {
+        b->ranges = (pt__range *)PT__MALLOC(64 * sizeof(pt__range));
+        if (!b->ranges) return -1;
+        b->rcap = 64;
+    }
+    b->payload.len = 0;
+    if (PT__BUF_RESERVE(&b->payload, bytes)) { b->payload.oom = 0; return -1; }
+    b->payload.p[b->payload.len++] = '[';
+    b->first_seq = c->accepted_seq - c->q.count + 1;
+    for (i = 0; i < n; i++) {
+        const char *js; size_t len;
+        pt__q_peek(&c->q, &js, &len, NULL);
+        if (i) b->payload.p[b->payload.len++] = ',';
+        b->ev_off[i] = b->payload.len; b->ev_len[i] = len;
+        memcpy(b->payload.p + b->payload.len, js, len);
+        b->payload.len += len;
+        c->inf_bytes += len;
+        pt__q_pop(&c->q);
+    }
+    b->payload.p[b->payload.len++] = ']';
+    b->n = n;
+    c->inf_pending = n;
+    b->ranges[0].lo = 0; b->ranges[0].hi = n; b->nranges = 1;
+    b->prepared = 0; b->attempts = 0; b->first_try_ms = 0; b->next_try_ms = 0;
+    return 0;
+}
+
+/* Builds the body of the current range (worker only, lock not needed). */
+PT__PRIVATE void pt__batch_prepare(pt__core *c) {
+    pt__batch *b = &c->b;
+    pt__range r = b->ranges[b->nranges - 1];
+    if (r.lo == 0 && r.hi == b->n) { b->json = b->payload.p; b->json_len = b->payload.len; }
+    else {
+        size_t i, need = 2;
+        for (i = r.lo; i < r.hi; i++) need += b->ev_len[i] + 1;
+        b->sub.len = 0;
+        if (PT__BUF_RESERVE(&b->sub, need) == 0) {
+            b->sub.p[b->sub.len++] = '[';
+            for (i = r.lo; i < r.hi; i++) {
+                if (i > r.lo) b->sub.p[b->sub.len++] = ',';
+                memcpy(b->sub.p + b->sub.len, b->payload.p + b->ev_off[i], b->ev_len[i]);
+                b->sub.len += b->ev_len[i];
+            }
+            b->sub.p[b->sub.len++] = ']';
+            b->json = b->sub.p; b->json_len = b->sub.len;
+        } else {
+            b->sub.oom = 0;
+            b->json = NULL; b->json_len = 0;
+            return;
+        }
+    }
+    b->gz = pt__maybe_gzip(c, b->json, b->json_len, &b->wire, &b->send, &b->send_len);
+    pt__uuid4(b->key); b->key[36] = 0;
+    b->prepared = 1;
+    b->attempts = 0;
+}
+
+/* Settles the current range (lock held): outcome 1 delivered, -1 failed
+   (reason: rejected/oversize/exhausted). */
+typedef enum { PT__FAIL_REJECTED, PT__FAIL_OVERSIZE, PT__FAIL_EXHAUSTED } pt__fail_kind;
+PT__PRIVATE void pt__range_done(pt__core *c, int delivered, pt__fail_kind why, pt_result res, int status) {
+    pt__batch *b = &c->b;
+    pt__range r = b->ranges[--b->nranges];
+    size_t k = r.hi - r.lo, i;
+    uint64_t bytes = 0;
+    for (i = r.lo; i < r.hi; i++) bytes += b->ev_len[i];
+    if (delivered) c->delivered += k;
+    else if (why == PT__FAIL_OVERSIZE) c->failed_oversize += k;
+    else if (why == PT__FAIL_EXHAUSTED) c->failed_exhausted += k;
+    else c->failed_rejected += k;
+    c->inf_pending -= k;
+    c->inf_bytes -= bytes;
+    b->prepared = 0;
+    if (c->cfg.on_batch) {
+        pt_batch_result br;
+        br.events = k; br.result = delivered ? PT_OK : res; br.http_status = status;
+        br.attempts = b->attempts;
+        br.payload = b->json; br.payload_len = b->json_len;
+        pt__mutex_unlock(&c->mu);
+        c->cfg.on_batch(&br, c->cfg.on_batch_user);
+        pt__mutex_lock(&c->mu);
+    }
+    if (!b->nranges) {
+        c->inf_pending = 0; c->inf_bytes = 0; b->n = 0;
+        b->first_try_ms = 0;
+    }
+    pt__wake_waiters(c);
+}
+
+/* One request for the current range, then bookkeeping. */
+PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
+    pt__batch *b = &c->b;
+    pt_http_response resp;
+    pt_result tr;
+    int cls, flip;
+    int64_t now;
+    if (!b->prepared) {
+        pt__mutex_unlock(&c->mu);
+        pt__batch_prepare(c);
+        pt__mutex_lock(&c->mu);
+        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return; }
+    }
+    if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
+    pt__mutex_unlock(&c->mu);
+    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
+    pt__mutex_lock(&c->mu);
+    now = pt__mono_ms();
+    b->attempts++;
+    c->batches++;
+    c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
+    if (b->attempts > 1) c->retried++;
+    cls = pt__classify(tr, &resp);
+    if (cls == 1) {
+        c->consecutive_failures = 0;
+        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
+        pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp.status);
+    } else if (tr == PT_ERR_CANCELLED) {
+        c->req_failed++;
+        pt__note_error(c, tr, "request cut off at the close deadline");
+        b->next_try_ms = now + 10;
+        return;
+    } else if (cls == 0) {
+        int64_t wait, ra = -1;
+        char msg[160];
+        c->req_failed++;
+        c->consecutive_failures++;
+        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp.status);
+        else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
+        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+        if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
+            c->breaker = PT_BREAKER_OPEN;
+            c->open_until = now + c->cfg.breaker_cooldown_ms;
+            pt__log(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
+        }
+        if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
+            pt__log(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
+                    (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
+            while (b->nranges) pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
+        } else {
+            wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+            if (tr == PT_OK) ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
+            if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
+            b->next_try_ms = now + wait;
+            pt__log(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
+                    (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+        }
+    } else {
+        pt__range r = b->ranges[b->nranges - 1];
+        int st = tr == PT_OK ? resp.status : 0;
+        c->req_failed++;
+        c->consecutive_failures = 0;
+        if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
+        if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
+            size_t mid = r.lo + (r.hi - r.lo) / 2;
+            if (b->nranges + 1 >= b->rcap) {
+                pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
+                if (!nr) { b->next_try_ms = now + 100; return; }
+                b->ranges = nr; b->rcap *= 2;
+            }
+            b->nranges--;
+            b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
+            b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
+            b->prepared = 0;
+            pt__log(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
+        } else {
+            char msg[160];
+            if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+            else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
+            pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+            pt__log(c, PT_LOG_ERROR, "%s; dropped for good", msg);
+            pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
+        }
+    }
+    flip = pt__bp_update(c);
+    pt__bp_fire(c, flip);
+}
+
+/* Does the work due now. Returns the time something is next due, 0 if it
+   did work (call again), PT__INF_MS if idle. */
+PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
+    int64_t now = pt__mono_ms();
+    if (!c->inf_pending && c->q.count) {
+        int64_t t = 0, due;
+        int urgent = c->stopping || !pt__settled(c, c->flush_target);
+        pt__q_peek(&c->q, NULL, NULL, &t);
+        due = t + c->cfg.flush_interval_ms;
+        if (urgent || now >= due || c->q.count >= (uint64_t)c->cfg.batch_size || c->q.bytes >= c->cfg.batch_max_bytes
+            || c->q.count * 2 >= (uint64_t)c->cfg.queue_capacity || c->q.bytes * 2 >= c->cfg.queue_max_bytes) {
+            if (pt__batch_cut(c) != 0) { pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory cutting a batch"); return now + 100; }
+        } else return due;
+    }
+    if (c->inf_pending) {
+        if (c->breaker == PT_BREAKER_OPEN) {
+            if (now < c->open_until) return c->open_until;
+            c->breaker = PT_BREAKER_HALF_OPEN;
+            pt__log(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
+        }
+        if (now < c->b.next_try_ms) return c->b.next_try_ms;
+        pt__pipe_attempt(c);
+        return 0;
+    }
+    return PT__INF_MS;
+}
+
+/* Runs the pipeline on this thread until `until` (monotonic ms). mode 0:
+   return when nothing is due before `until` (pt_pump); 1: until everything
+   up to seq `t` is settled (flush); 2: until empty (close). Returns 1 if the
+   goal was reached. Lock held. */
+PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+    for (;;) {
+        int64_t next, now;
+        if (mode == 1 && pt__settled(c, t)) return 1;
+        if (mode == 2 && !c->q.count && !c->inf_pending) return 1;
+        if (c->stopping && pt__mono_ms() >= c->close_deadline) return 0;
+        next = pt__pipe_step(c);
+        if (next == 0) continue;
+        now = pt__mono_ms();
+        if (mode == 0 && next > until) return 1;
+        if (now >= until) return 0;
+        if (mode != 0 && next == PT__INF_MS && (mode == 2 || pt__settled(c, t))) return 1;
+        c->worker_waiting = 1;
+        c->wakeups++;
+        pt__cond_wait_ms(&c->cv_work, &c->mu, PT__MIN(next, until) - now);
+        c->worker_waiting = 0;
+    }
+}
+
+PT__PRIVATE void pt__flush_thread(void *arg) {
+    pt__core *c = (pt__core *)arg;
+    pt__mutex_lock(&c->mu);
+    for (;;) {
+        int64_t next, now;
+        if (c->stopping && (pt__mono_ms() >= c->close_deadline || (!c->q.count && !c->inf_pending))) break;
+        next = pt__pipe_step(c);
+        if (next == 0) continue;
+        now = pt__mono_ms();
+        if (c->stopping) {
+            if (!c->q.count && !c->inf_pending) break;
+            if (next > c->close_deadline) next = c->close_deadline;
+        }
+        if (next <= now) continue;
+        c->worker_waiting = 1;
+        c->worker_forever = next == PT__INF_MS;
+        pt__cond_wait_ms(&c->cv_work, &c->mu, c->worker_forever ? -1 : next - now);
+        c->worker_waiting = 0;
+        c->worker_forever = 0;
+        c->wakeups++;
+    }
+    pt__cond_broadcast(&c->cv_done);
+    pt__mutex_unlock(&c->mu);
+}
+
+/* ==== [pt:public] ======================================================== */
+#define PT__RESULT_TEXT(name, value, text) case name: return text;
+PACKTRACK_API const char *pt_strerror(pt_result r) {
+    switch (r) {
+    PT__RESULT_LIST(PT__RESULT_TEXT)
+    default: return "unknown result";
+    }
+}
+#undef PT__RESULT_TEXT
+PACKTRACK_API const char *pt_version(void) { return PACKTRACK_VERSION_STRING; }
+PACKTRACK_API int64_t pt_now_ms(void) { return pt__mono_ms(); }
+
+PACKTRACK_API pt_field pt_field_str(const char *key, const char *value) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_STRING; f.str = value; return f;
+}
+PACKTRACK_API pt_field pt_field_int(const char *key, int64_t value) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_INT; f.i = value; return f;
+}
+PACKTRACK_API pt_field pt_field_double(const char *key, double value) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_DOUBLE; f.d = value; return f;
+}
+PACKTRACK_API pt_field pt_field_bool(const char *key, int value) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_BOOL; f.b = value ? 1 : 0; return f;
+}
+PACKTRACK_API pt_field pt_field_null(const char *key) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_NULL; return f;
+}
+PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_RAW; f.str = json; return f;
+}
+
+/* ---- configuration ---- */
+PT__PRIVATE int pt__parse_bool(const char *v, int *out) {
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "TRUE") || !strcmp(v, "True") || !strcmp(v, "yes") || !strcmp(v, "on")) { *out = 1; return 0; }
+    if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "FALSE") || !strcmp(v, "False") || !strcmp(v, "no") || !strcmp(v, "off") || !*v) { *out = 0; return 0; }
+    return -1;
+}
+/* Go-style duration ("1.5s", "250ms", "1m30s", "2h") or a bare number of
+   milliseconds. */
+PT__PRIVATE int pt__parse_duration_ms(const char *v, int64_t *out) {
+    double total = 0;
+    const char *p = v;
+    if (!*p) return -1;
+    {
+        const char *q = p;
+        while (*q >= '0' && *q <= '9') q++;
+        if (!*q) { *out = (int64_t)strtoll(p, NULL, 10); return 0; }
+    }
+    while (*p) {
+        char *end;
+        double x = strtod(p, &end), unit;
+        if (end == p || x < 0) return -1;
+        p = end;
+        if (!strncmp(p, "ns", 2)) { unit = 1e-6; p += 2; }
+        else if (!strncmp(p, "us", 2)) { unit = 1e-3; p += 2; }
+        else if (!strncmp(p, "\xC2\xB5s", 3)) { unit = 1e-3; p += 3; }
+        else if (!strncmp(p, "ms", 2)) { unit = 1; p += 2; }
+        else if (*p == 's') { unit = 1000; p++; }
+        else if (*p == 'm') { unit = 60000; p++; }
+        else if (*p == 'h') { unit = 3600000; p++; }
+        else return -1;
+        total += x * unit;
+    }
+    if (total > 9e15) return -1;
+    *out = (int64_t)(total + 0.5);
+    return 0;
+}
+PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long long *out) {
+    char *end;
+    long long x;
+    if (!*v) return -1;
+    x = strtoll(v, &end, 10);
+    if (*end || x < lo || x > hi) return -1;
+    *out = x;
+    return 0;
+}
+
+PACKTRACK_API pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
+    const char *v;
+    long long n;
+    int64_t d;
+    int b;
+    if (!cfg) return pt__err(err, PT_ERR_INVALID_ARG, "cfg is NULL");
+    pt__err_ok(err);
+#define PT__ENV(name) ((v = getenv(name)) != NULL && *v)
+#define PT__BAD(name, what) return pt__err(err, PT_ERR_CONFIG, "%s: cannot parse \"%.40s\" as %s", name, v, what)
+    if (PT__ENV("PACKTRACK_API_KEY")) cfg->api_key = v;
+    if (PT__ENV("PACKTRACK_BASE_URL")) cfg->base_url = v;
+    if (PT__ENV("PACKTRACK_USER_AGENT")) cfg->user_agent = v;
+    if (PT__ENV("PACKTRACK_HEALTH_PATH")) cfg->health_path = v;
+    if (PT__ENV("PACKTRACK_SPOOL_DIR")) cfg->spool_dir = v;
+    if (PT__ENV("PACKTRACK_TIMEOUT")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_TIMEOUT", "a duration (e.g. 10s)"); cfg->timeout_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_RETRIES")) {
+        if (pt__parse_int(v, 0, 1000, &n)) PT__BAD("PACKTRACK_RETRIES", "a count 0..1000");
+        cfg->max_retries = n == 0 ? PT_RETRIES_NONE : (int)n;
+    }
+    if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_INITIAL", "a duration"); cfg->backoff_base_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_MAX", "a duration"); cfg->backoff_max_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_JITTER")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_JITTER", "a boolean"); cfg->disable_jitter = !b; }
+    if (PT__ENV("PACKTRACK_GZIP")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_GZIP", "a boolean"); cfg->enable_gzip = b; }
+    if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
+    if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__BAD("PACKTRACK_FLUSH_INTERVAL", "a duration (e.g. 1s)"); cfg->flush_interval_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_QUEUE_CAPACITY")) { if (pt__parse_int(v, 1, 100000000, &n)) PT__BAD("PACKTRACK_QUEUE_CAPACITY", "a count"); cfg->queue_capacity = (int)n; }
+    if (PT__ENV("PACKTRACK_QUEUE_MAX_BYTES")) { if (pt__parse_int(v, 1024, (long long)1 << 40, &n)) PT__BAD("PACKTRACK_QUEUE_MAX_BYTES", "a byte count"); cfg->queue_max_bytes = (size_t)n; }
+#undef PT__ENV
+#undef PT__BAD
+    return PT_OK;
+}
+
+PT__PRIVATE int pt__header_safe(const char *s) {
+    for (; *s; s++) if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) return 0;
+    return 1;
+}
+
+PT__PRIVATE const char *pt__arch(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    return "x86_64";
+#elif defined(__aarch64__) || defined(_M_ARM64)
+    return "arm64";
+#elif defined(__i386__) || defined(_M_IX86)
+    return "x86";
+#elif defined(__arm__) || defined(_M_ARM)
+    return "arm";
+#elif defined(__riscv)
+    return "riscv";
+#else
+    return "unknown";
+#endif
+}
+PT__PRIVATE void pt__host_ctx_build(pt__core *c) {
+    pt__buf b;
+    char host[256], num[24];
+    pt__buf_init(&b, c->host_ctx, sizeof c->host_ctx);
+    pt__host_name(host, sizeof host);
+    pt__buf_lit(&b, "\"host\":{\"name\":");
+    pt__json_str(&b, host, strlen(host));
+    pt__buf_lit(&b, ",\"pid\":");
+    pt__buf_put(&b, num, pt__i64_dec(num, pt__getpid()));
+    pt__buf_lit(&b, ",\"os\":\"");
+    pt__buf_puts(&b, pt__os_name());
+    pt__buf_lit(&b, "\",\"arch\":\"");
+    pt__buf_puts(&b, pt__arch());
+    pt__buf_lit(&b, "\"},\"sdk\":{\"name\":\"packtrack-c\",\"version\":\"" PACKTRACK_VERSION_STRING "\"}");
+    if (b.heap || b.len >= sizeof c->host_ctx) { pt__buf_free(&b); c->host_ctx_len = 0; return; }
+    c->host_ctx[b.len] = 0;
+    c->host_ctx_len = b.len;
+}
+
+PT__PRIVATE void pt__core_free(pt__core *c) {
+    int i;
+    pt__conn_release(&c->flush_conn);
+    for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
+    pt__q_free(&c->q);
+    pt__buf_free(&c->b.payload); pt__buf_free(&c->b.sub); pt__buf_free(&c->b.wire);
+    PT__FREE(c->b.ev_off); PT__FREE(c->b.ev_len); PT__FREE(c->b.ranges);
+    pt__deflate_free(c->defl);
+    PT__FREE(c->str_key); PT__FREE(c->str_url); PT__FREE(c->str_ua); PT__FREE(c->str_health);
+    PT__FREE(c->str_spool); PT__FREE(c->str_proxy); PT__FREE(c->str_ca_file); PT__FREE(c->str_ca_path);
+    pt__cond_destroy(&c->cv_work); pt__cond_destroy(&c->cv_done);
+    pt__mutex_destroy(&c->mu); pt__mutex_destroy(&c->defl_mu);
+    PT__FREE(c);
+}
+
+PACKTRACK_API pt_result pt_client_new(const pt_config *in, pt_client **out, pt_error *err) {
+    pt_config cfg;
+    pt__url url;
+    pt__core *c;
+    pt_client *h;
+    pt_result r;
+    char auth[300];
+    if (out) *out = NULL;
+    if (!in || !out) return pt__err(err, PT_ERR_INVALID_ARG, "cfg and out must not be NULL");
+    cfg = *in;
+    if (pt__empty(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key is required: set cfg.api_key or PACKTRACK_API_KEY");
+    if (!pt__header_safe(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key contains a control character");
+    if (!cfg.base_url) cfg.base_url = PT_DEFAULT_BASE_URL;
+    if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
+    if (url.https && !PT__HAVE_TLS && !cfg.http)
+        return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+    if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
+    if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
+    if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
+        || cfg.retry_max_elapsed_ms < 0 || cfg.breaker_threshold < 0 || cfg.breaker_cooldown_ms < 0 || cfg.batch_size < 0
+        || cfg.flush_interval_ms < 0 || cfg.queue_capacity < 0 || cfg.high_water_pct < 0 || cfg.low_water_pct < 0 || cfg.sample_keep_one_in < 0)
+        return pt__err(err, PT_ERR_CONFIG, "a numeric setting is negative (only max_retries may be PT_RETRIES_NONE)");
+    if (cfg.max_retries < PT_RETRIES_NONE) return pt__err(err, PT_ERR_CONFIG, "max_retries must be >= 0 or PT_RETRIES_NONE");
+    if ((int)cfg.queue_policy < 0 || (int)cfg.queue_policy > (int)PT_QUEUE_DROP_OLDEST) return pt__err(err, PT_ERR_CONFIG, "queue_policy is not a pt_queue_policy value");
+    if ((int)cfg.fsync_policy < 0 || (int)cfg.fsync_policy > (int)PT_FSYNC_EVERY) return pt__err(err, PT_ERR_CONFIG, "fsync_policy is not a pt_fsync_policy value");
+    if ((int)cfg.sample_max_severity < 0 || (int)cfg.sample_max_severity > (int)PT_SEVERITY_ERROR) return pt__err(err, PT_ERR_CONFIG, "sample_max_severity is not a pt_severity value");
+    /* defaults */
+    cfg.user_agent = cfg.user_agent ? cfg.user_agent : "packtrack-c/" PACKTRACK_VERSION_STRING;
+    cfg.timeout_ms = PT__DEF(cfg.timeout_ms, 10000);
+    cfg.connect_timeout_ms = PT__DEF(cfg.connect_timeout_ms, 5000);
+    cfg.max_retries = cfg.max_retries == 0 ? 3 : cfg.max_retries == PT_RETRIES_NONE ? PT_RETRIES_NONE : cfg.max_retries;
+    cfg.backoff_base_ms = PT__DEF(cfg.backoff_base_ms, 100);
+    cfg.backoff_max_ms = PT__DEF(cfg.backoff_max_ms, 10000);
+    if (cfg.backoff_max_ms < cfg.backoff_base_ms) cfg.backoff_max_ms = cfg.backoff_base_ms;
+    cfg.retry_after_max_ms = PT__DEF(cfg.retry_after_max_ms, 60000);
+    cfg.retry_max_elapsed_ms = PT__DEF(cfg.retry_max_elapsed_ms, (int64_t)600000);
+    cfg.breaker_threshold = PT__DEF(cfg.breaker_threshold, 5);
+    cfg.breaker_cooldown_ms = PT__DEF(cfg.breaker_cooldown_ms, 30000);
+    cfg.compress_min_bytes = PT__DEF(cfg.compress_min_bytes, (size_t)1024);
+    cfg.batch_size = PT__DEF(cfg.batch_size, 100);
+    cfg.batch_max_bytes = PT__DEF(cfg.batch_max_bytes, (size_t)1 << 20);
+    cfg.flush_interval_ms = PT__DEF(cfg.flush_interval_ms, 1000);
+    cfg.queue_capacity = PT__DEF(cfg.queue_capacity, 10000);
+    cfg.queue_max_bytes = PT__DEF(cfg.queue_max_bytes, (size_t)8 << 20);
+    cfg.queue_policy = cfg.queue_policy == PT_QUEUE_DEFAULT ? PT_QUEUE_REJECT_NEWEST : cfg.queue_policy;
+    cfg.event_max_bytes = PT__DEF(cfg.event_max_bytes, (size_t)1 << 20);
+    cfg.high_water_pct = PT__DEF(cfg.high_water_pct, 80);
+    cfg.low_water_pct = PT__DEF(cfg.low_water_pct, 50);
+    cfg.sample_keep_one_in = PT__DEF(cfg.sample_keep_one_in, 10);
+    cfg.fsync_policy = cfg.fsync_policy == PT_FSYNC_DEFAULT ? PT_FSYNC_BATCH : cfg.fsync_policy;
+    cfg.spool_max_bytes = PT__DEF(cfg.spool_max_bytes, (size_t)256 << 20);
+    if (cfg.high_water_pct > 100 || cfg.low_water_pct >= cfg.high_water_pct) return pt__err(err, PT_ERR_CONFIG, "need 0 < low_water_pct < high_water_pct <= 100");
+    if (cfg.event_max_bytes > cfg.queue_max_bytes) cfg.event_max_bytes = cfg.queue_max_bytes;
+    if (cfg.batch_max_bytes < 64) return pt__err(err, PT_ERR_CONFIG, "batch_max_bytes must be at least 64");
+#if !PT__THREADS
+    cfg.manual_mode = 1;
+#endif
+    if (cfg.spool_dir && cfg.spool_dir[0]) return pt__err(err, PT_ERR_UNSUPPORTED, "spool_dir (durable mode) is not available in this version");
+
+    c = (pt__core *)PT__MALLOC(sizeof *c);
+    h = (pt_client *)PT__MALLOC(sizeof *h);
+    if (!c || !h) { PT__FREE(c); PT__FREE(h); return pt__err(err, PT_ERR_NO_MEMORY, "out of memory"); }
+    memset(c, 0, sizeof *c);
+    memset(h, 0, sizeof *h);
+    c->str_key = pt__strdup(cfg.api_key);
+    c->str_url = pt__strdup(cfg.base_url);
+    c->str_ua = pt__strdup(cfg.user_agent);
+    c->str_health = pt__strdup(cfg.health_path);
+    c->str_spool = pt__strdup(cfg.spool_dir);
+    c->str_proxy = pt__strdup(cfg.proxy);
+    c->str_ca_file = pt__strdup(cfg.ca_file);
+    c->str_ca_path = pt__strdup(cfg.ca_path);
+    cfg.api_key = c->str_key; cfg.base_url = c->str_url; cfg.user_agent = c->str_ua; cfg.health_path = c->str_health;
+    cfg.spool_dir = c->str_spool; cfg.proxy = c->str_proxy; cfg.ca_file = c->str_ca_file; cfg.ca_path = c->str_ca_path;
+    c->cfg = cfg;
+    c->url = url;
+    pt__mutex_init(&c->mu); pt__mutex_init(&c->defl_mu);
+    pt__cond_init(&c->cv_work); pt__cond_init(&c->cv_done);
+    if (!c->str_key || !c->str_url || !c->str_ua || (in->health_path && !c->str_health) || (in->proxy && !c->str_proxy)
+        || (in->ca_file && !c->str_ca_file) || (in->ca_path && !c->str_ca_path) || (in->spool_dir && !c->str_spool)) {
+        pt__core_free(c); PT__FREE(h);
+        return pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    }
+    pt__url_authority(&url, auth, sizeof auth);
+    pt__fmt(c->ingest_url, sizeof c->ingest_url, "%s://%s%s/api/ingest", url.https ? "https" : "http", auth, url.prefix);
+    if (cfg.health_path && cfg.health_path[0])
+        pt__fmt(c->health_url, sizeof c->health_url, "%s://%s%s%s", url.https ? "https" : "http", auth, url.prefix, cfg.health_path);
+    if (cfg.include_host_context) pt__host_ctx_build(c);
+    c->cancel_at = PT__INF_MS;
+    c->hw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.high_water_pct / 100;
+    c->lw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.low_water_pct / 100;
+    c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
+    c->lw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.low_water_pct;
+    if (!c->hw_count) c->hw_count = 1;
+    pt__conn_init(&c->flush_conn);
+    pt__uuid_seed_init();
+    pt__os_random(&c->rng, sizeof c->rng);
+    c->handle = h;
+    h->core = c;
+    pt__registry_add(c);
+    pt__err_ok(err);
+    *out = h;
+    return PT_OK;
+}
+
+PACKTRACK_API const pt_config *pt_client_config(const pt_client *client) {
+    if (!client || !client->core) return NULL;
+    return &client->core->cfg;
+}
+
+/* Enqueue one serialised event (any thread). */
+PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_severity sev) {
+    int signal = 0, flip;
+    uint64_t prev_count;
+    pt__mutex_lock(&c->mu);
+    if (c->stopping) { pt__mutex_unlock(&c->mu); return PT_ERR_CLOSED; }
+    if (!c->thread_started && !c->cfg.manual_mode) {
+        if (pt__thread_start(&c->thread, pt__flush_thread, c) != 0) {
+            pt__note_error(c, PT_ERR_THREAD, "could not start the flush thread");
+            pt__mutex_unlock(&c->mu);
+            return PT_ERR_THREAD;
+        }
+        c->thread_started = 1;
+    }
+    c->tracked++;
+    if (c->bp_high && c->cfg.sample_max_severity != PT_SEVERITY_UNSET && sev != PT_SEVERITY_UNSET && sev <= c->cfg.sample_max_severity) {
+        if (c->sample_ctr++ % (uint64_t)c->cfg.sample_keep_one_in != 0) {
+            c->dropped_sampled++;
+            pt__mutex_unlock(&c->mu);
+            return PT_ERR_SAMPLED;
+        }
+    }
+    if (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes) {
+        if (c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST) {
+            while (c->q.count && (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes)) {
+                pt__q_pop(&c->q);
+                c->dropped_full++;
+            }
+            pt__wake_waiters(c);
+        }
+        if (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes) {
+            c->dropped_full++;
+            pt__mutex_unlock(&c->mu);
+            return PT_ERR_QUEUE_FULL;
+        }
+    }
+    prev_count = c->q.count;
+    if (pt__q_push(&c->q, json, len, pt__mono_ms()) != 0) {
+        c->dropped_full++;
+        pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory queueing an event");
+        pt__mutex_unlock(&c->mu);
+        return PT_ERR_NO_MEMORY;
+    }
+    c->accepted_seq++;
+    if (c->worker_waiting) {
+        if (c->worker_forever && prev_count == 0) signal = 1;
+        else if (c->q.count == (uint64_t)c->cfg.batch_size) signal = 1;
+        else if (c->q.bytes >= c->cfg.batch_max_bytes && c->q.bytes - len < c->cfg.batch_max_bytes) signal = 1;
+        else if (c->q.count * 2 == (uint64_t)c->cfg.queue_capacity || (c->q.count * 2 > (uint64_t)c->cfg.queue_capacity && prev_count * 2 < (uint64_t)c->cfg.queue_capacity)) signal = 1;
+        else if (c->q.bytes * 2 >= c->cfg.queue_max_bytes && (c->q.bytes - len) * 2 < c->cfg.queue_max_bytes) signal = 1;
+        if (signal) pt__cond_signal(&c->cv_work);
+    }
+    flip = pt__bp_update(c);
+    pt__bp_fire(c, flip);
+    pt__mutex_unlock(&c->mu);
+    return PT_OK;
+}
+
+/* Entry guard: a client being closed refuses new calls, and pt_close waits
+   for calls already inside to leave before freeing anything. */
+PT__PRIVATE pt__core *pt__enter(pt_client *cl) {
+    pt__atomic_add(&cl->callers, 1);
+    if (pt__atomic_load(&cl->closed)) { pt__atomic_add(&cl->callers, -1); return NULL; }
+    return cl->core;
+}
+PT__PRIVATE void pt__leave(pt_client *cl) { pt__atomic_add(&cl->callers, -1); }
+
+PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
+    char stack[1536];
+    pt__buf b;
+    pt_event tmp;
+    pt_error e;
+    pt_result r;
+    pt__core *c;
+    if (!cl || !ev) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    if (c->cfg.before_send) {
+        tmp = *ev;
+        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) { pt__leave(cl); return PT_ERR_FILTERED; }
+        ev = &tmp;
+    }
+    pt__buf_init(&b, stack, sizeof stack);
+    r = pt__event_json(ev, c->host_ctx, c->host_ctx_len, &b, &e);
+    if (r == PT_OK && b.len > c->cfg.event_max_bytes) {
+        r = pt__err(&e, PT_ERR_TOO_LARGE, "event is %lu bytes, over event_max_bytes (%lu)", (unsigned long)b.len, (unsigned long)c->cfg.event_max_bytes);
+    }
+    if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, ev->severity);
+    else {
+        pt__mutex_lock(&c->mu);
+        pt__note_error(c, r, e.message);
+        pt__mutex_unlock(&c->mu);
+        pt__log(c, PT_LOG_WARN, "pt_track refused an event: %s", e.message);
+    }
+    pt__buf_free(&b);
+    pt__leave(cl);
+    return r;
+}
+
+PACKTRACK_API pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
+    char stack[1536];
+    pt__buf b;
+    pt_result r;
+    const char *why = NULL;
+    size_t at = 0;
+    pt__core *c;
+    if (!cl || !json) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    if (!pt__json_validate(json, len, 1, &why, &at)) {
+        char msg[160];
+        pt__fmt(msg, sizeof msg, "pt_track_json: invalid JSON object at byte %lu: %s", (unsigned long)at, why);
+        pt__mutex_lock(&c->mu); pt__note_error(c, PT_ERR_INVALID_JSON, msg); pt__mutex_unlock(&c->mu);
+        pt__log(c, PT_LOG_WARN, "%s", msg);
+        pt__leave(cl);
+        return PT_ERR_INVALID_JSON;
+    }
+    pt__buf_init(&b, stack, sizeof stack);
+    pt__json_minify(&b, json, len);
+    if (b.oom) r = PT_ERR_NO_MEMORY;
+    else if (b.len > c->cfg.event_max_bytes) r = PT_ERR_TOO_LARGE;
+    else r = pt__enqueue(c, b.p, b.len, PT_SEVERITY_UNSET);
+    pt__buf_free(&b);
+    pt__leave(cl);
+    return r;
+}
+
+PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
+    pt__core *c;
+    if (!cl) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    pt__mutex_lock(&c->mu);
+    if (c->cfg.manual_mode && !c->worker_busy) {
+        c->worker_busy = 1;
+        pt__work(c, pt__mono_ms() + (budget_ms > 0 ? budget_ms : 0), 0, 0);
+        c->worker_busy = 0;
+        pt__cond_broadcast(&c->cv_done);
+    }
+    pt__mutex_unlock(&c->mu);
+    pt__leave(cl);
+    return PT_OK;
+}
+
+PACKTRACK_API pt_result pt_flush(pt_client *cl, int timeout_ms) {
+    pt__core *c;
+    uint64_t t;
+    int64_t deadline;
+    pt_result r = PT_OK;
+    if (!cl) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    deadline = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    pt__mutex_lock(&c->mu);
+    t = c->accepted_seq;
+    if (t > c->flush_target) c->flush_target = t;
+    c->flush_waiters++;
+    while (!pt__settled(c, t)) {
+        int64_t now = pt__mono_ms();
+        if (now >= deadline) { r = PT_ERR_TIMEOUT; break; }
+        if (c->cfg.manual_mode && !c->worker_busy) {
+            c->worker_busy = 1;
+            pt__work(c, deadline, 1, t);
+            c->worker_busy = 0;
+            pt__cond_broadcast(&c->cv_done);
+            continue;
+        }
+        if (c->worker_waiting) pt__cond_signal(&c->cv_work);
+        pt__cond_wait_ms(&c->cv_done, &c->mu, deadline - now);
+    }
+    c->flush_waiters--;
+    pt__mutex_unlock(&c->mu);
+    pt__leave(cl);
+    return r;
+}
+
+PT__PRIVATE void pt__fill_report(const pt__core *c, pt_close_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    rep->tracked = c->tracked;
+    rep->delivered = c->delivered;
+    rep->failed_rejected = c->failed_rejected;
+    rep->failed_exhausted = c->failed_exhausted;
+    rep->failed_oversize = c->failed_oversize;
+    rep->dropped_queue_full = c->dropped_full;
+    rep->dropped_sampled = c->dropped_sampled;
+    rep->abandoned = c->q.count + c->inf_pending;
+    rep->timed_out = rep->abandoned > 0;
+}
+
+PACKTRACK_API pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+    pt__core *c;
+    pt_close_report rep;
+    int64_t deadline;
+    if (report) memset(report, 0, sizeof *report);
+    if (!cl) return PT_OK;
+    if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
+    while (pt__atomic_load(&cl->callers) > 0) pt__sleep_ms(1);
+    c = cl->core;
+    deadline = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    pt__mutex_lock(&c->mu);
+    c->stopping = 1;
+    c->close_deadline = deadline;
+    pt__atomic_store(&c->cancel_at, deadline);
+    pt__cond_broadcast(&c->cv_work);
+    if (c->thread_started) {
+        pt__mutex_unlock(&c->mu);
+        pt__thread_join(c->thread);
+        pt__mutex_lock(&c->mu);
+        c->thread_started = 0;
+    } else if (c->q.count || c->inf_pending) {
+        while (c->worker_busy && pt__mono_ms() < deadline) pt__cond_wait_ms(&c->cv_done, &c->mu, deadline - pt__mono_ms());
+        c->worker_busy = 1;
+        pt__work(c, deadline, 2, 0);
+        c->worker_busy = 0;
+    }
+    pt__fill_report(c, &rep);
+    if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
+    pt__mutex_unlock(&c->mu);
+    pt__registry_remove(c);
+    pt__core_free(c);
+    cl->core = NULL;
+    if (report) *report = rep;
+    return rep.abandoned ? PT_ERR_TIMEOUT : PT_OK;
+}
+
+PACKTRACK_API void pt_client_free(pt_client *cl) {
+    if (!cl) return;
+    if (!pt__atomic_load(&cl->closed)) pt_close(cl, 0, NULL);
+    PT__FREE(cl);
+}
+
+PACKTRACK_API pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
+    pt__buf b;
+    pt_event tmp;
+    pt_result r;
+    pt__core *c = NULL;
+    if (len) *len = 0;
+    if (!ev || (!buf && cap)) return pt__err(err, PT_ERR_INVALID_ARG, "ev and buf must not be NULL");
+    if (cl && !(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
+    if (c && c->cfg.before_send) {
+        tmp = *ev;
+        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) { pt__leave(cl); return pt__err(err, PT_ERR_FILTERED, "before_send dropped the event"); }
+        ev = &tmp;
+    }
+    pt__buf_init(&b, NULL, 0);
+    r = pt__event_json(ev, c ? c->host_ctx : NULL, c ? c->host_ctx_len : 0, &b, err);
+    if (c) pt__leave(cl);
+    if (r == PT_OK) {
+        if (len) *len = b.len;
+        if (b.len + 1 > cap) r = pt__err(err, PT_ERR_TOO_LARGE, "buffer too small: need %lu bytes", (unsigned long)(b.len + 1));
+        else { memcpy(buf, b.p, b.len); buf[b.len] = 0; pt__err_ok(err); }
+    }
+    pt__buf_free(&b);
+    return r;
+}
+
+PACKTRACK_API pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
+    char stack[1536];
+    pt__buf b;
+    pt_result r;
+    pt__core *c;
+    if (!cl || !ev) return pt__err(err, PT_ERR_INVALID_ARG, "client and event must not be NULL");
+    if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
+    pt__buf_init(&b, stack, sizeof stack);
+    r = pt__event_json(ev, c->host_ctx, c->host_ctx_len, &b, err);
+    if (r == PT_OK && b.len > c->cfg.event_max_bytes)
+        r = pt__err(err, PT_ERR_TOO_LARGE, "event is %lu bytes, over event_max_bytes (%lu)", (unsigned long)b.len, (unsigned long)c->cfg.event_max_bytes);
+    if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
+    pt__buf_free(&b);
+    pt__leave(cl);
+    return r;
+}
+
+PACKTRACK_API pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
+    pt__buf b;
+    pt_result r = PT_OK;
+    size_t i;
+    pt__core *c;
+    if (!cl || (!evs && n)) return pt__err(err, PT_ERR_INVALID_ARG, "client and events must not be NULL");
+    if (!n) return pt__err(err, PT_ERR_INVALID_ARG, "empty batch");
+    if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
+    pt__buf_init(&b, NULL, 0);
+    pt__buf_putc(&b, '[');
+    for (i = 0; i < n && r == PT_OK; i++) {
+        size_t st;
+        if (i) pt__buf_putc(&b, ',');
+        st = b.len;
+        r = pt__event_json(&evs[i], c->host_ctx, c->host_ctx_len, &b, err);
+        if (r != PT_OK && err) {
+            char m[sizeof err->message];
+            pt__fmt(m, sizeof m, "event %lu: %s", (unsigned long)i, err->message);
+            memcpy(err->message, m, sizeof m);
+        }
+        if (r == PT_OK && b.len - st > c->cfg.event_max_bytes)
+            r = pt__err(err, PT_ERR_TOO_LARGE, "event %lu is %lu bytes, over event_max_bytes", (unsigned long)i, (unsigned long)(b.len - st));
+    }
+    pt__buf_putc(&b, ']');
+    if (r == PT_OK && b.oom) r = pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
+    pt__buf_free(&b);
+    pt__leave(cl);
+    return r;
+}
+
+PACKTRACK_API pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
+    pt__core *c;
+    if (!cl || !s) return PT_ERR_INVALID_ARG;
+    memset(s, 0, sizeof *s);
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    pt__mutex_lock(&c->mu);
+    s->tracked = c->tracked;
+    s->delivered = c->delivered;
+    s->failed = c->failed_rejected + c->failed_exhausted + c->failed_oversize;
+    s->dropped = c->dropped_full + c->dropped_sampled;
+    s->dropped_sampled = c->dropped_sampled;
+    s->pending = c->q.count + c->inf_pending;
+    s->queue_bytes = c->q.bytes + c->inf_bytes;
+    s->retried_requests = c->retried;
+    s->batches_sent = c->batches;
+    s->requests_failed = c->req_failed;
+    s->bytes_uncompressed = c->bytes_raw;
+    s->bytes_sent = c->bytes_sent;
+    s->wakeups = c->wakeups;
+    s->spool_bytes = 0;
+    s->last_error = c->last_error;
+    memcpy(s->last_error_message, c->last_error_msg, sizeof s->last_error_message);
+    pt__mutex_unlock(&c->mu);
+    pt__leave(cl);
+    return PT_OK;
+}
+
+PACKTRACK_API size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
+    static const struct { const char *name, *type, *help; size_t off; } m[] = {
+        { "packtrack_events_tracked_total", "counter", "Events that passed validation.", offsetof(pt_client_stats, tracked) },
+        { "packtrack_events_delivered_total", "counter", "Events the server accepted.", offsetof(pt_client_stats, delivered) },
+        { "packtrack_events_failed_total", "counter", "Events rejected for good or out of retries.", offsetof(pt_client_stats, failed) },
+        { "packtrack_events_dropped_total", "counter", "Events dropped by the queue bound or sampling.", offsetof(pt_client_stats, dropped) },
+        { "packtrack_events_sampled_total", "counter", "Events dropped by sampling under backpressure.", offsetof(pt_client_stats, dropped_sampled) },
+        { "packtrack_events_pending", "gauge", "Events queued or in flight.", offsetof(pt_client_stats, pending) },
+        { "packtrack_queue_bytes", "gauge", "JSON bytes queued or in flight.", offsetof(pt_client_stats, queue_bytes) },
+        { "packtrack_requests_retried_total", "counter", "Requests that were retries.", offsetof(pt_client_stats, retried_requests) },
+        { "packtrack_requests_total", "counter", "Ingest requests made.", offsetof(pt_client_stats, batches_sent) },
+        { "packtrack_requests_failed_total", "counter", "Ingest requests that did not get a 2xx.", offsetof(pt_client_stats, requests_failed) },
+        { "packtrack_body_bytes_total", "counter", "Request body bytes before compression.", offsetof(pt_client_stats, bytes_uncompressed) },
+        { "packtrack_sent_bytes_total", "counter", "Request body bytes sent (after compression).", offsetof(pt_client_stats, bytes_sent) },
+        { "packtrack_worker_wakeups_total", "counter", "Flush worker wake-ups.", offsetof(pt_client_stats, wakeups) },
+        { "packtrack_spool_bytes", "gauge", "Bytes in the disk spool.", offsetof(pt_client_stats, spool_bytes) }
+    };
+    pt__buf b;
+    size_t i, n;
+    char num[24];
+    if (!s) return 0;
+    pt__buf_init(&b, NULL, 0);
+    for (i = 0; i < sizeof m / sizeof m[0]; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)s + m[i].off, sizeof v);
+        pt__buf_lit(&b, "# HELP "); pt__buf_puts(&b, m[i].name); pt__buf_putc(&b, ' '); pt__buf_puts(&b, m[i].help);
+        pt__buf_lit(&b, "\n# TYPE "); pt__buf_puts(&b, m[i].name); pt__buf_putc(&b, ' '); pt__buf_puts(&b, m[i].type);
+        pt__buf_putc(&b, '\n'); pt__buf_puts(&b, m[i].name); pt__buf_putc(&b, ' ');
+        pt__buf_put(&b, num, pt__u64_dec(num, v)); pt__buf_putc(&b, '\n');
+    }
+    pt__buf_lit(&b, "# HELP packtrack_last_error_code Last error result code (0 = none).\n# TYPE packtrack_last_error_code gauge\npacktrack_last_error_code ");
+    pt__buf_put(&b, num, pt__i64_dec(num, (int64_t)s->last_error));
+    pt__buf_putc(&b, '\n');
+    n = b.len;
+    if (b.oom) n = 0;
+    else if (buf && cap > n) { memcpy(buf, b.p, n); buf[n] = 0; }
+    else if (buf && cap) buf[0] = 0;
+    pt__buf_free(&b);
+    return n;
+}
+
+PACKTRACK_API pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
+    pt__core *c;
+    pt_result r = PT_OK;
+    int64_t t = 0;
+    if (!cl || !h) return pt__err(err, PT_ERR_INVALID_ARG, "client and out must not be NULL");
+    memset(h, 0, sizeof *h);
+    if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
+    pt__err_ok(err);
+    pt__mutex_lock(&c->mu);
+    h->queue_events = c->q.count + c->inf_pending;
+    h->queue_bytes = c->q.bytes + c->inf_bytes;
+    if (c->inf_pending && c->b.first_try_ms) t = c->b.first_try_ms;
+    else if (c->q.count) pt__q_peek(&c->q, NULL, NULL, &t);
+    h->oldest_pending_age_ms = t ? pt__mono_ms() - t : 0;
+    h->breaker = c->breaker;
+    h->backpressure = c->bp_high;
+    h->last_error = c->last_error;
+    h->last_error_unix_ms = c->last_error_wall;
+    pt__mutex_unlock(&c->mu);
+    if (c->health_url[0]) {
+        pt_http_response resp;
+        pt__conn *cn = pt__pool_get(c);
+        pt_result tr;
+        if (!cn) { pt__leave(cl); return pt__err(err, PT_ERR_NO_MEMORY, "out of memory"); }
+        tr = pt__request(c, cn, "GET", c->health_url, NULL, 0, 0, NULL, &resp);
+        pt__pool_put(c, cn);
+        h->server_probed = 1;
+        h->server_status = tr == PT_OK ? resp.status : 0;
+        h->server_ok = tr == PT_OK && resp.status >= 200 && resp.status < 300;
+        if (tr != PT_OK) r = pt__err(err, tr, "health probe failed: %s", resp.error[0] ? resp.error : pt_strerror(tr));
+        else if (!h->server_ok) {
+            r = pt__err(err, PT_ERR_HTTP, "health probe answered HTTP %d", resp.status);
+            if (err) { err->http_status = resp.status; memcpy(err->body_head, resp.body_head, sizeof err->body_head); err->body_head[sizeof err->body_head - 1] = 0; }
+        }
+    }
+    pt__leave(cl);
+    return r;
+}
+
+/* ---- fork: the child gets a fresh, empty pipeline ---- */
+#if PT__POSIX
+static void pt__fork_prepare(void) {
+    pt__core *c;
+    pt__reg_lock();
+    for (c = pt__registry; c; c = c->reg_next) pt__mutex_lock(&c->mu);
+}
+static void pt__fork_parent(void) {
+    pt__core *c;
+    for (c = pt__registry; c; c = c->reg_next) pt__mutex_unlock(&c->mu);
+    pt__reg_unlock();
+}
+static void pt__fork_child(void) {
+    pt__core *c;
+    for (c = pt__registry; c; c = c->reg_next) {
+        int i;
+        /* Threads other than the forking one do not exist here: their
+           condition variables and the worker role are reset, the parent's
+           queue is dropped (the parent sends it), sockets are closed
+           without a word on the wire (the parent still owns the peer). */
+        pt__cond_init(&c->cv_work); pt__cond_init(&c->cv_done);
+        pt__mutex_init(&c->defl_mu);
+        c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
+        pt__q_free(&c->q);
+        c->inf_pending = c->inf_bytes = 0;
+        c->b.n = 0; c->b.nranges = 0; c->b.prepared = 0; c->b.first_try_ms = 0; c->b.next_try_ms = 0;
+        c->accepted_seq = c->flush_target = 0;
+        c->tracked = c->delivered = c->failed_rejected = c->failed_exhausted = c->failed_oversize = 0;
+        c->dropped_full = c->dropped_sampled = c->retried = c->batches = c->req_failed = c->bytes_raw = c->bytes_sent = c->wakeups = 0;
+        c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0;
+        if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
+        c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
+#if defined(PACKTRACK_USE_CURL)
+        c->flush_conn.curl = NULL;   /* leaked on purpose: cleaning up would talk on the parent's connection */
+#endif
+        for (i = 0; i < c->npool; i++) {
+            if (c->pool[i]->fd != PT__BAD_SOCK) pt__sock_close(c->pool[i]->fd);
+            c->pool[i]->fd = PT__BAD_SOCK; c->pool[i]->rlen = 0; c->pool[i]->authority[0] = 0;
+#if defined(PACKTRACK_USE_CURL)
+            c->pool[i]->curl = NULL;
+#endif
+        }
+        if (c->host_ctx_len) pt__host_ctx_build(c);
+        c->handle->callers = 0;
+        pt__os_random(&c->rng, sizeof c->rng);
+        pt__mutex_unlock(&c->mu);
+    }
+    pt__uuid_seeded = 0;
+    pt__reg_unlock();
+    pt__uuid_seed_init();
+}
+#endif
+
+#endif /* PACKTRACK_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under 2 licenses -- choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 The packtrack.h authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+------------------------------------------------------------------------------
+*/
