@@ -49,9 +49,11 @@
 
    Full documentation: README.md
 */
-/* The implementation needs POSIX declarations even under -std=c99; they must
-   be requested before the first system header, which is the one below. */
-#if defined(PACKTRACK_IMPLEMENTATION) && !defined(_WIN32) && !defined(PT__FEATURES_SET)
+/* The implementation needs POSIX declarations even under strict -std=c99;
+   they must be requested before the first system header (the ones below).
+   In strict ISO modes this happens on every inclusion, so that a file that
+   includes the header before defining PACKTRACK_IMPLEMENTATION still works. */
+#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && (defined(PACKTRACK_IMPLEMENTATION) || defined(__STRICT_ANSI__))
 #define PT__FEATURES_SET
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -77,6 +79,13 @@
 
 #ifndef PACKTRACK_API
 #define PACKTRACK_API extern
+#endif
+/* Marks public functions as possibly unused, so `#define PACKTRACK_API static`
+   compiles without warnings for the functions a program does not call. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__API PACKTRACK_API __attribute__((unused))
+#else
+#define PT__API PACKTRACK_API
 #endif
 
 #ifdef __cplusplus
@@ -174,12 +183,12 @@ typedef struct pt_field {
     int           b;
 } pt_field;
 
-PACKTRACK_API pt_field pt_field_str(const char *key, const char *value);
-PACKTRACK_API pt_field pt_field_int(const char *key, int64_t value);
-PACKTRACK_API pt_field pt_field_double(const char *key, double value);
-PACKTRACK_API pt_field pt_field_bool(const char *key, int value);
-PACKTRACK_API pt_field pt_field_null(const char *key);
-PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json);
+PT__API pt_field pt_field_str(const char *key, const char *value);
+PT__API pt_field pt_field_int(const char *key, int64_t value);
+PT__API pt_field pt_field_double(const char *key, double value);
+PT__API pt_field pt_field_bool(const char *key, int value);
+PT__API pt_field pt_field_null(const char *key);
+PT__API pt_field pt_field_raw(const char *key, const char *json);
 
 /* An event. Strings are borrowed for the duration of the call only.
    Required: source_system, workflow_id, actor_type, actor_id, severity,
@@ -358,28 +367,28 @@ typedef struct pt_client pt_client;
 /* Fills *cfg from PACKTRACK_* environment variables (README lists them), on
    top of what it already holds. Strings point into the environment. Returns
    PT_ERR_CONFIG naming the variable when one cannot be parsed. */
-PACKTRACK_API pt_result pt_config_from_env(pt_config *cfg, pt_error *err);
+PT__API pt_result pt_config_from_env(pt_config *cfg, pt_error *err);
 
 /* Validates cfg (key, URL, TLS availability, bounds) and creates a client. The
    config strings are copied. Thread: any. */
-PACKTRACK_API pt_result pt_client_new(const pt_config *cfg, pt_client **out, pt_error *err);
+PT__API pt_result pt_client_new(const pt_config *cfg, pt_client **out, pt_error *err);
 
 /* The resolved configuration (defaults filled in). Valid until pt_close. */
-PACKTRACK_API const pt_config *pt_client_config(const pt_client *client);
+PT__API const pt_config *pt_client_config(const pt_client *client);
 
 /* ---- async ----------------------------------------------------------------- */
 /* Validates and serialises the event, copies it into the queue and returns.
    Never blocks on the network. Thread-safe. */
-PACKTRACK_API pt_result pt_track(pt_client *client, const pt_event *ev);
+PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
 /* Same, for an already-serialised JSON object (checked). */
-PACKTRACK_API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
+PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
 
 /* Waits until every event tracked before the call is delivered or has failed
    for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
-PACKTRACK_API pt_result pt_flush(pt_client *client, int timeout_ms);
+PT__API pt_result pt_flush(pt_client *client, int timeout_ms);
 
 /* Manual mode: do up to budget_ms of pipeline work on the calling thread. */
-PACKTRACK_API pt_result pt_pump(pt_client *client, int budget_ms);
+PT__API pt_result pt_pump(pt_client *client, int budget_ms);
 
 typedef struct pt_close_report {
     uint64_t tracked;            /* accepted by pt_track over the client's life */
@@ -397,16 +406,16 @@ typedef struct pt_close_report {
 /* Stops accepting, drains until timeout_ms (one deadline for everything,
    the in-flight request included), stops the thread, frees the client.
    NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
-PACKTRACK_API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
+PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
 /* pt_close keeps a 32-byte handle alive so that a second pt_close or a late
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
    (closing first if needed); the pointer is invalid afterwards. */
-PACKTRACK_API void pt_client_free(pt_client *client);
+PT__API void pt_client_free(pt_client *client);
 
 /* ---- sync ----------------------------------------------------------------- */
 /* Sends now, with retries, on the calling thread; reports in *err. Independent of the queue. */
-PACKTRACK_API pt_result pt_ingest(pt_client *client, const pt_event *ev, pt_error *err);
-PACKTRACK_API pt_result pt_ingest_batch(pt_client *client, const pt_event *evs, size_t n, pt_error *err);
+PT__API pt_result pt_ingest(pt_client *client, const pt_event *ev, pt_error *err);
+PT__API pt_result pt_ingest_batch(pt_client *client, const pt_event *evs, size_t n, pt_error *err);
 
 /* ---- observability of the client itself ----------------------------------- */
 typedef struct pt_client_stats {
@@ -429,10 +438,10 @@ typedef struct pt_client_stats {
 } pt_client_stats;
 
 /* A consistent snapshot of the counters. Thread-safe, cheap (one lock). */
-PACKTRACK_API pt_result pt_stats(pt_client *client, pt_client_stats *out);
+PT__API pt_result pt_stats(pt_client *client, pt_client_stats *out);
 /* Prometheus text exposition (metric prefix packtrack_). Returns the length
    written (excl. NUL), or the length needed when cap is too small. */
-PACKTRACK_API size_t pt_stats_prometheus(const pt_client_stats *stats, char *buf, size_t cap);
+PT__API size_t pt_stats_prometheus(const pt_client_stats *stats, char *buf, size_t cap);
 
 typedef enum pt_breaker_state { PT_BREAKER_CLOSED = 0, PT_BREAKER_OPEN, PT_BREAKER_HALF_OPEN } pt_breaker_state;
 
@@ -451,16 +460,16 @@ typedef struct pt_health_report {
 } pt_health_report;
 /* Client state; plus a GET {base_url}{health_path} probe (on the calling
    thread, with the configured timeouts) when health_path is set. */
-PACKTRACK_API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *err);
+PT__API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *err);
 
 /* ---- misc ----------------------------------------------------------------- */
-PACKTRACK_API const char *pt_strerror(pt_result r);      /* never NULL */
-PACKTRACK_API const char *pt_version(void);               /* PACKTRACK_VERSION_STRING */
-PACKTRACK_API int64_t     pt_now_ms(void);                /* monotonic clock, ms */
+PT__API const char *pt_strerror(pt_result r);      /* never NULL */
+PT__API const char *pt_version(void);               /* PACKTRACK_VERSION_STRING */
+PT__API int64_t     pt_now_ms(void);                /* monotonic clock, ms */
 /* Serialises an event the way pt_track would (for dry runs and tests) into
    buf, NUL-terminated; *len gets the JSON length. client may be NULL (no host
    context, no before_send). PT_ERR_TOO_LARGE if cap is too small. */
-PACKTRACK_API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err);
+PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,5 @@
+#include "packtrack.h"
+#include "packtrack.h"
+#define PACKTRACK_IMPLEMENTATION
+#include "packtrack.h"
+int main(void) { return 0; }

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Header hygiene: the header must compile warning-free (as errors) in every
+# language mode and compiler we support, link from two translation units,
+# work with PACKTRACK_API static, and pull no OS header into user code.
+set -e
+B=${B:-build}
+mkdir -p "$B/cc"
+T="$B/cc"
+W="-Wall -Wextra -pedantic -Werror"
+cat > "$T/impl.c" <<'X'
+#define PACKTRACK_IMPLEMENTATION
+#include "packtrack.h"
+int pt_other_tu(void);
+int main(void) { pt_config cfg = {0}; (void)cfg; return pt_other_tu(); }
+X
+cat > "$T/decl.c" <<'X'
+#include "packtrack.h"
+int pt_other_tu(void) { return pt_strerror(PT_OK)[0] == 'o' ? 0 : 1; }
+X
+cat > "$T/static.c" <<'X'
+#define PACKTRACK_API static
+#define PACKTRACK_IMPLEMENTATION
+#include "packtrack.h"
+int main(void) { return pt_version()[0] == '0' ? 0 : 1; }
+X
+cat > "$T/twice.c" <<'X'
+#include "packtrack.h"
+#include "packtrack.h"
+#define PACKTRACK_IMPLEMENTATION
+#include "packtrack.h"
+int main(void) { return 0; }
+X
+cat > "$T/noos.c" <<'X'
+#include "packtrack.h"
+#ifdef _PTHREAD_H
+#error "pthread.h leaked through the declarations"
+#endif
+#if defined(_SYS_SOCKET_H) || defined(_STDIO_H) || defined(_STDLIB_H) || defined(_WINDOWS_)
+#error "an OS/libc header leaked through the declarations"
+#endif
+/* <elf.h> and <sys/ptrace.h> names must not collide with ours */
+#include <elf.h>
+#include <sys/ptrace.h>
+int main(void) { return PT_OK; }
+X
+sed 's/= {0}/= {}/' "$T/impl.c" > "$T/impl.cpp"; cp "$T/decl.c" "$T/decl.cpp"
+fail=0
+run() { if ! "$@" 2>"$T/err.txt"; then echo "compile check FAILED: $*"; cat "$T/err.txt"; fail=1; fi; }
+for cc in gcc clang; do
+  for std in c99 c11; do
+    run $cc -std=$std $W -I. -c "$T/impl.c" -o "$T/impl.o"
+    run $cc -std=$std $W -I. -c "$T/decl.c" -o "$T/decl.o"
+    run $cc "$T/impl.o" "$T/decl.o" -o "$T/twotu" -lpthread
+    run $cc -std=$std $W -I. "$T/static.c" -o "$T/static" -lpthread
+    run $cc -std=$std $W -I. "$T/twice.c" -o "$T/twice" -lpthread
+    run $cc -std=$std $W -I. "$T/noos.c" -o "$T/noos"
+  done
+done
+for cxx in g++ clang++; do
+  for std in c++11 c++17; do
+    run $cxx -std=$std $W -I. -c "$T/impl.cpp" -o "$T/impl.o"
+    run $cxx -std=$std $W -I. -c "$T/decl.cpp" -o "$T/decl.o"
+    run $cxx "$T/impl.o" "$T/decl.o" -o "$T/twotu" -lpthread
+  done
+done
+# optional backends compile clean too (when their headers are installed)
+if [ -f /usr/include/curl/curl.h ] || [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ]; then
+  run gcc -std=c99 $W -I. -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -c "$T/impl.c" -o "$T/impl.o"
+  run g++ -std=c++11 $W -I. -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -c "$T/impl.cpp" -o "$T/impl.o"
+fi
+if [ -f /usr/include/libdeflate.h ]; then
+  run clang -std=c99 $W -I. -DPACKTRACK_USE_LIBDEFLATE -c "$T/impl.c" -o "$T/impl.o"
+fi
+run gcc -std=c99 $W -I. -DPACKTRACK_NO_THREADS -c "$T/impl.c" -o "$T/impl.o"
+if [ $fail -ne 0 ]; then echo "header hygiene checks failed"; exit 1; fi
+echo "header hygiene: ok (gcc/clang C99/C11, g++/clang++ C++11/17, two TUs, static API, no OS headers)"

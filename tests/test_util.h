@@ -1,0 +1,74 @@
+/* Shared helpers for the test files. */
+#ifndef PT_TEST_UTIL_H
+#define PT_TEST_UTIL_H
+#include <unistd.h>
+#include <sys/wait.h>
+
+#define TU_KEY "pk_test_SECRET_9f8e7d6c"
+
+/* A valid event with every required field. */
+static pt_event tu_event(const char *message) {
+    pt_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.source_system = "test-svc";
+    ev.source_env = "test";
+    ev.workflow_id = "wf-1";
+    ev.actor_type = "agent";
+    ev.actor_id = "a-1";
+    ev.severity = PT_SEVERITY_INFO;
+    ev.status = PT_STATUS_SUCCESS;
+    ev.message = message ? message : "hello";
+    return ev;
+}
+
+/* A config aimed at a test server, with short timeouts and backoff. */
+static pt_config tu_config(const char *url) {
+    pt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.api_key = TU_KEY;
+    cfg.base_url = url;
+    cfg.timeout_ms = 2000;
+    cfg.connect_timeout_ms = 1000;
+    cfg.backoff_base_ms = 5;
+    cfg.backoff_max_ms = 50;
+    cfg.flush_interval_ms = 50;
+    return cfg;
+}
+
+/* Checks each of n NUL-terminated documents with an independent JSON parser
+   (python3's json module, strict: no NaN, no duplicate-free assumption).
+   Returns the number of documents python rejected, or -1 if python3 is
+   unavailable. Documents may not contain raw newlines (ours never do). */
+static int tu_python_json_check(const char *const *docs, size_t n) {
+    char path[] = "/tmp/pt_json_XXXXXX";
+    int fd = mkstemp(path), bad = -1;
+    FILE *f;
+    size_t i;
+    char cmd[512];
+    if (fd < 0) return -1;
+    f = fdopen(fd, "w");
+    if (!f) { close(fd); return -1; }
+    for (i = 0; i < n; i++) { fputs(docs[i], f); fputc('\n', f); }
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import json,sys\n"
+             "def no_const(x): raise ValueError(x)\n"
+             "bad=0\n"
+             "for line in open(sys.argv[1], encoding=\"utf-8\", errors=\"strict\"):\n"
+             "    try: json.loads(line, parse_constant=no_const)\n"
+             "    except Exception as e: bad+=1; sys.stderr.write(\"python rejects: %%r (%%s)\\n\" %% (line[:200], e))\n"
+             "sys.exit(min(bad,100))' %s", path);
+    {
+        int st = system(cmd);
+        if (st != -1 && WIFEXITED(st)) bad = WEXITSTATUS(st);
+        if (bad == 127) bad = -1;
+    }
+    unlink(path);
+    return bad;
+}
+static int tu_python_ok(const char *doc) { const char *d[1]; d[0] = doc; return tu_python_json_check(d, 1) == 0; }
+
+/* Sleep helper */
+static void tu_sleep_ms(int ms) { pt__sleep_ms(ms); }
+
+#endif
