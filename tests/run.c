@@ -11,6 +11,10 @@
 #include "test_http.c"
 #include "test_ingest.c"
 #include "test_pipeline.c"
+#include "test_transport.c"
+#include "test_spool.c"
+#include "test_cli.c"
+#include "test_hostile.c"
 
 #include <time.h>
 
@@ -21,6 +25,10 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(transport_tests),
+    PT_SUITE_ENTRY(spool_tests),
+    PT_SUITE_ENTRY(cli_tests),
+    PT_SUITE_ENTRY(hostile_tests),
 };
 
 static double pt_t_now(void) {

@@ -1,42 +1,44 @@
 /*
  * test_server.c - in-process, fault-injecting HTTP/1.1 test server for the
- * packtrack.h test suite.  C99 + POSIX (pthreads, BSD sockets) + zlib.
+ * packtrack.h tests.  C99 + POSIX (pthreads, BSD sockets) + zlib; also valid C++11.
+ * Use: #include "test_server.c" in one translation unit (all symbols static,
+ * prefixed pts_); build with -D_GNU_SOURCE (or _POSIX_C_SOURCE), link -lpthread -lz.
+ * Standalone sink: cc -D_GNU_SOURCE -DPTS_MAIN test_server.c -lpthread -lz; prints
+ * "http://127.0.0.1:PORT", then one line per request, until SIGINT/SIGTERM or stdin
+ * EOF (flags: --no-stdin, --status N).
  *
- * Include it into one translation unit (`#include "test_server.c"`); every
- * symbol is static and prefixed pts_.  Also compiles as C++11.
- * Link with -lpthread -lz.  Compile with -D_GNU_SOURCE (or _POSIX_C_SOURCE).
- * Standalone debug sink: cc -DPTS_MAIN -D_GNU_SOURCE test_server.c -lpthread -lz
- *   prints "http://127.0.0.1:PORT", then one line per request; stops on
- *   SIGINT/SIGTERM or stdin EOF (--no-stdin: ignore stdin; --status N: answer N).
+ * Listens on 127.0.0.1:<ephemeral>; one accept thread + one thread per connection;
+ * keep-alive and pipelining; request bodies by Content-Length or chunked (<= 64 MiB,
+ * else 413 + close); "Expect: 100-continue" answered; gzip request bodies inflated.
+ * Every API call is thread-safe, except that nothing may run concurrently with pts_stop.
  *
- * Server: listens on 127.0.0.1:<ephemeral>; one accept thread, one thread per
- * connection; keep-alive; request bodies by Content-Length or chunked (max
- * 64 MiB); "Expect: 100-continue" is answered; gzip bodies are inflated.
- *
- *   pts_server *pts_start(void);  void pts_stop(s);  int pts_port(s);
- *   const char *pts_url(s);       void pts_reset(s);  (clears everything but
- *                                 the listener; also un-refuses, un-stalls)
- * Behaviour (decided per request, in this order):
- *   gzip body that fails to inflate      -> 400 {"error":"bad gzip"}
- *   pts_set_reject_marker(s, mark, st)   -> st {"error":"poison"}
- *   pts_set_max_body(s, bytes, st)       -> st {"error":"too large"}
- *   pts_script(s, actions, n)            -> next scripted pts_action (FIFO)
- *   pts_set_default(s, action)           -> when the script is empty
- *   then: stall (pts_set_stall) -> action.delay_ms -> response in action.mode.
- *   pts_set_close_after(s, n), pts_set_refuse(s, on), pts_set_require_header.
- * Inspection:
- *   pts_request_count, pts_connection_count, pts_header_failures,
- *   pts_get_request/pts_request_free/pts_header (first 4096 requests; bodies
- *   stored up to 256 MiB in total, later ones get body_dropped = 1),
- *   pts_wait_requests(s, n, ms).
- * Event accounting: for each request answered with a well-formed 2xx response
- *   (modes NORMAL, CHUNKED, CLOSE_DELIMITED, SLOW_DRIP, HUGE_BODY*), every
- *   "idempotency_key":"<v>" in the decoded body is counted, just BEFORE the
- *   response is written (so a client that saw 2xx can check at once):
- *   pts_events_received, pts_distinct_keys, pts_duplicate_events,
- *   pts_key_count, pts_wait_events.  pts_events_seen counts keys in every
- *   fully received request regardless of the answer.
- * Debug: pts_set_log(s, FILE*) prints one line per answered request.
+ * Lifecycle   pts_start() -> NULL on failure; pts_stop(s) (returns promptly, even with
+ *             stalled/streaming connections); pts_port, pts_url; pts_reset(s) clears
+ *             records, counters, keys, script, default, rules, stall, refuse.
+ * Behaviour   decided once a request is fully read, first match wins:
+ *               gzip body that does not inflate    -> 400 {"error":"bad gzip"}
+ *               pts_set_reject_marker(s, m, st)     -> st  {"error":"poison"}
+ *               pts_set_max_body(s, bytes, st)      -> st  {"error":"too large"}
+ *               pts_script(s, actions, n)           -> next scripted action (FIFO)
+ *               pts_set_default(s, action)          -> otherwise (initially 200 NORMAL)
+ *             then: wait while pts_set_stall is on -> action.delay_ms -> answer in
+ *             action.mode.  pts_set_close_after(s, n): "Connection: close" on a
+ *             connection's n-th answer.  pts_set_refuse(s, on): close / re-open the
+ *             listener on the same port.  pts_drop_connections(s): shut down all open
+ *             connections.  pts_set_require_header(s, name, value|NULL): count misses.
+ * Inspection  pts_request_count, pts_connection_count, pts_header_failures,
+ *             pts_wait_requests(s, n, ms); pts_get_request(s, i, &r) + pts_request_free
+ *             + pts_header(&r, name, buf, cap) for the first 4096 requests (bodies kept
+ *             up to 256 MiB in total; later records have body_dropped = 1).
+ * Events      each "idempotency_key":"<v>" in a decoded body is counted when the
+ *             request is answered 2xx in a well-formed mode (NORMAL, CHUNKED,
+ *             CLOSE_DELIMITED, SLOW_DRIP, HUGE_BODY, HUGE_BODY_CHUNKED), just BEFORE
+ *             the answer is written, so a client that has seen its 2xx can check at
+ *             once: pts_events_received, pts_distinct_keys, pts_duplicate_events,
+ *             pts_key_count, pts_wait_events(s, n, ms).  Not counted: non-2xx answers,
+ *             broken modes (RESET_MID, MALFORMED, ...), clients gone before the answer.
+ *             pts_events_seen counts keys in every fully read request.
+ * Debug       pts_set_log(s, FILE*): one line per answered request.
  */
 #ifndef PTS_TEST_SERVER_C
 #define PTS_TEST_SERVER_C
@@ -76,6 +78,8 @@
 #define PTS_REC_BODY_BUDGET ((size_t)256 * 1024 * 1024)
 #define PTS_MAX_INFLATE    ((size_t)512 * 1024 * 1024)
 #define PTS_NONE           ((size_t)-1)
+#define PTS_LOCKED(s, stmts) \
+  do { pthread_mutex_lock(&(s)->mu); stmts; pthread_mutex_unlock(&(s)->mu); } while (0)
 
 typedef enum pts_mode {
   PTS_MODE_NORMAL = 0,          /* status, headers, Content-Length body, keep-alive */
@@ -377,9 +381,7 @@ PTS_FN long pts_scan_keys(pts_server *s, const unsigned char *b, size_t n) {
 /* ================================================================ socket I/O */
 PTS_FN int pts_stopping(pts_server *s) {
   int v;
-  pthread_mutex_lock(&s->mu);
-  v = s->stopping;
-  pthread_mutex_unlock(&s->mu);
+  PTS_LOCKED(s, v = s->stopping);
   return v;
 }
 
@@ -1250,30 +1252,14 @@ PTS_FN void pts_set_reject_marker(pts_server *s, const char *marker, int status)
 }
 
 PTS_FN void pts_set_max_body(pts_server *s, size_t max_decoded_bytes, int status) {
-  pthread_mutex_lock(&s->mu);
-  s->max_body = max_decoded_bytes;
-  s->max_body_status = status > 0 ? status : 413;
-  pthread_mutex_unlock(&s->mu);
+  PTS_LOCKED(s, s->max_body = max_decoded_bytes; s->max_body_status = status > 0 ? status : 413);
 }
-
-PTS_FN void pts_set_close_after(pts_server *s, int n) {
-  pthread_mutex_lock(&s->mu);
-  s->close_after = n > 0 ? n : 0;
-  pthread_mutex_unlock(&s->mu);
-}
-
-PTS_FN void pts_set_stall(pts_server *s, int on) {
-  pthread_mutex_lock(&s->mu);
-  s->stall = on != 0;
-  pthread_cond_broadcast(&s->cv);
-  pthread_mutex_unlock(&s->mu);
-}
-
+PTS_FN void pts_set_close_after(pts_server *s, int n) { PTS_LOCKED(s, s->close_after = n > 0 ? n : 0); }
+PTS_FN void pts_set_stall(pts_server *s, int on) { PTS_LOCKED(s, s->stall = on != 0); }
+PTS_FN void pts_set_log(pts_server *s, FILE *f) { PTS_LOCKED(s, s->log = f); }
 PTS_FN int pts_set_refuse(pts_server *s, int on) {
   int r;
-  pthread_mutex_lock(&s->mu);
-  r = pts_refuse_locked(s, on != 0);
-  pthread_mutex_unlock(&s->mu);
+  PTS_LOCKED(s, r = pts_refuse_locked(s, on != 0));
   return r;
 }
 
@@ -1295,20 +1281,9 @@ PTS_FN void pts_drop_connections(pts_server *s) {
   pthread_mutex_unlock(&s->mu);
 }
 
-PTS_FN void pts_set_log(pts_server *s, FILE *f) {
-  pthread_mutex_lock(&s->mu);
-  s->log = f;
-  pthread_mutex_unlock(&s->mu);
-}
 
-#define PTS_GETTER(type, name, expr)                                                          \
-  PTS_FN type name(pts_server *s) {                                                           \
-    type v;                                                                                   \
-    pthread_mutex_lock(&s->mu);                                                               \
-    v = (type)(expr);                                                                         \
-    pthread_mutex_unlock(&s->mu);                                                             \
-    return v;                                                                                 \
-  }
+#define PTS_GETTER(type, name, expr) \
+  PTS_FN type name(pts_server *s) { type v; PTS_LOCKED(s, v = (type)(expr)); return v; }
 PTS_GETTER(int, pts_request_count, s->nreq)
 PTS_GETTER(int, pts_connection_count, s->nconn)
 PTS_GETTER(int, pts_header_failures, s->header_failures)

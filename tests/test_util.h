@@ -5,9 +5,14 @@
 #include <sys/wait.h>
 
 #define TU_KEY "pk_test_SECRET_9f8e7d6c"
+#if defined(__GNUC__) || defined(__clang__)
+#define TU_UNUSED __attribute__((unused))
+#else
+#define TU_UNUSED
+#endif
 
 /* A valid event with every required field. */
-static pt_event tu_event(const char *message) {
+TU_UNUSED static pt_event tu_event(const char *message) {
     pt_event ev;
     memset(&ev, 0, sizeof ev);
     ev.source_system = "test-svc";
@@ -22,7 +27,7 @@ static pt_event tu_event(const char *message) {
 }
 
 /* A config aimed at a test server, with short timeouts and backoff. */
-static pt_config tu_config(const char *url) {
+TU_UNUSED static pt_config tu_config(const char *url) {
     pt_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.api_key = TU_KEY;
@@ -39,7 +44,7 @@ static pt_config tu_config(const char *url) {
    (python3's json module, strict: no NaN, no duplicate-free assumption).
    Returns the number of documents python rejected, or -1 if python3 is
    unavailable. Documents may not contain raw newlines (ours never do). */
-static int tu_python_json_check(const char *const *docs, size_t n) {
+TU_UNUSED static int tu_python_json_check(const char *const *docs, size_t n) {
     char path[] = "/tmp/pt_json_XXXXXX";
     int fd = mkstemp(path), bad = -1;
     FILE *f;
@@ -66,9 +71,9 @@ static int tu_python_json_check(const char *const *docs, size_t n) {
     unlink(path);
     return bad;
 }
-static int tu_python_ok(const char *doc) { const char *d[1]; d[0] = doc; return tu_python_json_check(d, 1) == 0; }
+TU_UNUSED static int tu_python_ok(const char *doc) { const char *d[1]; d[0] = doc; return tu_python_json_check(d, 1) == 0; }
 
 /* Sleep helper */
-static void tu_sleep_ms(int ms) { pt__sleep_ms(ms); }
+TU_UNUSED static void tu_sleep_ms(int ms) { pt__sleep_ms(ms); }
 
 #endif
