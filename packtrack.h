@@ -2971,7 +2971,11 @@ PACKTRACK_API pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
     }
     if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_INITIAL", "a duration"); cfg->backoff_base_ms = (int)d; }
     if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_MAX", "a duration"); cfg->backoff_max_ms = (int)d; }
-    if (PT__ENV("PACKTRACK_JITTER")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_JITTER", "a boolean"); cfg->disable_jitter = !b; }
+    if (PT__ENV("PACKTRACK_JITTER")) {
+        /* The Go CLI reads a jitter fraction (0..1): 0 turns jitter off, any other fraction keeps full jitter. */
+        if (pt__parse_bool(v, &b)) { char *e; double x = strtod(v, &e); if (*e || !(x >= 0 && x <= 1)) PT__BAD("PACKTRACK_JITTER", "a boolean or a fraction 0..1"); b = x > 0; }
+        cfg->disable_jitter = !b;
+    }
     if (PT__ENV("PACKTRACK_GZIP")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_GZIP", "a boolean"); cfg->enable_gzip = b; }
     if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
     if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__BAD("PACKTRACK_FLUSH_INTERVAL", "a duration (e.g. 1s)"); cfg->flush_interval_ms = (int)d; }

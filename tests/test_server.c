@@ -132,7 +132,8 @@ typedef struct pts_act {
   char *retry_after, *body;
 } pts_act;
 
-typedef struct pts_kv { char *key; long count; } pts_kv;
+typedef struct pts_kv { char *key; size_t len; long count; } pts_kv;
+typedef struct pts_arena { struct pts_arena *next; size_t used, cap; } pts_arena; /* key storage */
 
 typedef struct pts_conn {
   pts_server *s;
@@ -179,6 +180,7 @@ struct pts_server {
   size_t rec_body_bytes;
   pts_kv *tab;
   size_t tab_cap, tab_used;
+  pts_arena *arena;
   FILE *log;
 };
 
@@ -316,9 +318,27 @@ PTS_FN unsigned long pts_hash(const char *k, size_t n) {
 
 PTS_FN pts_kv *pts_map_slot(pts_kv *tab, size_t cap, const char *k, size_t n) {
   size_t i = (size_t)pts_hash(k, n) & (cap - 1);
-  while (tab[i].key && !(strlen(tab[i].key) == n && memcmp(tab[i].key, k, n) == 0))
-    i = (i + 1) & (cap - 1);
+  while (tab[i].key && !(tab[i].len == n && memcmp(tab[i].key, k, n) == 0)) i = (i + 1) & (cap - 1);
   return &tab[i];
+}
+
+PTS_FN char *pts_arena_copy(pts_server *s, const char *k, size_t n) {
+  pts_arena *a = s->arena;
+  char *d;
+  if (!a || a->cap - a->used < n + 1) {
+    size_t cap = n + 1 > 65536 ? n + 1 : 65536;
+    a = (pts_arena *)malloc(sizeof *a + cap);
+    if (!a) return NULL;
+    a->next = s->arena;
+    a->used = 0;
+    a->cap = cap;
+    s->arena = a;
+  }
+  d = (char *)(a + 1) + a->used;
+  a->used += n + 1;
+  memcpy(d, k, n);
+  d[n] = 0;
+  return d;
 }
 
 PTS_FN void pts_map_add(pts_server *s, const char *k, size_t n) {
@@ -328,17 +348,15 @@ PTS_FN void pts_map_add(pts_server *s, const char *k, size_t n) {
     pts_kv *nt = (pts_kv *)calloc(ncap, sizeof *nt);
     if (!nt) return;
     for (i = 0; i < s->tab_cap; i++)
-      if (s->tab[i].key) *pts_map_slot(nt, ncap, s->tab[i].key, strlen(s->tab[i].key)) = s->tab[i];
+      if (s->tab[i].key) *pts_map_slot(nt, ncap, s->tab[i].key, s->tab[i].len) = s->tab[i];
     free(s->tab);
     s->tab = nt;
     s->tab_cap = ncap;
   }
   slot = pts_map_slot(s->tab, s->tab_cap, k, n);
   if (!slot->key) {
-    slot->key = (char *)malloc(n + 1);
-    if (!slot->key) return;
-    memcpy(slot->key, k, n);
-    slot->key[n] = 0;
+    if ((slot->key = pts_arena_copy(s, k, n)) == NULL) return;
+    slot->len = n;
     slot->count = 0;
     s->tab_used++;
   }
@@ -346,8 +364,11 @@ PTS_FN void pts_map_add(pts_server *s, const char *k, size_t n) {
 }
 
 PTS_FN void pts_map_clear(pts_server *s) {
-  size_t i;
-  for (i = 0; i < s->tab_cap; i++) free(s->tab[i].key);
+  while (s->arena) {
+    pts_arena *a = s->arena;
+    s->arena = a->next;
+    free(a);
+  }
   free(s->tab);
   s->tab = NULL;
   s->tab_cap = s->tab_used = 0;
