@@ -2190,7 +2190,8 @@ typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt_
 #define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
 typedef struct pt__queue {
     pt__chunk *first, *last, *spare;
-    int        nspare;
+    pt__chunk *limbo;             /* emptied while `hold`: still being read by the batch copy */
+    int        nspare, hold;
     uint64_t   count, bytes;      /* events and JSON bytes held */
 } pt__queue;
 
@@ -2237,13 +2238,26 @@ PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, i
     if (json) *json = (const char *)rec + PT__REC_HDR;
     return 1;
 }
+/* An emptied chunk goes to the spare list (or is freed); while the worker
+   copies popped records outside the lock (`hold`), it waits in limbo. */
+PT__PRIVATE void pt__q_retire(pt__queue *q, pt__chunk *ch) {
+    if (q->hold) { ch->next = q->limbo; q->limbo = ch; }
+    else if (ch->cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->nspare < PT__MAX_SPARE) { ch->next = q->spare; q->spare = ch; q->nspare++; }
+    else PT__FREE(ch);
+}
+PT__PRIVATE void pt__q_release(pt__queue *q) {
+    pt__chunk *ch, *nx;
+    q->hold = 0;
+    for (ch = q->limbo; ch; ch = nx) { nx = ch->next; pt__q_retire(q, ch); }
+    q->limbo = NULL;
+    if (q->last && q->last == q->first && q->last->head == q->last->tail) q->last->head = q->last->tail = 0;
+}
 PT__PRIVATE void pt__q_pop(pt__queue *q) {
     pt__chunk *ch = q->first;
     uint32_t l32;
     while (ch && ch->head == ch->tail && ch != q->last) {   /* skip emptied chunks */
         q->first = ch->next;
-        if (ch->cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->nspare < PT__MAX_SPARE) { ch->next = q->spare; q->spare = ch; q->nspare++; }
-        else PT__FREE(ch);
+        pt__q_retire(q, ch);
         ch = q->first;
     }
     if (!ch || ch->head == ch->tail) return;
@@ -2251,18 +2265,15 @@ PT__PRIVATE void pt__q_pop(pt__queue *q) {
     ch->head += pt__rec_size(l32);
     q->count--; q->bytes -= l32;
     if (ch->head == ch->tail) {
-        if (ch == q->last) ch->head = ch->tail = 0;          /* reuse in place */
-        else {
-            q->first = ch->next;
-            if (ch->cap == PT__CHUNK_BYTES - sizeof(pt__chunk) && q->nspare < PT__MAX_SPARE) { ch->next = q->spare; q->spare = ch; q->nspare++; }
-            else PT__FREE(ch);
-        }
+        if (ch == q->last) { if (!q->hold) ch->head = ch->tail = 0; }   /* reuse in place */
+        else { q->first = ch->next; pt__q_retire(q, ch); }
     }
 }
 PT__PRIVATE void pt__q_free(pt__queue *q) {
     pt__chunk *ch, *nx;
     for (ch = q->first; ch; ch = nx) { nx = ch->next; PT__FREE(ch); }
     for (ch = q->spare; ch; ch = nx) { nx = ch->next; PT__FREE(ch); }
+    for (ch = q->limbo; ch; ch = nx) { nx = ch->next; PT__FREE(ch); }
     memset(q, 0, sizeof *q);
 }
 
@@ -2274,6 +2285,7 @@ typedef struct pt__range { size_t lo, hi; } pt__range;
 typedef struct pt__batch {
     pt__buf    payload;
     size_t    *ev_off, *ev_len;
+    const char **ev_src;       /* queue records being copied (cut only) */
     size_t     n, ncap;
     pt__range *ranges;
     size_t     nranges, rcap;
@@ -2285,6 +2297,7 @@ typedef struct pt__batch {
     char       key[37];
     int        attempts;
     int64_t    first_try_ms, next_try_ms;
+    int64_t    oldest_ms;      /* enqueue time of the batch's oldest event (pt_health) */
     uint64_t   first_seq;
 } pt__batch;
 
@@ -2309,6 +2322,8 @@ struct pt__core {
     int       stopping;
     int64_t   close_deadline;
     volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
+    int64_t   work_until;          /* manual-mode pt_flush deadline: the worker's own request is cut off
+                                      there too (worker-owned; PT__INF_MS otherwise) */
 
     pt__queue q;
     uint64_t  accepted_seq, flush_target;
@@ -2347,6 +2362,23 @@ PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) {
     va_end(ap);
     msg[sizeof msg - 1] = 0;
     c->cfg.logger(lvl, msg, c->cfg.logger_user);
+}
+/* Same, called with c->mu held: the logger runs with the lock dropped, so a
+   slow logger never stalls pt_track and a logger that calls back into the
+   client (pt_stats, pt_track) cannot deadlock. The caller's state must be
+   consistent at the call. */
+PT__PRIVATE void pt__log_ul(pt__core *c, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
+PT__PRIVATE void pt__log_ul(pt__core *c, pt_log_level lvl, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    if (!c->cfg.logger || lvl < c->cfg.log_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msg[sizeof msg - 1] = 0;
+    pt__mutex_unlock(&c->mu);
+    c->cfg.logger(lvl, msg, c->cfg.logger_user);
+    pt__mutex_lock(&c->mu);
 }
 /* Records the last error (lock held). */
 PT__PRIVATE void pt__note_error(pt__core *c, pt_result r, const char *msg) {
@@ -2402,6 +2434,12 @@ PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
 }
+/* The pipeline worker's requests: also cut off at a manual-mode pt_flush deadline. */
+PT__PRIVATE int pt__req_cancelled_pipe(const pt_http_request *r) {
+    pt__core *c = (pt__core *)r->cancel_ctx;
+    int64_t now = pt__mono_ms();
+    return now >= pt__atomic_load(&c->cancel_at) || now >= c->work_until;
+}
 PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
                                   int gz, const char *idem_key, pt_http_response *resp) {
     pt_http_header h[6];
@@ -2417,7 +2455,8 @@ PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method,
     req.body = body; req.body_len = n;
     req.connect_timeout_ms = c->cfg.connect_timeout_ms; req.timeout_ms = c->cfg.timeout_ms;
     req.deadline_ms = 0;
-    req.cancelled = pt__req_cancelled; req.cancel_ctx = c;
+    /* the flush connection is the pipeline worker's own */
+    req.cancelled = cn == &c->flush_conn ? pt__req_cancelled_pipe : pt__req_cancelled; req.cancel_ctx = c;
     req.ca_file = c->cfg.ca_file; req.ca_path = c->cfg.ca_path; req.proxy = c->cfg.proxy;
     req.insecure_skip_verify = c->cfg.insecure_skip_verify;
     memset(resp, 0, sizeof *resp);
@@ -2593,7 +2632,10 @@ PT__PRIVATE void pt__bp_fire(pt__core *c, int flip) {
 }
 
 /* Moves up to batch_size events / batch_max_bytes from the queue into the
-   in-flight batch. 0 ok, -1 out of memory (queue untouched). */
+   in-flight batch. 0 ok, -1 out of memory (queue untouched). The records
+   are popped under the lock, but copied after dropping it (their chunks
+   are held back from reuse meanwhile), so producers never wait for a
+   batch-sized memcpy. */
 PT__PRIVATE int pt__batch_cut(pt__core *c) {
     pt__batch *b = &c->b;
     size_t n = 0, bytes = 2, maxn = (size_t)c->cfg.batch_size, i;
@@ -2616,9 +2658,13 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
         size_t *nl;
         if (!no) return -1;
         b->ev_off = no;
+        const char **ns;
         nl = (size_t *)PT__REALLOC(b->ev_len, n * sizeof(size_t));
         if (!nl) return -1;
         b->ev_len = nl;
+        ns = (const char **)PT__REALLOC((void *)b->ev_src, n * sizeof(const char *));
+        if (!ns) return -1;
+        b->ev_src = ns;
         b->ncap = n;
     }
     if (!b->rcap) {
@@ -2628,29 +2674,38 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     }
     b->payload.len = 0;
     if (PT__BUF_RESERVE(&b->payload, bytes)) { b->payload.oom = 0; return -1; }
-    b->payload.p[b->payload.len++] = '[';
     b->first_seq = c->accepted_seq - c->q.count + 1;
+    b->oldest_ms = 0;
+    pt__q_peek(&c->q, NULL, NULL, &b->oldest_ms);
+    c->q.hold = 1;
     for (i = 0; i < n; i++) {
-        const char *js; size_t len;
+        const char *js = NULL; size_t len = 0;
         pt__q_peek(&c->q, &js, &len, NULL);
-        if (i) b->payload.p[b->payload.len++] = ',';
-        b->ev_off[i] = b->payload.len; b->ev_len[i] = len;
-        memcpy(b->payload.p + b->payload.len, js, len);
-        b->payload.len += len;
+        b->ev_src[i] = js; b->ev_len[i] = len;
         c->inf_bytes += len;
         pt__q_pop(&c->q);
     }
-    b->payload.p[b->payload.len++] = ']';
     b->n = n;
     c->inf_pending = n;
     b->ranges[0].lo = 0; b->ranges[0].hi = n; b->nranges = 1;
     b->prepared = 0; b->attempts = 0; b->first_try_ms = 0; b->next_try_ms = 0;
+    pt__mutex_unlock(&c->mu);
+    b->payload.p[b->payload.len++] = '[';
+    for (i = 0; i < n; i++) {
+        if (i) b->payload.p[b->payload.len++] = ',';
+        b->ev_off[i] = b->payload.len;
+        memcpy(b->payload.p + b->payload.len, b->ev_src[i], b->ev_len[i]);
+        b->payload.len += b->ev_len[i];
+    }
+    b->payload.p[b->payload.len++] = ']';
+    pt__mutex_lock(&c->mu);
+    pt__q_release(&c->q);
     return 0;
 }
 
-/* Builds the body of the current range (worker only, lock not needed). */
-PT__PRIVATE void pt__batch_prepare(pt__core *c) {
-    pt__batch *b = &c->b;
+/* Points b->json at the JSON array of the current range (building it in
+   b->sub when it is not the whole batch). 0 ok, -1 out of memory. */
+PT__PRIVATE int pt__range_json(pt__batch *b) {
     pt__range r = b->ranges[b->nranges - 1];
     if (r.lo == 0 && r.hi == b->n) { b->json = b->payload.p; b->json_len = b->payload.len; }
     else {
@@ -2669,9 +2724,15 @@ PT__PRIVATE void pt__batch_prepare(pt__core *c) {
         } else {
             b->sub.oom = 0;
             b->json = NULL; b->json_len = 0;
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+/* Builds the body of the current range (worker only, lock not needed). */
+PT__PRIVATE void pt__batch_prepare(pt__core *c) {
+    pt__batch *b = &c->b;
+    if (pt__range_json(b) != 0) return;
     b->gz = pt__maybe_gzip(c, b->json, b->json_len, &b->wire, &b->send, &b->send_len);
     pt__uuid4(b->key); b->key[36] = 0;
     b->prepared = 1;
@@ -3031,7 +3092,7 @@ PT__PRIVATE void pt__core_free(pt__core *c) {
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
     pt__q_free(&c->q);
     pt__buf_free(&c->b.payload); pt__buf_free(&c->b.sub); pt__buf_free(&c->b.wire);
-    PT__FREE(c->b.ev_off); PT__FREE(c->b.ev_len); PT__FREE(c->b.ranges);
+    PT__FREE(c->b.ev_off); PT__FREE(c->b.ev_len); PT__FREE((void *)c->b.ev_src); PT__FREE(c->b.ranges);
     pt__deflate_free(c->defl);
     PT__FREE(c->str_key); PT__FREE(c->str_url); PT__FREE(c->str_ua); PT__FREE(c->str_health);
     PT__FREE(c->str_spool); PT__FREE(c->str_proxy); PT__FREE(c->str_ca_file); PT__FREE(c->str_ca_path);
@@ -3129,6 +3190,7 @@ PACKTRACK_API pt_result pt_client_new(const pt_config *in, pt_client **out, pt_e
         pt__fmt(c->health_url, sizeof c->health_url, "%s://%s%s%s", url.https ? "https" : "http", auth, url.prefix, cfg.health_path);
     if (cfg.include_host_context) pt__host_ctx_build(c);
     c->cancel_at = PT__INF_MS;
+    c->work_until = PT__INF_MS;
     c->hw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.high_water_pct / 100;
     c->lw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.low_water_pct / 100;
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
@@ -3529,7 +3591,7 @@ PACKTRACK_API pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *
     pt__mutex_lock(&c->mu);
     h->queue_events = c->q.count + c->inf_pending;
     h->queue_bytes = c->q.bytes + c->inf_bytes;
-    if (c->inf_pending && c->b.first_try_ms) t = c->b.first_try_ms;
+    if (c->inf_pending) t = c->b.oldest_ms;   /* the in-flight batch holds the oldest events */
     else if (c->q.count) pt__q_peek(&c->q, NULL, NULL, &t);
     h->oldest_pending_age_ms = t ? pt__mono_ms() - t : 0;
     h->breaker = c->breaker;

@@ -1,0 +1,17 @@
+#!/bin/sh
+# make bench: builds the benchmark programs with -O2 and prints the SPEC
+# section 7 figures for this machine. Figures, never assertions.
+B=${1:-build}
+set -e
+mkdir -p "$B"
+CC=${CC:-cc}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+$CC -O2 -std=c99 -I. bench/bench.c -o "$B/bench" -lpthread -lz -lm
+"$B/bench" all
+if [ -f bench/compress.c ]; then
+  if $CC -O2 -I. bench/compress.c -o "$B/bench-compress" -lz -ldeflate -lpthread -lm 2>/dev/null; then "$B/bench-compress"; fi
+fi
+if [ -f bench/durable.c ]; then
+  if $CC -O2 -Ibench -I. bench/durable.c -o "$B/bench-durable" -lpthread -lz -lm 2>/dev/null; then "$B/bench-durable"; fi
+fi
+sh bench/size.sh "$B"
