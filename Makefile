@@ -71,5 +71,8 @@ bench: | $(B)
 size: | $(B)
 	@sh bench/size.sh $(B)
 
+coverage: | $(B)
+	@sh tests/coverage.sh $(B)
+
 clean:
 	rm -rf $(B)
