@@ -12,7 +12,7 @@ TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
 .PHONY: all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
-        check-compile demo bench size coverage clean examples
+        test-windows check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
 
@@ -34,7 +34,7 @@ $(B)/run-cxx: $(TEST_DEPS) | $(B)
 	$(CXX) -std=c++11 -x c++ $(DEBUG) $(WARN) -o $@ $(TEST_SRC) $(TEST_LIBS)
 
 # `make test` is what CI runs: everything, with one closing summary line.
-test: check-compile
+test: check-compile examples
 	@sh tests/matrix.sh
 
 test-quick: $(B)/run
@@ -51,6 +51,9 @@ test-tsan: $(B)/run-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(B)/run-tsan $(T)
 test-valgrind: $(B)/run
 	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$(B)/run $(T)
+# Windows: mingw-w64 cross build run under wine (skips if either is missing)
+test-windows: | $(B)
+	B=$(B) sh tests/win/run.sh $(T)
 
 # ---- header hygiene: C99/C11 x gcc/clang, C++11/17 x g++/clang++, two TUs,
 #      PACKTRACK_API static, no OS header through the declarations -----------

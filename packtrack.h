@@ -481,6 +481,11 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* ======================================================================== */
 #if defined(PACKTRACK_IMPLEMENTATION) && !defined(PT__IMPLEMENTED)
 #define PT__IMPLEMENTED
+#if defined(_MSC_VER)
+/* C4996: strncpy/getenv/... "unsafe": every call here is bounded. Popped at the end. */
+#pragma warning(push)
+#pragma warning(disable: 4996)
+#endif
 
 /* ==== [pt:config] ======================================================== */
 #if defined(PACKTRACK_MALLOC) && defined(PACKTRACK_REALLOC) && defined(PACKTRACK_FREE)
@@ -565,6 +570,9 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
 #endif
+#if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
+#error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
+#endif
 typedef SOCKET pt__sock;
 #define PT__BAD_SOCK INVALID_SOCKET
 typedef CRITICAL_SECTION pt__mutex;
@@ -603,14 +611,17 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 }
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
-PT__PRIVATE int64_t pt__mono_ms(void) { return (int64_t)GetTickCount64(); }
+/* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
+   steps, which would make close deadlines late by up to a tick. The
+   frequency is read each time (cheap; no racy static), integer maths only. */
 PT__PRIVATE int64_t pt__mono_ns(void) {
-    static LARGE_INTEGER freq;
-    LARGE_INTEGER now;
-    if (!freq.QuadPart) QueryPerformanceFrequency(&freq);
+    LARGE_INTEGER freq, now;
+    QueryPerformanceFrequency(&freq);
     QueryPerformanceCounter(&now);
-    return (int64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+    return (int64_t)(now.QuadPart / freq.QuadPart) * 1000000000LL +
+           (int64_t)(now.QuadPart % freq.QuadPart) * 1000000000LL / (int64_t)freq.QuadPart;
 }
+PT__PRIVATE int64_t pt__mono_ms(void) { return pt__mono_ns() / 1000000LL; }
 PT__PRIVATE int64_t pt__wall_ms(void) {
     FILETIME ft; ULARGE_INTEGER u;
     GetSystemTimeAsFileTime(&ft);
@@ -650,16 +661,26 @@ PT__PRIVATE int pt__net_init(void) {
 PT__PRIVATE int pt__sock_errno(void) { return WSAGetLastError(); }
 PT__PRIVATE int pt__sock_would_block(int e) { return e == WSAEWOULDBLOCK || e == WSAEINPROGRESS || e == WSAEINTR; }
 PT__PRIVATE void pt__sock_close(pt__sock s) { if (s != PT__BAD_SOCK) closesocket(s); }
-PT__PRIVATE int pt__sock_nonblock(pt__sock s) { u_long one = 1; return ioctlsocket(s, FIONBIO, &one) == 0 ? 0 : -1; }
+PT__PRIVATE int pt__sock_nonblock(pt__sock s) {
+    u_long one = 1;
+    if (ioctlsocket(s, (long)FIONBIO, &one) != 0) return -1;
+    /* like FD_CLOEXEC: a child process the host starts must not hold our socket */
+    (void)SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+    return 0;
+}
 PT__PRIVATE void pt__sock_nosigpipe(pt__sock s) { (void)s; }
-/* Waits for readability (want_write 0) or writability; 1 ready, 0 timeout, -1 error. */
+/* Waits for readability (want_write 0) or writability; 1 ready, 0 timeout, -1 error.
+   select(), not WSAPoll: before Windows 10 2004 WSAPoll never reports a failed
+   non-blocking connect (it waits out the timeout); select() reports it in the
+   except set. One socket per set, so FD_SETSIZE is no limit. */
 PT__PRIVATE int pt__sock_wait(pt__sock s, int want_write, int ms) {
-    WSAPOLLFD p; int r;
-    p.fd = s; p.events = (SHORT)(want_write ? POLLWRNORM : POLLRDNORM); p.revents = 0;
-    r = WSAPoll(&p, 1, ms);
-    if (r < 0) return -1;
-    if (r == 0) return 0;
-    return 1;
+    fd_set rw, ex; struct timeval tv; int r;
+    FD_ZERO(&rw); FD_ZERO(&ex);
+    FD_SET(s, &rw); FD_SET(s, &ex);
+    tv.tv_sec = ms / 1000; tv.tv_usec = (ms % 1000) * 1000;
+    r = select(0, want_write ? NULL : &rw, want_write ? &rw : NULL, &ex, ms < 0 ? NULL : &tv);
+    if (r == SOCKET_ERROR) return -1;
+    return r == 0 ? 0 : 1;
 }
 PT__PRIVATE long pt__sock_send(pt__sock s, const void *b, size_t n) {
     int r = send(s, (const char *)b, (int)PT__MIN(n, (size_t)0x40000000), 0);
@@ -686,6 +707,94 @@ PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
 PT__PRIVATE int pt__sock_err_reset(int e) { return e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN; }
 /* fork does not exist on Windows */
 PT__PRIVATE void pt__fork_hooks_install(void) {}
+/* Files for the durable spool. Handles are opened shareable (read, write,
+   delete) so a spool segment can be deleted while another handle is open. */
+typedef HANDLE pt__file;
+#define PT__BAD_FILE INVALID_HANDLE_VALUE
+#define PT__FILE_READ   0       /* existing file, read only */
+#define PT__FILE_APPEND 1       /* create if missing, every write appends */
+#define PT__FILE_RW     2       /* create if missing, read and write */
+PT__PRIVATE pt__file pt__file_open(const char *path, int mode) {
+    DWORD acc = mode == PT__FILE_READ ? GENERIC_READ : (GENERIC_READ | GENERIC_WRITE);
+    DWORD disp = mode == PT__FILE_READ ? OPEN_EXISTING : OPEN_ALWAYS;
+    return CreateFileA(path, acc, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disp, FILE_ATTRIBUTE_NORMAL, NULL);
+}
+PT__PRIVATE void pt__file_close(pt__file f) { if (f != PT__BAD_FILE) CloseHandle(f); }
+/* Appends all n bytes at the end of the file (one writer per file). 0 or -1. */
+PT__PRIVATE int pt__file_append(pt__file f, const void *b, size_t n) {
+    const char *p = (const char *)b;
+    LARGE_INTEGER z;
+    z.QuadPart = 0;
+    if (!SetFilePointerEx(f, z, NULL, FILE_END)) return -1;
+    while (n) {
+        DWORD w = 0, k = (DWORD)PT__MIN(n, (size_t)0x40000000);
+        if (!WriteFile(f, p, k, &w, NULL) || w == 0) return -1;
+        p += w; n -= w;
+    }
+    return 0;
+}
+/* Reads up to n bytes from the current position; returns the count or -1. */
+PT__PRIVATE long pt__file_read(pt__file f, void *b, size_t n) {
+    DWORD got = 0;
+    if (!ReadFile(f, b, (DWORD)PT__MIN(n, (size_t)0x40000000), &got, NULL)) return -1;
+    return (long)got;
+}
+PT__PRIVATE int64_t pt__file_size(pt__file f) {
+    LARGE_INTEGER s;
+    if (!GetFileSizeEx(f, &s)) return -1;
+    return (int64_t)s.QuadPart;
+}
+PT__PRIVATE int pt__file_truncate(pt__file f, uint64_t size) {
+    LARGE_INTEGER at;
+    at.QuadPart = (LONGLONG)size;
+    if (!SetFilePointerEx(f, at, NULL, FILE_BEGIN) || !SetEndOfFile(f)) return -1;
+    return 0;
+}
+PT__PRIVATE int pt__file_sync(pt__file f) { return FlushFileBuffers(f) ? 0 : -1; }
+PT__PRIVATE int pt__file_sync_dir(const char *dir) { (void)dir; return 0; }   /* NTFS journals directory entries */
+PT__PRIVATE int pt__file_unlink(const char *path) { return DeleteFileA(path) ? 0 : -1; }
+PT__PRIVATE int pt__file_rename(const char *from, const char *to) { return MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING) ? 0 : -1; }
+PT__PRIVATE int pt__file_mkdir(const char *dir) {
+    if (CreateDirectoryA(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS) return 0;
+    return -1;
+}
+/* Exclusive lock on the whole file without waiting: 0 ok, 1 held elsewhere, -1 error. */
+PT__PRIVATE int pt__file_lock(pt__file f) {
+    OVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    if (LockFileEx(f, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ov)) return 0;
+    return GetLastError() == ERROR_LOCK_VIOLATION || GetLastError() == ERROR_IO_PENDING ? 1 : -1;
+}
+/* Calls fn for every entry name in dir (not . and ..); 0 or -1. */
+PT__PRIVATE int pt__file_list(const char *dir, void (*fn)(void *u, const char *name), void *u) {
+    char pat[1024];
+    WIN32_FIND_DATAA fd;
+    HANDLE h;
+    if (strlen(dir) + 3 > sizeof pat) return -1;
+    strcpy(pat, dir); strcat(pat, "\\*");
+    h = FindFirstFileA(pat, &fd);
+    if (h == INVALID_HANDLE_VALUE) return GetLastError() == ERROR_FILE_NOT_FOUND ? 0 : -1;
+    do { if (strcmp(fd.cFileName, ".") && strcmp(fd.cFileName, "..")) fn(u, fd.cFileName); } while (FindNextFileA(h, &fd));
+    FindClose(h);
+    return 0;
+}
+/* A string naming the directory itself (two spellings of one path give one key). */
+PT__PRIVATE int pt__file_dir_key(const char *dir, char *key, size_t cap) {
+    DWORD n = GetFullPathNameA(dir, (DWORD)cap, key, NULL);
+    size_t i;
+    if (n == 0 || n >= cap) return -1;
+    for (i = 0; key[i]; i++) key[i] = (char)(key[i] == '/' ? '\\' : (key[i] >= 'A' && key[i] <= 'Z') ? key[i] + 32 : key[i]);
+    while (i > 3 && key[i - 1] == '\\') key[--i] = 0;
+    return 0;
+}
+/* What went wrong in the last failed pt__file_* call on this thread:
+   PT_ERR_DISK_FULL (no space, quota, file size limit) or PT_ERR_SPOOL. */
+PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
+    DWORD e = GetLastError();
+    int full = e == ERROR_DISK_FULL || e == ERROR_HANDLE_DISK_FULL || e == ERROR_FILE_TOO_LARGE;
+    if (msg && cap) { snprintf(msg, cap, "%s (Windows error %lu)", full ? "disk full" : "I/O error", (unsigned long)e); msg[cap - 1] = 0; }
+    return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
+}
 
 #else /* POSIX */
 #include <pthread.h>
@@ -887,6 +996,109 @@ static void pt__fork_child(void);
 static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
 static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
 PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
+/* Files for the durable spool. Descriptors are close-on-exec. */
+typedef int pt__file;
+#define PT__BAD_FILE (-1)
+#define PT__FILE_READ   0       /* existing file, read only */
+#define PT__FILE_APPEND 1       /* create if missing, every write appends */
+#define PT__FILE_RW     2       /* create if missing, read and write */
+PT__PRIVATE pt__file pt__file_open(const char *path, int mode) {
+    int fl = mode == PT__FILE_READ ? O_RDONLY : mode == PT__FILE_APPEND ? (O_WRONLY | O_CREAT | O_APPEND) : (O_RDWR | O_CREAT);
+    int fd;
+#if defined(O_CLOEXEC)
+    fl |= O_CLOEXEC;
+#endif
+    do { fd = open(path, fl, 0600); } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+PT__PRIVATE void pt__file_close(pt__file f) { if (f >= 0) close(f); }
+/* Appends all n bytes (O_APPEND). 0, or -1 with errno set (a short write
+   that cannot continue reports the error of the failing call). */
+PT__PRIVATE int pt__file_append(pt__file f, const void *b, size_t n) {
+    const char *p = (const char *)b;
+    while (n) {
+        ssize_t w = write(f, p, n);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        if (w == 0) { errno = EIO; return -1; }
+        p += w; n -= (size_t)w;
+    }
+    return 0;
+}
+PT__PRIVATE long pt__file_read(pt__file f, void *b, size_t n) {
+    ssize_t r;
+    do { r = read(f, b, n); } while (r < 0 && errno == EINTR);
+    return (long)r;
+}
+PT__PRIVATE int64_t pt__file_size(pt__file f) {
+    struct stat st;
+    if (fstat(f, &st) != 0) return -1;
+    return (int64_t)st.st_size;
+}
+PT__PRIVATE int pt__file_truncate(pt__file f, uint64_t size) {
+    int r;
+    do { r = ftruncate(f, (off_t)size); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : -1;
+}
+PT__PRIVATE int pt__file_sync(pt__file f) {
+    int r;
+    do { r = fsync(f); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : -1;
+}
+/* Makes new and removed directory entries durable. */
+PT__PRIVATE int pt__file_sync_dir(const char *dir) {
+    int fd = pt__file_open(dir, PT__FILE_READ), r;
+    if (fd < 0) return -1;
+    r = pt__file_sync(fd);
+    close(fd);
+    return r;
+}
+PT__PRIVATE int pt__file_unlink(const char *path) { return unlink(path) == 0 ? 0 : -1; }
+PT__PRIVATE int pt__file_rename(const char *from, const char *to) { return rename(from, to) == 0 ? 0 : -1; }
+PT__PRIVATE int pt__file_mkdir(const char *dir) {
+    struct stat st;
+    if (mkdir(dir, 0700) == 0) return 0;
+    if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+    return -1;
+}
+/* Exclusive lock on the whole file without waiting: 0 ok, 1 held by another
+   process, -1 error. POSIX record locks never exclude the calling process
+   itself, so the spool keeps an in-process registry as well. */
+PT__PRIVATE int pt__file_lock(pt__file f) {
+    struct flock l;
+    memset(&l, 0, sizeof l);
+    l.l_type = F_WRLCK; l.l_whence = SEEK_SET; l.l_start = 0; l.l_len = 0;
+    if (fcntl(f, F_SETLK, &l) == 0) return 0;
+    return errno == EACCES || errno == EAGAIN ? 1 : -1;
+}
+/* Calls fn for every entry name in dir (not . and ..); 0 or -1. */
+PT__PRIVATE int pt__file_list(const char *dir, void (*fn)(void *u, const char *name), void *u) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d) return -1;
+    while ((e = readdir(d)) != NULL) if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) fn(u, e->d_name);
+    closedir(d);
+    return 0;
+}
+/* A string naming the directory itself (device and inode), so two spellings
+   of one directory give one key. */
+PT__PRIVATE int pt__file_dir_key(const char *dir, char *key, size_t cap) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return -1;
+    snprintf(key, cap, "%llx:%llx", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+    return 0;
+}
+/* What went wrong in the last failed pt__file_* call on this thread:
+   PT_ERR_DISK_FULL (no space, quota, file size limit) or PT_ERR_SPOOL. */
+PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
+    int e = errno;
+    int full = e == ENOSPC || e == EFBIG
+#if defined(EDQUOT)
+        || e == EDQUOT
+#endif
+        ;
+    if (msg && cap) { snprintf(msg, cap, "%s", strerror(e)); msg[cap - 1] = 0; }
+    return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
+}
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
@@ -1366,6 +1578,8 @@ PT__PRIVATE const char *pt__severity_name(pt_severity s) {
 }
 PT__PRIVATE int pt__empty(const char *s) { return !s || !*s; }
 
+PT__PRIVATE void pt__json_minify(pt__buf *b, const char *s, size_t n);
+
 /* Key + field list; `which` names the list in messages ("metadata"/"extra").
    Rejects NULL/empty and duplicate keys. `skip_host` drops the keys a
    host-context block would add when the caller already supplies them. */
@@ -1410,7 +1624,7 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
             len = x->len ? x->len : strlen(x->str);
             if (!pt__json_validate(x->str, len, 0, &why, &at))
                 return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, x->key, (unsigned long)at, why);
-            pt__buf_put(b, x->str, len);
+            pt__json_minify(b, x->str, len);   /* no raw newline may reach the queue or the spool */
             break;
         }
         default: break;
@@ -1484,7 +1698,12 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     }
     pt__buf_lit(b, ",\"idempotency_key\":");
     if (!pt__empty(ev->idempotency_key)) pt__json_str(b, ev->idempotency_key, strlen(ev->idempotency_key));
-    else { pt__buf_putc(b, '"'); pt__uuid4(key); pt__buf_put(b, key, 36); pt__buf_putc(b, '"'); }
+    else {
+        /* pt_event_to_json may run before any client exists: seed first, or
+           every fresh process would produce the same key sequence. */
+        pt__uuid_seed_init();
+        pt__buf_putc(b, '"'); pt__uuid4(key); pt__buf_put(b, key, 36); pt__buf_putc(b, '"');
+    }
     pt__buf_putc(b, '}');
     if (b->oom) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     return PT_OK;
@@ -1646,7 +1865,9 @@ PT__PRIVATE int64_t pt__parse_retry_after(const char *v, int64_t now_wall_ms) {
         for (k = 0; k < 2 && *p >= '0' && *p <= '9'; k++) day = day * 10 + (*p++ - '0');
         while (*p == ' ') p++;
     }
-    if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9' && p[2] == ':' && p[5] == ':')) return -1;
+    /* "hh:mm:ss", checked left to right so nothing past a NUL is read */
+    for (k = 0; k < 8; k++)
+        if (k == 2 || k == 5 ? p[k] != ':' : !(p[k] >= '0' && p[k] <= '9')) return -1;
     hh = (p[0] - '0') * 10 + (p[1] - '0');
     mm = (p[3] - '0') * 10 + (p[4] - '0');
     ss = (p[6] - '0') * 10 + (p[7] - '0');
@@ -1781,6 +2002,7 @@ PT__PRIVATE int pt__chunked_feed(pt__chunked *c, const char *in, size_t n, size_
             int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : (ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
             if (d >= 0) {
                 if (c->left > (((uint64_t)-1) >> 4)) return -1;   /* chunk size overflows */
+                if (c->digits >= 64) return -1;                   /* endless leading zeros */
                 c->left = c->left * 16 + (uint64_t)d; c->digits++; i++;
                 break;
             }
@@ -1911,7 +2133,7 @@ PT__PRIVATE int pt__http_send_all(pt__conn *cn, const char *h, size_t hn, const 
         long r = hn ? pt__sock_send2(cn->fd, h, hn, b, bn) : pt__sock_send(cn->fd, b, bn);
         if (r > 0) {
             size_t k = (size_t)r;
-            if (k >= hn) { k -= hn; hn = 0; b += k; bn -= k; }
+            if (k >= hn) { k -= hn; hn = 0; if (k) { b += k; bn -= k; } }   /* b is NULL for a GET */
             else { h += k; hn -= k; }
             continue;
         }
@@ -2127,52 +2349,790 @@ PT__PRIVATE pt_result pt__http_builtin(const pt_http_request *req, pt_http_respo
 }
 
 /* ==== [pt:deflate] ======================================================= */
-/* PT__DEFLATE_PLACEHOLDER: stored-block gzip until the real encoder lands. */
-typedef struct pt__deflate { int unused; } pt__deflate;
-PT__PRIVATE pt__deflate *pt__deflate_new(void) { return (pt__deflate *)PT__MALLOC(sizeof(pt__deflate)); }
-PT__PRIVATE void pt__deflate_free(pt__deflate *d) { PT__FREE(d); }
-PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
-    const unsigned char *p = (const unsigned char *)data;
-    size_t i;
+/* Built-in gzip encoder (RFC 1951 deflate inside an RFC 1952 member) and a
+   standalone CRC-32. Used when neither PACKTRACK_USE_ZLIB nor
+   PACKTRACK_USE_LIBDEFLATE is defined and no gzip hook is set.
+
+   Design, in one breath: single pass LZ77 over the whole (in-memory) input
+   with a one-entry-per-bucket hash of 4 bytes (greedy, like LZ4/libdeflate's
+   fastest levels), symbols buffered per block, then per block the cheapest
+   of dynamic Huffman, fixed Huffman and stored. One pt__deflate holds all the
+   working state (~200 KiB) and is reused, so a call never allocates.
+   Needs <string.h>, <stdint.h>, <stddef.h>, PT__MALLOC/PT__FREE, PT__PRIVATE. */
+
+/* ---- CRC-32 (IEEE 802.3, reflected poly 0xEDB88320) ------------------------
+   Braided like zlib 1.2.12+ (5 independent CRCs over interleaved 8-byte
+   words, combined at the end), which runs about twice as fast as slice-by-8
+   because the five dependency chains overlap. The tables are built by the
+   preprocessor, so they are plain const data: no lazy init, no thread-safety
+   question, usable without a pt__deflate (the disk spool needs that). A CRC
+   table is linear over GF(2): T[i] is the XOR of T[1<<b] over the set bits b
+   of i, so 8 constants per table suffice: PT__CRC_16 spans the 16 XOR
+   combinations of the low nibble's bits, PT__CRC_TAB the high nibble's.
+   pt__crc_tab[0] is the classic byte table; pt__crc_tab[1+k][v] is the CRC
+   of byte v at offset k of a word, followed by the 40-1-k bytes up to the
+   same offset in the next block. */
+#define PT__CRC_16(h, a, b, c, d) h, h^a, h^b, h^a^b, h^c, h^a^c, h^b^c, h^a^b^c, \
+    h^d, h^a^d, h^b^d, h^a^b^d, h^c^d, h^a^c^d, h^b^c^d, h^a^b^c^d
+#define PT__CRC_TAB(a, b, c, d, e, f, g, h) { PT__CRC_16(0u, a, b, c, d), PT__CRC_16(e, a, b, c, d), \
+    PT__CRC_16(f, a, b, c, d), PT__CRC_16(e^f, a, b, c, d), PT__CRC_16(g, a, b, c, d), PT__CRC_16(e^g, a, b, c, d), \
+    PT__CRC_16(f^g, a, b, c, d), PT__CRC_16(e^f^g, a, b, c, d), PT__CRC_16(h, a, b, c, d), PT__CRC_16(e^h, a, b, c, d), \
+    PT__CRC_16(f^h, a, b, c, d), PT__CRC_16(e^f^h, a, b, c, d), PT__CRC_16(g^h, a, b, c, d), \
+    PT__CRC_16(e^g^h, a, b, c, d), PT__CRC_16(f^g^h, a, b, c, d), PT__CRC_16(e^f^g^h, a, b, c, d) }
+
+static const uint32_t pt__crc_tab[9][256] = {
+    PT__CRC_TAB(0x77073096u, 0xEE0E612Cu, 0x076DC419u, 0x0EDB8832u, 0x1DB71064u, 0x3B6E20C8u, 0x76DC4190u, 0xEDB88320u),
+    PT__CRC_TAB(0xAF449247u, 0x85F822CFu, 0xD08143DFu, 0x7A7381FFu, 0xF4E703FEu, 0x32BF01BDu, 0x657E037Au, 0xCAFC06F4u),
+    PT__CRC_TAB(0x4E890BA9u, 0x9D121752u, 0xE15528E5u, 0x19DB578Bu, 0x33B6AF16u, 0x676D5E2Cu, 0xCEDABC58u, 0x46C47EF1u),
+    PT__CRC_TAB(0x8D88FDE2u, 0xC060FD85u, 0x5BB0FD4Bu, 0xB761FA96u, 0xB5B2F36Du, 0xB014E09Bu, 0xBB58C777u, 0xADC088AFu),
+    PT__CRC_TAB(0x80F0171Fu, 0xDA91287Fu, 0x6E5356BFu, 0xDCA6AD7Eu, 0x623C5CBDu, 0xC478B97Au, 0x538074B5u, 0xA700E96Au),
+    PT__CRC_TAB(0x9570D495u, 0xF190AF6Bu, 0x38505897u, 0x70A0B12Eu, 0xE141625Cu, 0x19F3C2F9u, 0x33E785F2u, 0x67CF0BE4u),
+    PT__CRC_TAB(0xCF9E17C8u, 0x444D29D1u, 0x889A53A2u, 0xCA45A105u, 0x4FFA444Bu, 0x9FF48896u, 0xE498176Du, 0x1241289Bu),
+    PT__CRC_TAB(0x24825136u, 0x4904A26Cu, 0x920944D8u, 0xFF638FF1u, 0x25B619A3u, 0x4B6C3346u, 0x96D8668Cu, 0xF6C1CB59u),
+    PT__CRC_TAB(0x36F290F3u, 0x6DE521E6u, 0xDBCA43CCu, 0x6CE581D9u, 0xD9CB03B2u, 0x68E70125u, 0xD1CE024Au, 0x78ED02D5u)
+};
+#undef PT__CRC_16
+#undef PT__CRC_TAB
+
+/* Little-endian loads and stores assembled from bytes: alignment- and
+   endian-safe; gcc and clang turn them into single moves on x86 and ARM. */
+PT__PRIVATE uint32_t pt__le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+PT__PRIVATE uint64_t pt__le64(const uint8_t *p) {
+    return (uint64_t)pt__le32(p) | (uint64_t)pt__le32(p + 4) << 32;
+}
+PT__PRIVATE void pt__st64(uint8_t *p, uint64_t v) {
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+    p[4] = (uint8_t)(v >> 32); p[5] = (uint8_t)(v >> 40); p[6] = (uint8_t)(v >> 48); p[7] = (uint8_t)(v >> 56);
+}
+
+/* CRC of the 8 bytes of w (first byte in the low bits), register included. */
+PT__PRIVATE uint32_t pt__crc_word(uint64_t w) {
     int k;
-    crc = ~crc;
-    for (i = 0; i < n; i++) { crc ^= p[i]; for (k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u))); }
-    return ~crc;
+    for (k = 0; k < 8; k++) w = (w >> 8) ^ pt__crc_tab[0][w & 255];
+    return (uint32_t)w;
 }
-PT__PRIVATE size_t pt__gzip_bound(size_t n) { return n + (n / 65535 + 1) * 5 + 18; }
-PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out, size_t cap) {
-    unsigned char *o = (unsigned char *)out;
-    const unsigned char *s = (const unsigned char *)in;
-    size_t pos = 0, w = 10;
-    uint32_t crc = pt__crc32(0, in, n);
-    (void)d;
-    if (cap < pt__gzip_bound(n)) return 0;
-    memcpy(o, "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
-    do {
-        size_t k = PT__MIN(n - pos, (size_t)65535);
-        o[w++] = (unsigned char)(pos + k == n);
-        o[w++] = (unsigned char)(k & 255); o[w++] = (unsigned char)(k >> 8);
-        o[w++] = (unsigned char)(~k & 255); o[w++] = (unsigned char)((~k >> 8) & 255);
-        if (k) memcpy(o + w, s + pos, k);
-        w += k; pos += k;
-    } while (pos < n);
-    o[w++] = (unsigned char)crc; o[w++] = (unsigned char)(crc >> 8); o[w++] = (unsigned char)(crc >> 16); o[w++] = (unsigned char)(crc >> 24);
-    o[w++] = (unsigned char)n; o[w++] = (unsigned char)(n >> 8); o[w++] = (unsigned char)(n >> 16); o[w++] = (unsigned char)(n >> 24);
-    return w;
+
+PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
+    const uint8_t *p = (const uint8_t *)data;
+    const uint32_t (*t)[256] = pt__crc_tab + 1;
+    uint32_t c = ~crc;
+    size_t blks = n / 40;
+    if (blks > 1) {
+        uint32_t c0 = c, c1 = 0, c2 = 0, c3 = 0, c4 = 0;
+        uint64_t w0, w1, w2, w3, w4;
+        n -= blks * 40;
+        while (--blks) {       /* all but the last 40-byte block, braided */
+            w0 = c0 ^ pt__le64(p); w1 = c1 ^ pt__le64(p + 8); w2 = c2 ^ pt__le64(p + 16);
+            w3 = c3 ^ pt__le64(p + 24); w4 = c4 ^ pt__le64(p + 32);
+            p += 40;
+            c0 = t[0][w0 & 255]; c1 = t[0][w1 & 255]; c2 = t[0][w2 & 255]; c3 = t[0][w3 & 255]; c4 = t[0][w4 & 255];
+#define PT__CRC_STEP(k) c0 ^= t[k][(w0 >> 8 * k) & 255]; c1 ^= t[k][(w1 >> 8 * k) & 255]; \
+    c2 ^= t[k][(w2 >> 8 * k) & 255]; c3 ^= t[k][(w3 >> 8 * k) & 255]; c4 ^= t[k][(w4 >> 8 * k) & 255];
+            PT__CRC_STEP(1) PT__CRC_STEP(2) PT__CRC_STEP(3) PT__CRC_STEP(4)   /* unrolled by hand: */
+            PT__CRC_STEP(5) PT__CRC_STEP(6) PT__CRC_STEP(7)                   /* gcc -O2 won't */
+#undef PT__CRC_STEP
+        }
+        /* the last block folds the five braids into one CRC, word by word */
+        c = pt__crc_word(c0 ^ pt__le64(p));
+        c = pt__crc_word(c1 ^ pt__le64(p + 8) ^ c);
+        c = pt__crc_word(c2 ^ pt__le64(p + 16) ^ c);
+        c = pt__crc_word(c3 ^ pt__le64(p + 24) ^ c);
+        c = pt__crc_word(c4 ^ pt__le64(p + 32) ^ c);
+        p += 40;
+    }
+    while (n--) c = pt__crc_tab[0][(c ^ *p++) & 255] ^ (c >> 8);
+    return ~c;
 }
-/* END PT__DEFLATE_PLACEHOLDER */
+
+/* ---- deflate ------------------------------------------------------------- */
+#define PT__DF_HBITS 15        /* 32K hash heads: 128 KiB, stays in L2 */
+#define PT__DF_BLOCK 16384u    /* symbols per block: adapts the codes, header cost ~0.5% */
+#define PT__DF_WIN 32768u
+#define PT__DF_LIMIT 0xC0000000u /* rebase hash positions before uint32 could wrap */
+
+typedef struct pt__deflate pt__deflate;
+struct pt__deflate {
+    uint32_t head[1u << PT__DF_HBITS]; /* last position (+base) seen per hash */
+    uint32_t next_base;                /* base for the next call; see pt__gzip */
+    uint32_t sym[PT__DF_BLOCK + 16];   /* literal byte, or dist << 16 | match length */
+    uint32_t lfreq[288], dfreq[32], cfreq[19];
+    uint32_t work[288], pw[2][576];    /* Huffman scratch: sorted weights, package lists */
+    uint16_t wsym[288];                /* symbols in weight order */
+    uint8_t pmleaf[15][576];           /* package-merge: is item k of level l a leaf */
+    uint16_t lcode[288], dcode[32], ccode[19];  /* bit-reversed canonical codes */
+    uint8_t llen[288], dlen[32], clen[19];
+    uint16_t fcode[288 + 32];          /* fixed Huffman codes: lit/len then dist */
+    uint8_t flen[288 + 32];
+    uint16_t tok[288 + 32];            /* run-length coded code lengths: sym | extra << 5 */
+    uint8_t lsym[256];                 /* match length - 3 -> length code 0..28 */
+    uint8_t dsym[512];                 /* dist - 1 -> dist code, see pt__df_dcode */
+    uint8_t *o, *oend;                 /* output cursor and end (trailer excluded) */
+    uint64_t bb;                       /* bit buffer, LSB first */
+    unsigned bn;                       /* bits pending in bb, < 8 between puts */
+};
+
+static const uint16_t pt__df_lbase[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+    35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t pt__df_lext[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+    3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint16_t pt__df_dbase[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129,
+    193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
+static const uint8_t pt__df_dext[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+    7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+static const uint8_t pt__df_corder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+/* Distance code of dist-1 = d (0..32767): codes up to 256 are looked up
+   directly, above that the code depends only on d >> 7 (as in zlib). */
+PT__PRIVATE unsigned pt__df_dcode(const pt__deflate *d, uint32_t dm1) {
+    return dm1 < 256 ? d->dsym[dm1] : d->dsym[256 + (dm1 >> 7)];
+}
+
+/* Canonical Huffman codes from code lengths, bit-reversed because deflate
+   sends Huffman codes MSB first into an LSB-first bit stream. */
+PT__PRIVATE void pt__df_codes(const uint8_t *len, unsigned n, uint16_t *code) {
+    unsigned cnt[16], next[16], i, c = 0, r, k;
+    memset(cnt, 0, sizeof cnt);
+    for (i = 0; i < n; i++) cnt[len[i]]++;
+    cnt[0] = 0;
+    for (i = 1; i < 16; i++) next[i] = c = (c + cnt[i - 1]) << 1;
+    for (i = 0; i < n; i++) {
+        if (!len[i]) continue;
+        c = next[len[i]]++;
+        for (r = 0, k = 0; k < len[i]; k++, c >>= 1) r = r << 1 | (c & 1);
+        code[i] = (uint16_t)r;
+    }
+}
+
+/* Optimal code lengths limited to maxbits for freq[0..n) (at least 2 of
+   them nonzero; the caller ensures it), by package-merge (Larmore-Hirschberg).
+   Leaves are sorted by weight (shellsort, n <= 288). Level 0 is the leaf
+   list; each next level merges the leaves with pairs ("packages") of the
+   level below. Only the first 2m-2 items of a level can be selected, so
+   lists stop there. For the way back we keep, per level, which positions are
+   leaves: among the first k items of a level the leaves are the c lightest,
+   each of which gains one bit of length, and the k-c packages came from the
+   first 2(k-c) items of the level below. Cost O(n * maxbits), ~10 KiB. */
+PT__PRIVATE void pt__df_lengths(pt__deflate *d, const uint32_t *freq, unsigned n, unsigned maxbits, uint8_t *len) {
+    static const unsigned gaps[3] = {13, 4, 1};
+    uint32_t *a = d->work, *pw = d->pw[0], *cw = d->pw[1], *t, key, pk;
+    uint16_t *s = d->wsym;
+    uint8_t *f;
+    unsigned g, i, j, k, c, m = 0, np, lvl;
+    for (i = 0; i < n; i++) {
+        len[i] = 0;
+        if (freq[i]) a[m++] = freq[i] << 9 | i;   /* freq < 2^23 (block <= 64K symbols) */
+    }
+    for (g = 0; g < 3; g++)
+        for (i = gaps[g]; i < m; i++) {
+            key = a[i];
+            for (j = i; j >= gaps[g] && a[j - gaps[g]] > key; j -= gaps[g]) a[j] = a[j - gaps[g]];
+            a[j] = key;
+        }
+    for (i = 0; i < m; i++) { s[i] = (uint16_t)(a[i] & 511); a[i] >>= 9; }
+    memcpy(pw, a, m * sizeof *a);
+    np = m;
+    for (lvl = 1; lvl < maxbits; lvl++) {
+        f = d->pmleaf[lvl];
+        for (i = j = k = 0; k < 2 * m - 2 && (i < m || j + 1 < np); k++) {
+            pk = j + 1 < np ? pw[j] + pw[j + 1] : 0xFFFFFFFFu;
+            if (i < m && a[i] <= pk) { cw[k] = a[i++]; f[k] = 1; }
+            else { cw[k] = pk; f[k] = 0; j += 2; }
+        }
+        t = pw; pw = cw; cw = t; np = k;
+    }
+    for (k = 2 * m - 2, lvl = maxbits; lvl-- > 0; k = 2 * (k - c)) {
+        if (lvl) for (c = i = 0; i < k; i++) c += d->pmleaf[lvl][i];
+        else c = k;
+        for (i = 0; i < c; i++) len[s[i]]++;
+    }
+}
+
+/* Makes sure at least two symbols are used: a one-code tree is incomplete,
+   which zlib refuses for code lengths and some inflaters refuse everywhere.
+   The phantom counts only cost a fraction of a bit in the size estimate. */
+PT__PRIVATE void pt__df_two(uint32_t *freq, unsigned n) {
+    unsigned i, used = 0;
+    for (i = 0; i < n; i++) used += freq[i] != 0;
+    for (i = 0; used < 2; i++)
+        if (!freq[i]) { freq[i] = 1; used++; }
+}
+
+PT__PRIVATE pt__deflate *pt__deflate_new(void) {
+    pt__deflate *d = (pt__deflate *)PT__MALLOC(sizeof(pt__deflate));
+    unsigned i, c;
+    if (!d) return NULL;
+    memset(d, 0, sizeof *d);
+    d->next_base = PT__DF_WIN + 1;     /* zeroed heads are then out of the window */
+    for (c = 0; c < 28; c++)           /* length 258 has its own code (28) */
+        for (i = pt__df_lbase[c]; i < pt__df_lbase[c + 1] && i < 258; i++) d->lsym[i - 3] = (uint8_t)c;
+    d->lsym[255] = 28;
+    for (c = 0; c < 30; c++)
+        for (i = pt__df_dbase[c] - 1u; i < pt__df_dbase[c] - 1u + (1u << pt__df_dext[c]); i++)
+            d->dsym[i < 256 ? i : 256 + (i >> 7)] = (uint8_t)c;
+    /* fixed Huffman code, RFC 1951 3.2.6 */
+    for (i = 0; i < 288; i++) d->flen[i] = (uint8_t)(i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8);
+    for (i = 0; i < 32; i++) d->flen[288 + i] = 5;
+    pt__df_codes(d->flen, 288, d->fcode);
+    pt__df_codes(d->flen + 288, 32, d->fcode + 288);
+    return d;
+}
+
+PT__PRIVATE void pt__deflate_free(pt__deflate *d) {
+    if (d) PT__FREE(d);
+}
+
+/* Worst case is all stored. A stored piece costs <= 42 bits + its bytes and
+   holds <= 65535 bytes; blocks cover >= PT__DF_BLOCK bytes except the last:
+   n + 18 + 5.25 * (n/65535 + n/16384 + 2) + 1 < n + n/2048 + 64. */
+PT__PRIVATE size_t pt__gzip_bound(size_t n) {
+    return n + (n >> 11) + 64;
+}
+
+/* Bit writer; deflate packs bits LSB first. Between puts bb holds bn < 8
+   pending bits; a put adds up to 56 bits, then stores all 8 bytes of bb at
+   o, of which bn/8 count. The store can reach 7 bytes past the counted
+   output: into the 8 bytes pt__gzip keeps free for the trailer. */
+#define PT__DF_PUT(o, bb, bn, v, n) do { bb |= (uint64_t)(v) << bn; bn += (n); \
+    pt__st64(o, bb); o += bn >> 3; bb >>= bn & 56; bn &= 7; } while (0)
+PT__PRIVATE void pt__df_put(pt__deflate *d, uint32_t v, unsigned n) {
+    PT__DF_PUT(d->o, d->bb, d->bn, v, n);
+}
+
+/* Emits the buffered symbols sym[0..nsym) covering raw[0..rawlen) as one
+   block, choosing dynamic, fixed or stored by exact size. Returns 0 if it
+   would not fit before d->oend. Resets the frequencies for the next block. */
+PT__PRIVATE int pt__df_block(pt__deflate *d, unsigned nsym, const uint8_t *raw, size_t rawlen, unsigned last) {
+    uint32_t *lf = d->lfreq, *df = d->dfreq, *cf = d->cfreq;
+    unsigned nlit, ndist, ncl, ntok = 0, i, j, run, v, r;
+    uint64_t xbits = 0, dyn, fix, sto;
+    size_t pieces = rawlen ? (rawlen + 65534) / 65535 : 1;
+    const uint16_t *lc, *dc;
+    const uint8_t *ll, *dl;
+    uint8_t all[288 + 32];
+
+    lf[256] = 1;                       /* end of block */
+    for (i = 0; i < 29; i++) xbits += (uint64_t)lf[257 + i] * pt__df_lext[i];
+    for (i = 0; i < 30; i++) xbits += (uint64_t)df[i] * pt__df_dext[i];
+    fix = 3 + xbits;
+    for (i = 0; i < 286; i++) fix += (uint64_t)lf[i] * d->flen[i];
+    for (i = 0; i < 30; i++) fix += (uint64_t)df[i] * 5;
+
+    pt__df_two(lf, 286);
+    pt__df_two(df, 30);
+    pt__df_lengths(d, lf, 286, 15, d->llen);
+    pt__df_lengths(d, df, 30, 15, d->dlen);
+    for (nlit = 286; nlit > 257 && !d->llen[nlit - 1]; nlit--) {}
+    for (ndist = 30; ndist > 1 && !d->dlen[ndist - 1]; ndist--) {}
+    /* Run-length code the concatenated lengths (RFC 1951 3.2.7): 16 repeats
+       the previous length 3-6 times, 17/18 give 3-10/11-138 zeros. */
+    memcpy(all, d->llen, nlit);
+    memcpy(all + nlit, d->dlen, ndist);
+    memset(cf, 0, 19 * sizeof *cf);
+    for (i = 0; i < nlit + ndist; i += run) {
+        v = all[i];
+        for (run = 1; i + run < nlit + ndist && all[i + run] == v; run++) {}
+        j = run;
+        if (v == 0) {
+            for (; j >= 11; j -= r) { r = j < 138 ? j : 138; d->tok[ntok++] = (uint16_t)(18 | (r - 11) << 5); }
+            if (j >= 3) { d->tok[ntok++] = (uint16_t)(17 | (j - 3) << 5); j = 0; }
+        } else {
+            d->tok[ntok++] = (uint16_t)v; j--;
+            for (; j >= 3; j -= r) { r = j < 6 ? j : 6; d->tok[ntok++] = (uint16_t)(16 | (r - 3) << 5); }
+        }
+        for (; j; j--) d->tok[ntok++] = (uint16_t)v;
+    }
+    for (i = 0; i < ntok; i++) cf[d->tok[i] & 31]++;
+    pt__df_two(cf, 19);
+    pt__df_lengths(d, cf, 19, 7, d->clen);
+    for (ncl = 19; ncl > 4 && !d->clen[pt__df_corder[ncl - 1]]; ncl--) {}
+
+    dyn = 3 + 5 + 5 + 4 + 3 * (uint64_t)ncl + xbits + 2 * (uint64_t)cf[16] + 3 * (uint64_t)cf[17] + 7 * (uint64_t)cf[18];
+    for (i = 0; i < 19; i++) dyn += (uint64_t)cf[i] * d->clen[i];
+    for (i = 0; i < 286; i++) dyn += (uint64_t)lf[i] * d->llen[i];
+    for (i = 0; i < 30; i++) dyn += (uint64_t)df[i] * d->dlen[i];
+    sto = (uint64_t)pieces * (3 + 7 + 32) + 8 * (uint64_t)rawlen;   /* upper bound */
+
+    if ((uint64_t)(d->oend - d->o) * 8 < d->bn + (sto < fix ? (sto < dyn ? sto : dyn) : (fix < dyn ? fix : dyn)) + 7)
+        return 0;
+    memset(lf, 0, 288 * sizeof *lf);
+    memset(df, 0, 32 * sizeof *df);
+
+    if (sto <= fix && sto <= dyn) {
+        /* stored: pieces of at most 65535 bytes, LEN and ~LEN after alignment */
+        do {
+            size_t k = rawlen < 65535 ? rawlen : 65535;
+            pt__df_put(d, (uint32_t)(last && k == rawlen), 3);
+            pt__df_put(d, 0, (8 - d->bn) & 7);       /* byte-align */
+            d->o[0] = (uint8_t)k; d->o[1] = (uint8_t)(k >> 8);
+            d->o[2] = (uint8_t)~k; d->o[3] = (uint8_t)(~k >> 8);
+            if (k) memcpy(d->o + 4, raw, k);
+            d->o += 4 + k; raw += k; rawlen -= k;
+        } while (rawlen);
+        return 1;
+    }
+    if (fix <= dyn) {
+        pt__df_put(d, last | 2u, 3);
+        lc = d->fcode; ll = d->flen; dc = d->fcode + 288; dl = d->flen + 288;
+    } else {
+        pt__df_put(d, last | 4u, 3);
+        pt__df_codes(d->llen, 286, d->lcode);
+        pt__df_codes(d->dlen, 30, d->dcode);
+        pt__df_codes(d->clen, 19, d->ccode);
+        pt__df_put(d, nlit - 257, 5);
+        pt__df_put(d, ndist - 1, 5);
+        pt__df_put(d, ncl - 4, 4);
+        for (i = 0; i < ncl; i++) pt__df_put(d, d->clen[pt__df_corder[i]], 3);
+        for (i = 0; i < ntok; i++) {
+            v = d->tok[i] & 31u;
+            pt__df_put(d, d->ccode[v], d->clen[v]);
+            if (v >= 16) pt__df_put(d, (uint32_t)d->tok[i] >> 5, v == 16 ? 2u : v == 17 ? 3u : 7u);
+        }
+        lc = d->lcode; ll = d->llen; dc = d->dcode; dl = d->dlen;
+    }
+    {   /* the hot loop, on local copies of the writer */
+        uint8_t *o = d->o;
+        uint64_t bb = d->bb, x;
+        unsigned bn = d->bn, nb;
+        for (i = 0; i < nsym; i++) {
+            uint32_t s = d->sym[i], len = s & 0xffff, dm1 = (s >> 16) - 1;
+            if (s < 0x10000) { PT__DF_PUT(o, bb, bn, lc[s], ll[s]); continue; }
+            /* a whole match in one put: <= 15+5 + 15+13 = 48 bits */
+            v = d->lsym[len - 3];
+            j = pt__df_dcode(d, dm1);
+            x = lc[257 + v] | (uint64_t)(len - pt__df_lbase[v]) << ll[257 + v];
+            nb = ll[257 + v] + (unsigned)pt__df_lext[v];
+            x |= (uint64_t)(dc[j] | (dm1 + 1 - pt__df_dbase[j]) << dl[j]) << nb;
+            PT__DF_PUT(o, bb, bn, x, nb + dl[j] + pt__df_dext[j]);
+        }
+        PT__DF_PUT(o, bb, bn, lc[256], ll[256]);
+        d->o = o; d->bb = bb; d->bn = bn;
+    }
+    return 1;
+}
+
+/* Length of the common prefix of a and b (b is a's match source, earlier in
+   the same buffer), starting after len known-equal bytes, at most max. */
+PT__PRIVATE uint32_t pt__df_extend(const uint8_t *a, const uint8_t *b, uint32_t len, uint32_t max) {
+    uint64_t x, y;
+    while (len + 8 <= max) {
+        memcpy(&x, a + len, 8);
+        memcpy(&y, b + len, 8);
+        if (x != y) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return len + (uint32_t)__builtin_ctzll(x ^ y) / 8;
+#else
+            break;
+#endif
+        }
+        len += 8;
+    }
+    while (len < max && a[len] == b[len]) len++;
+    return len;
+}
+
+PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in_, size_t n, void *out_, size_t cap) {
+    static const uint8_t hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255};
+    const uint8_t *in = (const uint8_t *)in_;
+    uint8_t *out = (uint8_t *)out_;
+    size_t p = 0, bstart = 0, lim = n > 3 ? n - 3 : 0;  /* p < lim: 4 bytes readable */
+    uint32_t base = d->next_base, miss = 0, crc;
+    unsigned nsym = 0;
+    int ok = 1;
+
+    if (cap < 10 + 8 + 2) return 0;
+    memcpy(out, hdr, 10);
+    d->o = out + 10; d->oend = out + cap - 8; d->bb = 0; d->bn = 0;
+    memset(d->lfreq, 0, sizeof d->lfreq);   /* a failed call may leave counts */
+    memset(d->dfreq, 0, sizeof d->dfreq);
+    /* Hash heads hold base + position. Each call starts 32769 past the last
+       position of the previous one, so old entries are out of the window
+       and the 128 KiB table never needs clearing, except when the uint32
+       positions approach wrapping (checked at block boundaries, where at
+       most PT__DF_BLOCK*258 bytes have passed). */
+    if (base > PT__DF_LIMIT) { memset(d->head, 0, sizeof d->head); base = PT__DF_WIN + 1; }
+    while (p < lim) {
+        uint32_t v, h, cur, dist, len, k, step;
+        if (nsym >= PT__DF_BLOCK) {
+            if (!pt__df_block(d, nsym, in + bstart, p - bstart, 0)) { ok = 0; goto done; }
+            nsym = 0; bstart = p;
+            if (base + (uint32_t)p > PT__DF_LIMIT) {
+                memset(d->head, 0, sizeof d->head);
+                base = PT__DF_WIN + 1 - (uint32_t)p;   /* mod 2^32, by design */
+            }
+        }
+        v = pt__le32(in + p);
+        h = (v * 0x9E3779B1u) >> (32 - PT__DF_HBITS);
+        cur = base + (uint32_t)p;
+        dist = cur - d->head[h];
+        d->head[h] = cur;
+        if (dist - 1 < PT__DF_WIN && pt__le32(in + p - dist) == v) {
+            k = n - p < 258 ? (uint32_t)(n - p) : 258;
+            len = pt__df_extend(in + p, in + p - dist, 4, k);
+            d->sym[nsym++] = dist << 16 | len;
+            d->lfreq[257 + d->lsym[len - 3]]++;
+            d->dfreq[pt__df_dcode(d, dist - 1)]++;
+            /* Index the last two positions of the match: the next repeat in
+               JSON-like text tends to continue where this one ended. */
+            for (k = len - 2; k < len && p + k < lim; k++)
+                d->head[(pt__le32(in + p + k) * 0x9E3779B1u) >> (32 - PT__DF_HBITS)] = cur + k;
+            p += len;
+            miss = 0;
+        } else {
+            /* Literal run. After many misses in a row step up (LZ4-style) so
+               incompressible data is skipped fast; it ends up stored anyway. */
+            step = 1 + (miss++ >> 5);
+            if (step > 8) step = 8;
+            for (k = 0; k < step && p < lim; k++, p++) {
+                d->sym[nsym++] = in[p];
+                d->lfreq[in[p]]++;
+            }
+        }
+    }
+    for (; p < n; p++) { d->sym[nsym++] = in[p]; d->lfreq[in[p]]++; }  /* <= 3 + slack */
+    ok = pt__df_block(d, nsym, in + bstart, n - bstart, 1);
+done:   /* also on failure: heads written so far must fall out of the window */
+    d->next_base = base + (uint32_t)p + PT__DF_WIN + 1;
+    if (!ok) return 0;
+    pt__df_put(d, 0, (8 - d->bn) & 7);
+    crc = pt__crc32(0, in, n);
+    out = d->o;
+    out[0] = (uint8_t)crc; out[1] = (uint8_t)(crc >> 8); out[2] = (uint8_t)(crc >> 16); out[3] = (uint8_t)(crc >> 24);
+    out[4] = (uint8_t)n; out[5] = (uint8_t)(n >> 8); out[6] = (uint8_t)(n >> 16); out[7] = (uint8_t)(n >> 24);
+    return (size_t)(out + 8 - (uint8_t *)out_);
+}
 
 /* ==== [pt:curl] ========================================================== */
 #if defined(PACKTRACK_USE_CURL)
-/* PT__CURL_PLACEHOLDER */
-PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
-    (void)req; (void)user;
-    memset(resp, 0, sizeof *resp);
-    resp->not_sent = 1;
-    pt__fmt(resp->error, sizeof resp->error, "curl transport not implemented yet");
-    return PT_ERR_UNSUPPORTED;
+/* libcurl transport: the same pt_http_fn contract as pt__http_builtin, plus
+   https, proxies and CA options. Each pt__conn owns one easy handle and one
+   multi handle (kept as the easy handle's CURLOPT_PRIVATE); the multi owns
+   the connection cache, so keep-alive connections and TLS sessions carry
+   over between requests on the same pt__conn. The transfer is driven with
+   curl_multi_poll in slices of at most 10 ms, so a close deadline
+   (req->cancelled) cuts it off within about 10 ms even while the server is
+   silent (CURLOPT_XFERINFOFUNCTION alone is called too rarely when idle).
+
+   curl_global_init(CURL_GLOBAL_DEFAULT) runs once per process, under the
+   registry lock, before our first handle is made. libcurl older than 7.84
+   does not make it thread-safe against other threads using curl, so a host
+   that also uses curl should call curl_global_init itself at start-up,
+   before starting threads; libcurl counts the calls, ours is then a no-op.
+   We never call curl_global_cleanup: the host, or another library in the
+   process, may still be using curl. */
+#define PT__CURL_SLICE_MS 10
+
+static int pt__curl_ready;               /* curl_global_init succeeded (registry lock) */
+PT__PRIVATE int pt__curl_global_init(void) {
+    int ok;
+    pt__reg_lock();
+    if (!pt__curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) pt__curl_ready = 1;
+    ok = pt__curl_ready;
+    pt__reg_unlock();
+    return ok;
 }
-PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) { (void)cn; }
+
+typedef struct pt__curl_xfer {
+    pt_http_response *resp;
+    uint64_t body_total;
+    int      status;                     /* of the head being read */
+    int      final_status;               /* set once a complete non-1xx head arrived */
+    int      cut;                        /* body passed PT__BODY_DRAIN_MAX: aborted on purpose */
+} pt__curl_xfer;
+
+/* Header lines, status lines included. Keeps the final response's status
+   (only once its head is complete, like the built-in client) and Retry-After. */
+PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void *ud) {
+    pt__curl_xfer *x = (pt__curl_xfer *)ud;
+    size_t n = size * nitems, vl, i;
+    const char *v, *ve;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {          /* a status line: a new head (after a 1xx) */
+        x->resp->retry_after[0] = 0;
+        x->status = 0;
+        for (i = 5; i < n && p[i] != ' '; i++) {}
+        if (i + 3 < n && p[i + 1] >= '1' && p[i + 1] <= '5' && p[i + 2] >= '0' && p[i + 2] <= '9' && p[i + 3] >= '0' && p[i + 3] <= '9')
+            x->status = (p[i + 1] - '0') * 100 + (p[i + 2] - '0') * 10 + (p[i + 3] - '0');
+        return n;
+    }
+    if ((n == 2 && p[0] == '\r' && p[1] == '\n') || (n == 1 && p[0] == '\n')) {   /* end of a head */
+        if (x->status >= 200) x->final_status = x->status;
+        return n;
+    }
+    if (n > 12 && pt__strncaseeq(p, "retry-after:", 12)) {
+        v = p + 12; ve = p + n;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == '\n' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        vl = PT__MIN((size_t)(ve - v), sizeof x->resp->retry_after - 1);
+        memcpy(x->resp->retry_after, v, vl);
+        x->resp->retry_after[vl] = 0;
+    }
+    return n;
+}
+/* Body bytes: the first ones go to body_head, the rest is counted and
+   dropped; past PT__BODY_DRAIN_MAX a short count makes curl abort the
+   transfer (CURLE_WRITE_ERROR) and close the connection. */
+PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud) {
+    pt__curl_xfer *x = (pt__curl_xfer *)ud;
+    pt_http_response *r = x->resp;
+    size_t n = size * nmemb, k = PT__MIN(n, sizeof r->body_head - 1 - r->body_head_len);
+    if (k) { memcpy(r->body_head + r->body_head_len, p, k); r->body_head_len += k; }
+    x->body_total += n;
+    if (x->body_total > PT__BODY_DRAIN_MAX) { x->cut = 1; return 0; }
+    return n;
+}
+
+PT__PRIVATE CURLM *pt__curl_multi_of(CURL *e) {
+    char *p = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &p);
+    return (CURLM *)(void *)p;
+}
+PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) {
+    CURLM *m;
+    if (!cn->curl) return;
+    m = pt__curl_multi_of(cn->curl);
+    curl_easy_cleanup(cn->curl);
+    if (m) curl_multi_cleanup(m);
+    cn->curl = NULL;
+}
+PT__PRIVATE int pt__curl_conn_open(pt__conn *cn) {
+    CURL *e;
+    CURLM *m;
+    if (cn->curl) return 0;
+    if (!pt__curl_global_init()) return -1;
+    e = curl_easy_init();
+    m = curl_multi_init();
+    if (!e || !m) {
+        if (e) curl_easy_cleanup(e);
+        if (m) curl_multi_cleanup(m);
+        return -1;
+    }
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    cn->curl = e;
+    return 0;
+}
+
+/* Maps a failed transfer to a result and a message (curl's text: it never
+   holds request headers, so never the API key). */
+PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, const char *text, pt_http_response *resp) {
+    char *m = resp->error;
+    size_t cap = sizeof resp->error;
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "could not resolve host: %s", text);
+        return PT_ERR_RESOLVE;
+    case CURLE_COULDNT_CONNECT:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "could not connect (%s): %s", pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
+        return PT_ERR_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        pt__fmt(m, cap, "timed out: %s", text);
+        return PT_ERR_TIMEOUT;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "TLS certificate verification failed: %.70s; set ca_file", text);
+        return PT_ERR_TLS;
+    case CURLE_SSL_CACERT_BADFILE:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.70s; check ca_file/ca_path", text);
+        return PT_ERR_TLS;
+    case CURLE_SSL_CONNECT_ERROR:
+        resp->not_sent = 1;
+        /* A reset or EOF during the handshake is the network, not TLS: retryable. */
+        if (os_errno != 0 || strstr(text, "SSL_ERROR_SYSCALL") || strstr(text, "unexpected eof")) {
+            pt__fmt(m, cap, "connection lost during the TLS handshake: %s", text);
+            return PT_ERR_NETWORK;
+        }
+        pt__fmt(m, cap, "TLS handshake failed: %s", text);
+        return PT_ERR_TLS;
+    case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_SSL_CRL_BADFILE: case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+    case CURLE_SSL_CLIENTCERT:
+#endif
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "TLS error: %s", text);
+        return PT_ERR_TLS;
+    case CURLE_OUT_OF_MEMORY:
+        pt__fmt(m, cap, "out of memory in libcurl");
+        return PT_ERR_NO_MEMORY;
+    case CURLE_URL_MALFORMAT:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "bad request URL: %s", text);
+        return PT_ERR_INVALID_ARG;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        resp->not_sent = 1;
+        pt__fmt(m, cap, "this libcurl cannot do it: %s", text);
+        return PT_ERR_UNSUPPORTED;
+    case CURLE_WEIRD_SERVER_REPLY:
+        pt__fmt(m, cap, "malformed HTTP response: %s", text);
+        return PT_ERR_PROTOCOL;
+    default:
+        pt__fmt(m, cap, "network error: %s", text);
+        return PT_ERR_NETWORK;
+    }
+}
+
+/* Appends "Name: value" (or "Name;" for an empty value, which curl would
+   otherwise drop) to the list. 0 ok, -1 out of memory. */
+PT__PRIVATE int pt__curl_header(struct curl_slist **list, const char *name, const char *value) {
+    char stack[512], *line = stack;
+    size_t nn = strlen(name), vn = strlen(value);
+    struct curl_slist *t;
+    if (nn + vn + 3 > sizeof stack && !(line = (char *)PT__MALLOC(nn + vn + 3))) return -1;
+    memcpy(line, name, nn);
+    if (vn) { line[nn] = ':'; line[nn + 1] = ' '; memcpy(line + nn + 2, value, vn); line[nn + 2 + vn] = 0; }
+    else { line[nn] = ';'; line[nn + 1] = 0; }
+    t = curl_slist_append(*list, line);
+    if (line != stack) PT__FREE(line);
+    if (!t) return -1;
+    *list = t;
+    return 0;
+}
+
+/* One request over libcurl. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__conn *cn = (pt__conn *)user;
+    pt__curl_xfer x;
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE];
+    const char *text;
+    CURL *e;
+    CURLM *m;
+    CURLcode cc = CURLE_OK;
+    int64_t t0 = pt__mono_ms(), now = t0, deadline;
+    long os_errno = 0;
+    long sent = 0;
+    int done = 0, cancelled = 0, timed_out = 0, oom = 0, status;
+    size_t i;
+    memset(resp, 0, sizeof *resp);
+    if (req->cancelled && req->cancelled(req)) {
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        return PT_ERR_CANCELLED;
+    }
+    if (pt__curl_conn_open(cn) != 0) {
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
+        return PT_ERR_NO_MEMORY;
+    }
+    e = cn->curl;
+    m = pt__curl_multi_of(e);
+    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
+    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&hdrs, req->headers[i].name, req->headers[i].value);
+    if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
+        struct curl_slist *t = curl_slist_append(hdrs, "Expect:");
+        if (t) hdrs = t; else oom = -1;
+    }
+    if (oom) {
+        curl_slist_free_all(hdrs);
+        resp->not_sent = 1;
+        return PT_ERR_NO_MEMORY;
+    }
+    memset(&x, 0, sizeof x);
+    x.resp = resp;
+    errbuf[0] = 0;
+    /* A clean slate per request; the connection cache lives in the multi handle. */
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
+    if (strcmp(req->method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, pt__curl_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)&x);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pt__curl_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&x);
+    if (req->proxy && req->proxy[0]) curl_easy_setopt(e, CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
+    if (req->ca_file && req->ca_file[0]) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+    if (req->ca_path && req->ca_path[0]) curl_easy_setopt(e, CURLOPT_CAPATH, req->ca_path);
+    /* Verification is on unless the user turned it off, and then both checks go. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+
+    if (curl_multi_add_handle(m, e) != CURLM_OK) {
+        curl_slist_free_all(hdrs);
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
+        return PT_ERR_INTERNAL;
+    }
+    for (;;) {
+        int running = 0, left = 0;
+        CURLMsg *msg;
+        int64_t slice;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) { cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT; done = 1; break; }
+        while ((msg = curl_multi_info_read(m, &left)) != NULL)
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) { cc = msg->data.result; done = 1; }
+        if (done) break;
+        if (!running) { cc = CURLE_GOT_NOTHING; done = 1; break; }
+        if (req->cancelled && req->cancelled(req)) { cancelled = 1; break; }
+        now = pt__mono_ms();
+        if (now >= deadline) { timed_out = 1; break; }
+        slice = PT__MIN(deadline - now, (int64_t)PT__CURL_SLICE_MS);
+#if LIBCURL_VERSION_NUM >= 0x074200
+        mc = curl_multi_poll(m, NULL, 0, (int)slice, NULL);
+#else
+        mc = curl_multi_wait(m, NULL, 0, (int)slice, NULL);
+#endif
+        if (mc != CURLM_OK) { cc = CURLE_FAILED_INIT; done = 1; break; }
+    }
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    /* Removing an unfinished transfer abandons it and closes its connection.
+       Then drop the options that point into this stack frame. */
+    curl_multi_remove_handle(m, e);
+    curl_easy_reset(e);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    curl_slist_free_all(hdrs);
+    status = x.final_status;
+    resp->status = status;
+    resp->body_head[resp->body_head_len] = 0;
+    if (done && cc == CURLE_OK && status >= 200) return PT_OK;
+    /* A status line arrived: a body problem does not hide a 2xx (the server
+       accepted), nor any status when we cut an over-long body ourselves. */
+    if (status >= 200 && (status < 300 || (done && cc == CURLE_WRITE_ERROR && x.cut))) return PT_OK;
+    if (cancelled) {
+        if (sent == 0) resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+        return PT_ERR_CANCELLED;
+    }
+    if (timed_out) {
+        if (sent == 0) resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
+        return PT_ERR_TIMEOUT;
+    }
+    if (cc == CURLE_OK) cc = CURLE_WEIRD_SERVER_REPLY;
+    text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    {
+        pt_result r = pt__curl_fail(cc, os_errno, text, resp);
+        if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
+        return r;
+    }
+}
 #define PT__HAVE_TLS 1
 #else
 #define PT__HAVE_TLS 0
@@ -2796,7 +3756,7 @@ PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
     cls = pt__classify(tr, &resp);
     if (cls == 1) {
         c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
+        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
         pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp.status);
     } else if (tr == PT_ERR_CANCELLED) {
         c->req_failed++;
@@ -2814,18 +3774,25 @@ PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
         if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
             c->breaker = PT_BREAKER_OPEN;
             c->open_until = now + c->cfg.breaker_cooldown_ms;
-            pt__log(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
+            pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
         }
         if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
-            pt__log(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
-                    (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
-            while (b->nranges) pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
+            pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
+                       (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
+            /* The unsettled ranges always form one contiguous tail [top.lo, n)
+               (bisection settles them left to right): report it as one range,
+               with its own payload. */
+            if (b->nranges > 1) {
+                b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
+                if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
+            }
+            pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
         } else {
             wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
             if (tr == PT_OK) ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
             if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
             b->next_try_ms = now + wait;
-            pt__log(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
+            pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
                     (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
         }
     } else {
@@ -2845,13 +3812,13 @@ PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
             b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
             b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
             b->prepared = 0;
-            pt__log(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
+            pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
         } else {
             char msg[160];
             if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
             else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
             pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-            pt__log(c, PT_LOG_ERROR, "%s; dropped for good", msg);
+            pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
             pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
         }
     }
@@ -2877,7 +3844,8 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
         if (c->breaker == PT_BREAKER_OPEN) {
             if (now < c->open_until) return c->open_until;
             c->breaker = PT_BREAKER_HALF_OPEN;
-            pt__log(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
+            pt__log_ul(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
+            now = pt__mono_ms();
         }
         if (now < c->b.next_try_ms) return c->b.next_try_ms;
         pt__pipe_attempt(c);
@@ -2889,15 +3857,21 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
 /* Runs the pipeline on this thread until `until` (monotonic ms). mode 0:
    return when nothing is due before `until` (pt_pump); 1: until everything
    up to seq `t` is settled (flush); 2: until empty (close). Returns 1 if the
-   goal was reached. Lock held. */
-PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+   goal was reached. Lock held. A pump does at least one step and stops
+   once its budget is spent (a request already started runs to its end:
+   cutting it at a small budget would never deliver anything); a flush cuts
+   its own request off at its deadline (work_until); close, at cancel_at. */
+PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) {
+    int did = 0;
     for (;;) {
         int64_t next, now;
         if (mode == 1 && pt__settled(c, t)) return 1;
         if (mode == 2 && !c->q.count && !c->inf_pending) return 1;
-        if (c->stopping && pt__mono_ms() >= c->close_deadline) return 0;
+        now = pt__mono_ms();
+        if (c->stopping && now >= c->close_deadline) return 0;
+        if (did && now >= until) return 0;
         next = pt__pipe_step(c);
-        if (next == 0) continue;
+        if (next == 0) { did = 1; continue; }
         now = pt__mono_ms();
         if (mode == 0 && next > until) return 1;
         if (now >= until) return 0;
@@ -2907,6 +3881,13 @@ PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
         pt__cond_wait_ms(&c->cv_work, &c->mu, PT__MIN(next, until) - now);
         c->worker_waiting = 0;
     }
+}
+PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+    int r;
+    c->work_until = mode == 1 ? until : PT__INF_MS;
+    r = pt__work_loop(c, until, mode, t);
+    c->work_until = PT__INF_MS;
+    return r;
 }
 
 PT__PRIVATE void pt__flush_thread(void *arg) {
@@ -3367,6 +4348,7 @@ PACKTRACK_API pt_result pt_flush(pt_client *cl, int timeout_ms) {
     c->flush_waiters++;
     while (!pt__settled(c, t)) {
         int64_t now = pt__mono_ms();
+        if (c->stopping) { r = PT_ERR_CLOSED; break; }   /* pt_close took over; its report counts */
         if (now >= deadline) { r = PT_ERR_TIMEOUT; break; }
         if (c->cfg.manual_mode && !c->worker_busy) {
             c->worker_busy = 1;
@@ -3404,14 +4386,21 @@ PACKTRACK_API pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report 
     if (report) memset(report, 0, sizeof *report);
     if (!cl) return PT_OK;
     if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
-    while (pt__atomic_load(&cl->callers) > 0) pt__sleep_ms(1);
     c = cl->core;
     deadline = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    /* Stop first, then wait for the calls still inside: pt_track refuses,
+       pt_flush waiters leave, and the requests of pt_ingest/pt_health/a
+       manual-mode worker are cut off at the deadline, so none of them can
+       hold close past its deadline. */
     pt__mutex_lock(&c->mu);
     c->stopping = 1;
     c->close_deadline = deadline;
     pt__atomic_store(&c->cancel_at, deadline);
     pt__cond_broadcast(&c->cv_work);
+    pt__cond_broadcast(&c->cv_done);
+    pt__mutex_unlock(&c->mu);
+    while (pt__atomic_load(&cl->callers) > 0) pt__sleep_ms(1);
+    pt__mutex_lock(&c->mu);
     if (c->thread_started) {
         pt__mutex_unlock(&c->mu);
         pt__thread_join(c->thread);
@@ -3424,8 +4413,8 @@ PACKTRACK_API pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report 
         c->worker_busy = 0;
     }
     pt__fill_report(c, &rep);
-    if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
     pt__mutex_unlock(&c->mu);
+    if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
     pt__registry_remove(c);
     pt__core_free(c);
     cl->core = NULL;
@@ -3614,6 +4603,7 @@ PACKTRACK_API pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *
             r = pt__err(err, PT_ERR_HTTP, "health probe answered HTTP %d", resp.status);
             if (err) { err->http_status = resp.status; memcpy(err->body_head, resp.body_head, sizeof err->body_head); err->body_head[sizeof err->body_head - 1] = 0; }
         }
+        if (err && r != PT_OK) { err->attempts = 1; err->retryable = pt__classify(tr, &resp) == 0; }
     }
     pt__leave(cl);
     return r;
@@ -3642,6 +4632,7 @@ static void pt__fork_child(void) {
         pt__cond_init(&c->cv_work); pt__cond_init(&c->cv_done);
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
+        c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         c->inf_pending = c->inf_bytes = 0;
         c->b.n = 0; c->b.nranges = 0; c->b.prepared = 0; c->b.first_try_ms = 0; c->b.next_try_ms = 0;
@@ -3672,6 +4663,9 @@ static void pt__fork_child(void) {
 }
 #endif
 
+#if defined(_MSC_VER)
+#pragma warning(pop)
+#endif
 #endif /* PACKTRACK_IMPLEMENTATION */
 
 /*

@@ -259,6 +259,8 @@ static pt_severity parse_severity(const char *s) {
 
 /* ---- a small strict JSON reader (RFC 8259), enough to take events apart ---- */
 static const char *jerr;   /* why the last parse failed */
+static const char *jat;    /* and where */
+#define JFAIL(why, at) do { jerr = (why); jat = (at); return NULL; } while (0)
 static const char *j_ws(const char *p, const char *e) {
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
@@ -271,23 +273,22 @@ static const char *j_string(const char *p, const char *e) {
     for (p++; p < e; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"') return p + 1;
-        if (c < 0x20) { jerr = "control character in a string"; return NULL; }
+        if (c < 0x20) JFAIL("control character in a string", p);
         if (c == '\\') {
             if (++p >= e) break;
             if (*p == 'u') {
                 int i;
-                for (i = 1; i <= 4; i++) if (p + i >= e || hexv((unsigned char)p[i]) < 0) { jerr = "bad \\u escape"; return NULL; }
+                for (i = 1; i <= 4; i++) if (p + i >= e || hexv((unsigned char)p[i]) < 0) JFAIL("bad \\u escape", p);
                 p += 4;
-            } else if (!strchr("\"\\/bfnrt", *p)) { jerr = "bad escape"; return NULL; }
+            } else if (!strchr("\"\\/bfnrt", *p)) JFAIL("bad escape", p);
         }
     }
-    jerr = "unterminated string";
-    return NULL;
+    JFAIL("unterminated string", p);
 }
 static const char *j_value(const char *p, const char *e, int depth) {
-    if (depth > 256) { jerr = "nested too deeply"; return NULL; }
+    if (depth > 256) JFAIL("nested too deeply", p);
     p = j_ws(p, e);
-    if (p >= e) { jerr = "unexpected end of input"; return NULL; }
+    if (p >= e) JFAIL("unexpected end of input", p);
     if (*p == '"') return j_string(p, e);
     if (*p == '{' || *p == '[') {
         char close = *p == '{' ? '}' : ']';
@@ -296,29 +297,28 @@ static const char *j_value(const char *p, const char *e, int depth) {
         if (p < e && *p == close) return p + 1;
         for (;;) {
             if (obj) {
-                if (p >= e || *p != '"') { jerr = "expected a string key"; return NULL; }
+                if (p >= e || *p != '"') JFAIL("expected a string key", p);
                 if (!(p = j_string(p, e))) return NULL;
                 p = j_ws(p, e);
-                if (p >= e || *p != ':') { jerr = "expected ':'"; return NULL; }
+                if (p >= e || *p != ':') JFAIL("expected ':'", p);
                 p++;
             }
             if (!(p = j_value(p, e, depth + 1))) return NULL;
             p = j_ws(p, e);
             if (p < e && *p == ',') { p = j_ws(p + 1, e); continue; }
             if (p < e && *p == close) return p + 1;
-            jerr = obj ? "expected ',' or '}'" : "expected ',' or ']'";
-            return NULL;
+            JFAIL(obj ? "expected ',' or '}'" : "expected ',' or ']'", p);
         }
     }
     if (*p == '-' || (*p >= '0' && *p <= '9')) {
         if (*p == '-') p++;
         if (p < e && *p == '0') p++;
         else if (p < e && *p >= '1' && *p <= '9') while (p < e && *p >= '0' && *p <= '9') p++;
-        else { jerr = "bad number"; return NULL; }
+        else JFAIL("bad number", p);
         if (p < e && *p == '.') {
             const char *q = ++p;
             while (p < e && *p >= '0' && *p <= '9') p++;
-            if (p == q) { jerr = "bad number"; return NULL; }
+            if (p == q) JFAIL("bad number", p);
         }
         if (p < e && (*p == 'e' || *p == 'E')) {
             const char *q;
@@ -326,15 +326,14 @@ static const char *j_value(const char *p, const char *e, int depth) {
             if (p < e && (*p == '+' || *p == '-')) p++;
             q = p;
             while (p < e && *p >= '0' && *p <= '9') p++;
-            if (p == q) { jerr = "bad number"; return NULL; }
+            if (p == q) JFAIL("bad number", p);
         }
         return p;
     }
     if (e - p >= 4 && !memcmp(p, "true", 4)) return p + 4;
     if (e - p >= 5 && !memcmp(p, "false", 5)) return p + 5;
     if (e - p >= 4 && !memcmp(p, "null", 4)) return p + 4;
-    jerr = "unexpected character";
-    return NULL;
+    JFAIL("unexpected character", p);
 }
 static void put_utf8(char **o, unsigned cp) {
     char *q = *o;
@@ -360,7 +359,7 @@ static char *j_decode(const char *p, const char *end) {
         case 'u': {
             unsigned cp = hex4(p + 1);
             p += 4;
-            if (cp == 0) { jerr = "\\u0000 in a string"; return NULL; }
+            if (cp == 0) JFAIL("\\u0000 in a string", p);
             if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 7 && p[1] == '\\' && p[2] == 'u') {
                 unsigned lo = hex4(p + 3);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) { cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00); p += 6; }
@@ -550,7 +549,7 @@ static const char *parse_input(const char *buf, size_t n, int ndjson, ev_list *o
             s = j_ws(p, le);
             if (s < le) {
                 if (*s != '{') { snprintf(msg, sizeof msg, "line %ld: an event must be a JSON object", line); return msg; }
-                if (!(end = j_value(s, le, 0))) { snprintf(msg, sizeof msg, "line %ld: invalid JSON: %s", line, jerr); return msg; }
+                if (!(end = j_value(s, le, 0))) { snprintf(msg, sizeof msg, "line %ld, column %ld: invalid JSON: %s", line, (long)(jat - p) + 1, jerr); return msg; }
                 if (j_ws(end, le) != le) { snprintf(msg, sizeof msg, "line %ld: trailing characters after the event", line); return msg; }
                 if (event_from_object(s, end, ev_push(out, line))) { snprintf(msg, sizeof msg, "line %ld: %s", line, jerr); return msg; }
             }
@@ -561,7 +560,7 @@ static const char *parse_input(const char *buf, size_t n, int ndjson, ev_list *o
     p = j_ws(buf, e);
     if (p == e) return "input is empty";
     if (!(end = j_value(p, e, 0))) {
-        snprintf(msg, sizeof msg, "invalid JSON at byte %ld: %s", (long)(e - buf) - (long)(e - p), jerr ? jerr : "?");
+        snprintf(msg, sizeof msg, "invalid JSON at byte %ld: %s", (long)(jat - buf), jerr);
         return msg;
     }
     if (j_ws(end, e) != e) return "trailing characters after the JSON value (use --ndjson for one event per line)";
@@ -807,7 +806,12 @@ static int health_probe(pt_client *cl) {
     pt_health_report h;
     pt_error err;
     pt_result r = pt_health(cl, &h, &err);
-    if (r != PT_OK) return report_error("health check failed", r, &err);
+    if (r != PT_OK) {
+        /* a 5xx/429/408 answer or no answer at all: trying later may help */
+        int st = h.server_status;
+        if (r != PT_ERR_HTTP || st == 408 || st == 429 || st >= 500) err.retryable = r != PT_ERR_TLS && r != PT_ERR_UNSUPPORTED;
+        return report_error("health check failed", r, &err);
+    }
     if (!h.server_probed) return fail(EXIT_ARGS, "health check: no health path configured");
     say("health: HTTP %d", h.server_status);
     return EXIT_OK;

@@ -11,6 +11,17 @@ run_variant() {
     cat "$B/build-$name.log"; echo "variant $name: BUILD FAILED"; total_f=$((total_f + 1)); return
   fi
   shift
+  run_and_count "$name" "$@"
+}
+# A variant that builds what it needs itself (e.g. the mingw/wine one):
+# run_variant_cmd NAME COMMAND...; the command's last summary line counts.
+run_variant_cmd() {
+  name=$1; shift
+  echo "=== variant: $name"
+  run_and_count "$name" "$@"
+}
+run_and_count() {
+  name=$1; shift
   out="$B/out-$name.txt"
   "$@" > "$out" 2>&1
   rc=$?
@@ -34,5 +45,6 @@ run_variant cxx run-cxx ./$B/run-cxx
 run_variant asan-ubsan run-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$B/run-asan
 run_variant tsan run-tsan env TSAN_OPTIONS="halt_on_error=1" ./$B/run-tsan
 run_variant valgrind run valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$B/run json http ingest
+run_variant_cmd windows-wine sh tests/win/run.sh
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" -eq 0 ]

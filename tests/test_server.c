@@ -5,7 +5,7 @@
  * prefixed pts_); build with -D_GNU_SOURCE (or _POSIX_C_SOURCE), link -lpthread -lz.
  * Standalone sink: cc -D_GNU_SOURCE -DPTS_MAIN test_server.c -lpthread -lz; prints
  * "http://127.0.0.1:PORT", then one line per request, until SIGINT/SIGTERM or stdin
- * EOF (flags: --no-stdin, --status N).
+ * EOF (flags: --no-stdin, --status N, --stall: read requests, never answer).
  *
  * Listens on 127.0.0.1:<ephemeral>; one accept thread + one thread per connection;
  * keep-alive and pipelining; request bodies by Content-Length or chunked (<= 64 MiB,
@@ -1405,8 +1405,10 @@ int main(int argc, char **argv) {
       memset(&a, 0, sizeof a);
       a.status = atoi(argv[++i]);
       pts_set_default(s, &a);
+    } else if (strcmp(argv[i], "--stall") == 0) {
+      pts_set_stall(s, 1);
     } else {
-      fprintf(stderr, "usage: %s [--no-stdin] [--status N]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--no-stdin] [--status N] [--stall]\n", argv[0]);
       pts_stop(s);
       return 1;
     }

@@ -8,11 +8,18 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
+#include <stdio.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PTF_FN static __attribute__((unused))
+#else
+#define PTF_FN static
+#endif
 
 /* ---- input reader ---------------------------------------------------------- */
 typedef struct ptf_rd { const uint8_t *d; size_t n, i; } ptf_rd;
-static unsigned ptf_byte(ptf_rd *r) { return r->i < r->n ? r->d[r->i++] : 0u; }
-static uint64_t ptf_u64(ptf_rd *r) {
+PTF_FN unsigned ptf_byte(ptf_rd *r) { return r->i < r->n ? r->d[r->i++] : 0u; }
+PTF_FN uint64_t ptf_u64(ptf_rd *r) {
     uint64_t v = 0;
     int k;
     for (k = 0; k < 8; k++) v = (v << 8) | ptf_byte(r);
@@ -20,7 +27,7 @@ static uint64_t ptf_u64(ptf_rd *r) {
 }
 /* A length-prefixed chunk (1 length byte, then up to that many bytes) copied
    into dst (capacity >= 256) and NUL-terminated; returns its length. */
-static size_t ptf_chunk(ptf_rd *r, char *dst) {
+PTF_FN size_t ptf_chunk(ptf_rd *r, char *dst) {
     size_t want = ptf_byte(r), have = r->n - r->i, k = want < have ? want : have;
     if (k) memcpy(dst, r->d + r->i, k);
     r->i += k;
@@ -31,7 +38,7 @@ static size_t ptf_chunk(ptf_rd *r, char *dst) {
 /* Validates like pt__json_validate(.., want_object = 1) but allows two more
    levels of nesting: an event puts a raw value (itself up to
    PT__JSON_MAX_DEPTH deep) two levels down (event -> metadata -> value). */
-static int ptf_valid_event_doc(const char *s, size_t n) {
+PTF_FN int ptf_valid_event_doc(const char *s, size_t n) {
     pt__jv v;
     v.s = (const unsigned char *)s; v.n = n; v.i = 0; v.why = NULL;
     if (n == 0 || s[0] != '{') return 0;
@@ -41,7 +48,7 @@ static int ptf_valid_event_doc(const char *s, size_t n) {
 }
 
 /* Minifying a writer's or validator's output must be a no-op / idempotent. */
-static int ptf_minify_is_identity(const char *s, size_t n) {
+PTF_FN int ptf_minify_is_identity(const char *s, size_t n) {
     pt__buf m;
     int same;
     pt__buf_init(&m, NULL, 0);
@@ -51,7 +58,7 @@ static int ptf_minify_is_identity(const char *s, size_t n) {
     return same;
 }
 
-static int ptf_is_uuid4(const char *k) {
+PTF_FN int ptf_is_uuid4(const char *k) {
     int i;
     for (i = 0; i < 36; i++) {
         char c = k[i];
@@ -73,7 +80,7 @@ static int ptf_is_uuid4(const char *k) {
 static const char ptf_host_ctx[] =
     "\"host\":{\"name\":\"fz\",\"pid\":1,\"os\":\"linux\",\"arch\":\"x86_64\"},\"sdk\":{\"name\":\"packtrack-c\",\"version\":\"0.1.0\"}";
 
-static void ptf_read_fields(ptf_rd *r, pt_field *f, size_t *count, char (*keys)[257], char (*vals)[257]) {
+PTF_FN void ptf_read_fields(ptf_rd *r, pt_field *f, size_t *count, char (*keys)[257], char (*vals)[257]) {
     size_t n = ptf_byte(r) % (PTF_MAX_FIELDS + 1), i;
     for (i = 0; i < n; i++) {
         unsigned t = ptf_byte(r);
@@ -96,7 +103,7 @@ static void ptf_read_fields(ptf_rd *r, pt_field *f, size_t *count, char (*keys)[
     *count = n;
 }
 
-static int ptf_json_writer(const uint8_t *data, size_t size) {
+PTF_FN int ptf_json_writer(const uint8_t *data, size_t size) {
     ptf_rd r;
     char strs[12][257], mkeys[PTF_MAX_FIELDS][257], mvals[PTF_MAX_FIELDS][257];
     char xkeys[PTF_MAX_FIELDS][257], xvals[PTF_MAX_FIELDS][257];
@@ -110,7 +117,8 @@ static int ptf_json_writer(const uint8_t *data, size_t size) {
     int bad = 0;
     r.d = data; r.n = size; r.i = 0;
     memset(&ev, 0, sizeof ev);
-    present = ptf_byte(&r) | (ptf_byte(&r) << 8);
+    present = ptf_byte(&r);
+    present |= ptf_byte(&r) << 8;
     ev.severity = (pt_severity)(ptf_byte(&r) % 6);
     flags = ptf_byte(&r);
     if (flags & 1) ev.timestamp_ms = (int64_t)ptf_u64(&r);
@@ -151,7 +159,7 @@ static int ptf_json_writer(const uint8_t *data, size_t size) {
 }
 
 /* ---- fuzz_json_validate ----------------------------------------------------- */
-static int ptf_json_validate(const uint8_t *data, size_t size) {
+PTF_FN int ptf_json_validate(const uint8_t *data, size_t size) {
     const char *s = (const char *)data, *why = NULL;
     size_t at = (size_t)-1;
     int ok = pt__json_validate(s, size, 0, &why, &at);
@@ -200,7 +208,7 @@ static int ptf_json_validate(const uint8_t *data, size_t size) {
    The head is found the way the built-in client finds it; the rest is fed to
    the chunked decoder in one piece and again in pieces, which must agree. */
 typedef struct ptf_ck_run { int ret; size_t used; char head[256]; size_t len; uint64_t total; } ptf_ck_run;
-static void ptf_chunked_run(const char *p, size_t n, size_t step, ptf_ck_run *out) {
+PTF_FN void ptf_chunked_run(const char *p, size_t n, size_t step, ptf_ck_run *out) {
     pt__chunked c;
     pt__sink sink;
     size_t off = 0;
@@ -222,7 +230,7 @@ static void ptf_chunked_run(const char *p, size_t n, size_t step, ptf_ck_run *ou
     out->len = sink.len;
     out->total = sink.total;
 }
-static int ptf_http_head(const uint8_t *data, size_t size) {
+PTF_FN int ptf_http_head(const uint8_t *data, size_t size) {
     const char *p = (const char *)data;
     pt__http_head h;
     size_t k, hend = 0;
@@ -252,7 +260,7 @@ static int ptf_http_head(const uint8_t *data, size_t size) {
 }
 
 /* ---- fuzz_url ---------------------------------------------------------------- */
-static int ptf_url(const uint8_t *data, size_t size) {
+PTF_FN int ptf_url(const uint8_t *data, size_t size) {
     char *s = (char *)malloc(size + 1), rebuilt[1200], auth[300];
     pt__url u, u2;
     pt_error err;
@@ -282,7 +290,7 @@ static int ptf_url(const uint8_t *data, size_t size) {
 }
 
 /* ---- fuzz_retry_after ---------------------------------------------------------- */
-static int ptf_retry_after(const uint8_t *data, size_t size) {
+PTF_FN int ptf_retry_after(const uint8_t *data, size_t size) {
     char *s = (char *)malloc(size + 1);
     int64_t a, b, c;
     int bad = 0;

@@ -1,0 +1,147 @@
+#!/bin/sh
+# Windows variant: cross-builds packtrack.h with mingw-w64 (Win32 threads,
+# condition variables, Winsock2) and runs tests/win/test_win.c under wine
+# against two native test servers on 127.0.0.1 (one answers 200, one reads
+# requests and never answers). Also checks that the implementation compiles
+# warning-free (-Werror) as C99 and as C++11 with mingw.
+# Skips cleanly (exit 0) when mingw-w64 or wine is not installed.
+# Arguments: test names to run (default: all). Last line: "N passed, N failed"
+# (", N skipped").
+cd "$(dirname "$0")/../.." || exit 1
+B=${B:-build}
+W="$B/win"
+MINGW_CC=${MINGW_CC:-x86_64-w64-mingw32-gcc}
+MINGW_CXX=${MINGW_CXX:-x86_64-w64-mingw32-g++}
+NATIVE_CC=${CC:-cc}
+WARN="-Wall -Wextra -pedantic -Werror"
+
+skip() {
+    echo "skip: windows-wine: $1"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+}
+
+command -v "$MINGW_CC" >/dev/null 2>&1 || skip "$MINGW_CC not found (apt-get install gcc-mingw-w64-x86-64)"
+if [ -n "$WINE" ]; then :
+elif command -v wine64 >/dev/null 2>&1; then WINE=wine64
+elif [ -x /usr/lib/wine/wine64 ]; then WINE=/usr/lib/wine/wine64   # Debian's wine64 package without `wine`
+elif command -v wine >/dev/null 2>&1; then WINE=wine
+else skip "wine not found (apt-get install wine64)"
+fi
+WINESERVER=${WINESERVER:-}
+if [ -z "$WINESERVER" ]; then
+    for w in wineserver64 /usr/lib/wine/wineserver64 wineserver /usr/lib/wine/wineserver; do
+        if command -v "$w" >/dev/null 2>&1; then WINESERVER=$w; break; fi
+    done
+fi
+
+mkdir -p "$W" || exit 1
+pass=0; fail=0
+t_start=$(date +%s)
+
+# ---- compile checks: the header as C99 and C++11 under mingw, -Werror -----
+printf '#define PACKTRACK_IMPLEMENTATION\n#include "packtrack.h"\n' > "$W/impl.c"
+cp "$W/impl.c" "$W/impl.cpp"
+if "$MINGW_CC" -std=c99 -I. $WARN -c "$W/impl.c" -o "$W/impl_c.o" > "$W/cc-c.log" 2>&1; then
+    pass=$((pass + 1)); echo "ok   mingw C99 compile"
+else
+    fail=$((fail + 1)); echo "FAIL mingw C99 compile:"; sed 's/^/    /' "$W/cc-c.log" | head -40
+fi
+if ! command -v "$MINGW_CXX" >/dev/null 2>&1; then
+    echo "skip: mingw C++11 compile ($MINGW_CXX not found: apt-get install g++-mingw-w64-x86-64)"
+elif "$MINGW_CXX" -std=c++11 -I. $WARN -c "$W/impl.cpp" -o "$W/impl_cpp.o" > "$W/cc-cxx.log" 2>&1; then
+    pass=$((pass + 1)); echo "ok   mingw C++11 compile"
+else
+    fail=$((fail + 1)); echo "FAIL mingw C++11 compile:"; sed 's/^/    /' "$W/cc-cxx.log" | head -40
+fi
+
+# ---- builds ---------------------------------------------------------------
+if ! "$MINGW_CC" -std=c99 -O2 $WARN -o "$W/test_win.exe" tests/win/test_win.c -lws2_32 > "$W/build-exe.log" 2>&1; then
+    echo "FAIL build of test_win.exe:"; sed 's/^/    /' "$W/build-exe.log" | head -40
+    echo "$pass passed, $((fail + 1)) failed"; exit 1
+fi
+if ! "$NATIVE_CC" -std=c99 -O1 -D_GNU_SOURCE -DPTS_MAIN -o "$W/test_server" tests/test_server.c -lpthread -lz > "$W/build-server.log" 2>&1; then
+    echo "FAIL build of the test server:"; sed 's/^/    /' "$W/build-server.log" | head -40
+    echo "$pass passed, $((fail + 1)) failed"; exit 1
+fi
+
+# ---- servers ----------------------------------------------------------------
+pids=""; own_prefix=
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    pids=""
+    # the wineserver of our own prefix only (it would linger ~3 s otherwise)
+    if [ -n "$own_prefix" ] && [ -n "$WINESERVER" ]; then "$WINESERVER" -k >/dev/null 2>&1; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$W/test_server" --no-stdin > "$W/server-ok.log" 2>&1 &
+pids="$pids $!"
+"$W/test_server" --no-stdin --stall > "$W/server-stall.log" 2>&1 &
+pids="$pids $!"
+# wait_url LOGFILE: prints the URL the server announces on its first line
+wait_url() {
+    i=0
+    while [ $i -lt 50 ]; do
+        u=$(head -n 1 "$1" 2>/dev/null)
+        case "$u" in http://*) echo "$u"; return 0 ;; esac
+        sleep 0.1; i=$((i + 1))
+    done
+    return 1
+}
+url1=$(wait_url "$W/server-ok.log")
+url2=$(wait_url "$W/server-stall.log")
+if [ -z "$url1" ] || [ -z "$url2" ]; then
+    echo "FAIL the test servers did not start"; cat "$W/server-ok.log" "$W/server-stall.log" 2>/dev/null | head -20
+    echo "$pass passed, $((fail + 1)) failed"; exit 1
+fi
+
+# ---- wine -----------------------------------------------------------------
+own_prefix=
+if [ -z "$WINEPREFIX" ]; then
+    case "$W" in /*) WINEPREFIX=$W/wineprefix ;; *) WINEPREFIX=$(pwd)/$W/wineprefix ;; esac
+    own_prefix=1
+fi
+WINEDEBUG=${WINEDEBUG:--all}
+WINEDLLOVERRIDES=${WINEDLLOVERRIDES:-mscoree,mshtml=}   # no Mono/Gecko install prompts
+DISPLAY=
+export WINEPREFIX WINEDEBUG WINEDLLOVERRIDES DISPLAY
+[ -d "$WINEPREFIX" ] || echo "    (first wine start: creating the prefix in $WINEPREFIX)"
+t_wine=$(date +%s)
+timeout 150 "$WINE" "$W/test_win.exe" "$url1" "$url2" "$@" > "$W/wine.log" 2>&1
+rc=$?
+grep -v -E '^[0-9]+ passed, [0-9]+ failed|^server-expect: ' "$W/wine.log" | grep -v -E '^wine: (created|configuration in)|syswow64'
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$W/wine.log" | tail -n 1 | tr -d '\r')
+echo "    wine run: $(( $(date +%s) - t_wine )) s (whole variant $(( $(date +%s) - t_start )) s), exit $rc"
+if [ -z "$line" ]; then
+    echo "FAIL test_win.exe died under wine (exit $rc)"
+    echo "$pass passed, $((fail + 1)) failed"; exit 1
+fi
+p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p'); s=${s:-0}
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then echo "FAIL test_win.exe exit $rc"; f=1; fi
+pass=$((pass + p)); fail=$((fail + f))
+
+# ---- server side: every event the client counts as delivered arrived, and
+#      each client kept one keep-alive connection (Winsock reuse works) -------
+exp=$(grep -E '^server-expect: ' "$W/wine.log" | tail -n 1 | tr -d '\r')
+if [ -n "$exp" ]; then
+    want_ev=$(echo "$exp" | sed -E 's/.*events=([0-9]+).*/\1/')
+    want_cl=$(echo "$exp" | sed -E 's/.*clients=([0-9]+).*/\1/')
+    got=$(awk '/^POST/ { n++; for (i = 1; i <= NF; i++) {
+                  if ($i ~ /^events=/) { split($i, a, "="); ev += a[2] }
+                  if ($i ~ /^conn=/) conns[$i] = 1 } }
+               END { k = 0; for (c in conns) k++; printf "%d %d %d", n, ev, k }' "$W/server-ok.log")
+    set -- $got
+    if [ "$2" -eq "$want_ev" ] && [ "$3" -le "$want_cl" ] && [ "$1" -gt "$3" ]; then
+        pass=$((pass + 1)); echo "ok   server saw $2 events in $1 requests on $3 connections ($want_cl clients)"
+    else
+        fail=$((fail + 1))
+        echo "FAIL server saw $2 events in $1 requests on $3 connections; the clients delivered $want_ev with $want_cl clients"
+    fi
+fi
+if [ "$s" -gt 0 ]; then echo "$pass passed, $fail failed, $s skipped"; else echo "$pass passed, $fail failed"; fi
+[ "$fail" -eq 0 ]
