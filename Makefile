@@ -7,11 +7,11 @@ CXX     ?= c++
 WARN    := -Wall -Wextra -pedantic
 B       := build
 TEST_SRC := tests/run.c
-TEST_DEPS := packtrack.h $(wildcard tests/*.c tests/*.h)
+TEST_DEPS := packtrack.h $(wildcard tests/*.c tests/*.h tests/fuzz/*.h)
 TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
-.PHONY: all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
+.PHONY: fuzz all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
         test-windows check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
@@ -73,6 +73,9 @@ bench: | $(B)
 
 size: | $(B)
 	@sh bench/size.sh $(B)
+
+fuzz:
+	@sh tests/fuzz/run.sh $(or $(SECS),20)
 
 coverage: | $(B)
 	@sh tests/coverage.sh $(B)

@@ -46,5 +46,8 @@ run_variant asan-ubsan run-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=pr
 run_variant tsan run-tsan env TSAN_OPTIONS="halt_on_error=1" ./$B/run-tsan
 run_variant valgrind run valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$B/run json http ingest
 run_variant_cmd windows-wine sh tests/win/run.sh
+if command -v clang >/dev/null 2>&1; then
+  run_variant_cmd fuzz-10s-each env FUZZ_NO_MERGE=1 FUZZ_BUILD="$B/fuzz" sh tests/fuzz/run.sh 10
+fi
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" -eq 0 ]
