@@ -2839,10 +2839,16 @@ typedef struct pt__curl_xfer {
     int      status;                     /* of the head being read */
     int      final_status;               /* set once a complete non-1xx head arrived */
     int      cut;                        /* body passed PT__BODY_DRAIN_MAX: aborted on purpose */
+    int      bad_head;                   /* a head the built-in client would refuse: aborted */
+    int64_t  content_length;             /* -1: none yet in this head */
 } pt__curl_xfer;
 
 /* Header lines, status lines included. Keeps the final response's status
-   (only once its head is complete, like the built-in client) and Retry-After. */
+   (only once its head is complete, like the built-in client) and Retry-After.
+   A Content-Length that is not a number, overflows, or contradicts an
+   earlier one makes the response malformed, as in pt__http_parse_head (curl
+   would read such a body until the connection closes): the short count
+   aborts the transfer. */
 PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void *ud) {
     pt__curl_xfer *x = (pt__curl_xfer *)ud;
     size_t n = size * nitems, vl, i;
@@ -2850,6 +2856,7 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {          /* a status line: a new head (after a 1xx) */
         x->resp->retry_after[0] = 0;
         x->status = 0;
+        x->content_length = -1;
         for (i = 5; i < n && p[i] != ' '; i++) {}
         if (i + 3 < n && p[i + 1] >= '1' && p[i + 1] <= '5' && p[i + 2] >= '0' && p[i + 2] <= '9' && p[i + 3] >= '0' && p[i + 3] <= '9')
             x->status = (p[i + 1] - '0') * 100 + (p[i + 2] - '0') * 10 + (p[i + 3] - '0');
@@ -2858,6 +2865,20 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
     if ((n == 2 && p[0] == '\r' && p[1] == '\n') || (n == 1 && p[0] == '\n')) {   /* end of a head */
         if (x->status >= 200) x->final_status = x->status;
         return n;
+    }
+    if (n > 15 && pt__strncaseeq(p, "content-length:", 15)) {
+        int64_t cl = 0;
+        v = p + 15; ve = p + n;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == '\n' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        if (v == ve) x->bad_head = 1;
+        for (; v < ve && !x->bad_head; v++) {
+            if (*v < '0' || *v > '9' || cl > (INT64_MAX - 9) / 10) x->bad_head = 1;
+            else cl = cl * 10 + (*v - '0');
+        }
+        if (!x->bad_head && x->content_length >= 0 && x->content_length != cl) x->bad_head = 1;
+        x->content_length = cl;
+        return x->bad_head ? 0 : n;
     }
     if (n > 12 && pt__strncaseeq(p, "retry-after:", 12)) {
         v = p + 12; ve = p + n;
@@ -2914,7 +2935,7 @@ PT__PRIVATE int pt__curl_conn_open(pt__conn *cn) {
 
 /* Maps a failed transfer to a result and a message (curl's text: it never
    holds request headers, so never the API key). */
-PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, const char *text, pt_http_response *resp) {
+PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const char *text, pt_http_response *resp) {
     char *m = resp->error;
     size_t cap = sizeof resp->error;
     switch (cc) {
@@ -2965,6 +2986,10 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, const char *text
         pt__fmt(m, cap, "bad request URL: %s", text);
         return PT_ERR_INVALID_ARG;
     case CURLE_UNSUPPORTED_PROTOCOL:
+        if (sent) {   /* curl's word for an answer in an unknown HTTP version */
+            pt__fmt(m, cap, "malformed HTTP response: %s", text);
+            return PT_ERR_PROTOCOL;
+        }
         resp->not_sent = 1;
         pt__fmt(m, cap, "this libcurl cannot do it: %s", text);
         return PT_ERR_UNSUPPORTED;
@@ -3036,6 +3061,7 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
     }
     memset(&x, 0, sizeof x);
     x.resp = resp;
+    x.content_length = -1;
     errbuf[0] = 0;
     /* A clean slate per request; the connection cache lives in the multi handle. */
     curl_easy_reset(e);
@@ -3111,6 +3137,10 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
     status = x.final_status;
     resp->status = status;
     resp->body_head[resp->body_head_len] = 0;
+    if (x.bad_head) {
+        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
+        return PT_ERR_PROTOCOL;
+    }
     if (done && cc == CURLE_OK && status >= 200) return PT_OK;
     /* A status line arrived: a body problem does not hide a 2xx (the server
        accepted), nor any status when we cut an over-long body ourselves. */
@@ -3128,7 +3158,7 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
     if (cc == CURLE_OK) cc = CURLE_WEIRD_SERVER_REPLY;
     text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     {
-        pt_result r = pt__curl_fail(cc, os_errno, text, resp);
+        pt_result r = pt__curl_fail(cc, os_errno, sent, text, resp);
         if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
         return r;
     }
@@ -3301,6 +3331,7 @@ struct pt__core {
     int       consecutive_failures;
     int64_t   open_until;
     int       bp_high;
+    int       bp_told, bp_delivering;   /* state last given to on_backpressure; a thread is calling it */
     uint64_t  sample_ctr;
     uint64_t  rng;
 
@@ -3584,11 +3615,21 @@ PT__PRIVATE int pt__bp_update(pt__core *c) {
     if (c->bp_high && n < c->lw_count && by < c->lw_bytes) { c->bp_high = 0; return 0; }
     return -1;
 }
+/* Calls on_backpressure with the lock dropped. One thread delivers at a
+   time and always the current state, so the user sees high/low strictly
+   alternating and ending on the true state, even when a producer and the
+   flush thread flip it concurrently or the callback itself calls pt_track. */
 PT__PRIVATE void pt__bp_fire(pt__core *c, int flip) {
-    if (flip < 0 || !c->cfg.on_backpressure) return;
-    pt__mutex_unlock(&c->mu);
-    c->cfg.on_backpressure(flip, c->cfg.on_backpressure_user);
-    pt__mutex_lock(&c->mu);
+    if (flip < 0 || !c->cfg.on_backpressure || c->bp_delivering) return;
+    c->bp_delivering = 1;
+    while (c->bp_high != c->bp_told) {
+        int state = c->bp_high;
+        c->bp_told = state;
+        pt__mutex_unlock(&c->mu);
+        c->cfg.on_backpressure(state, c->cfg.on_backpressure_user);
+        pt__mutex_lock(&c->mu);
+    }
+    c->bp_delivering = 0;
 }
 
 /* Moves up to batch_size events / batch_max_bytes from the queue into the
@@ -3754,6 +3795,10 @@ PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
     cls = pt__classify(tr, &resp);
+    /* A TLS failure fails a sync call at once, but queued events are not
+       thrown away for it: they wait behind the breaker and backoff until
+       retry_max_elapsed_ms, like any transport failure. */
+    if (cls < 0 && tr == PT_ERR_TLS) cls = 0;
     if (cls == 1) {
         c->consecutive_failures = 0;
         if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
@@ -4639,7 +4684,7 @@ static void pt__fork_child(void) {
         c->accepted_seq = c->flush_target = 0;
         c->tracked = c->delivered = c->failed_rejected = c->failed_exhausted = c->failed_oversize = 0;
         c->dropped_full = c->dropped_sampled = c->retried = c->batches = c->req_failed = c->bytes_raw = c->bytes_sent = c->wakeups = 0;
-        c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0;
+        c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
 #if defined(PACKTRACK_USE_CURL)

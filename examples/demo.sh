@@ -43,7 +43,7 @@ echo "== $B/async  (the quick start: pt_track + pt_close)"
 echo "== packtrack-logger: one event, fields from the environment, --message on the command line"
 PACKTRACK_SOURCE_SYSTEM=demo-shell PACKTRACK_WORKFLOW_ID=wf-demo PACKTRACK_ACTOR_TYPE=script \
 PACKTRACK_ACTOR_ID=demo.sh PACKTRACK_SEVERITY=info PACKTRACK_STATUS=success \
-  "$B/packtrack-logger" --message "hello from packtrack-logger" --metadata '{"step":1,"tags":["demo"]}' --verbose || status=1
+  "$B/packtrack-logger" --message "hello from packtrack-logger" --metadata '{"step":1,"tags":["demo"]}' --verbose 2>&1 || status=1
 
 echo "== packtrack-logger: NDJSON on stdin, gzip"
 ev() { printf '{"source":{"system":"demo-shell","env":"local"},"workflow":{"id":"wf-demo","run_id":"r-1"},"actor":{"type":"script","id":"demo.sh"},"severity":"%s","status":"%s","message":"%s"}\n' "$1" "$2" "$3"; }

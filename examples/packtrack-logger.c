@@ -15,10 +15,17 @@
      --stdin [--ndjson]                     same, from standard input (lines of any length)
      --async                                pt_track_json for every event, then pt_close
      --dry-run                              prints the JSON that would be sent, sends nothing
-     --health [--health-path P]             GET {base_url}{P} through pt_health
+     --health [--health-path P]             GET {base_url}{P} through pt_health (default /api/health)
    Exit codes
      0 ok   1 bad arguments   2 non-retryable SDK error (HTTP 400/401, ...)
      3 retries exhausted (5xx/429 storm, timeouts, connection refused)   4 input error
+     (--health: 0 healthy, 2 refused (4xx), 3 unreachable or 5xx/429/408)
+   Differences from the Go tool: status values are not restricted to a list
+   (SPEC: any non-empty string), run_id is optional, `--file -` reads stdin,
+   --user-agent is sent as given, the default timeout is the library's 10 s,
+   --health exits 2/3 (not 1) when the server is unhealthy,
+   and in --async mode retries are bounded by time (the sum of the backoff caps
+   for --retries), as the library's pipeline retries by time, not by count.
 
    Input JSON events use the wire format (SPEC section 2): they are parsed into a
    pt_event (metadata/extra keys become PT_FIELD_RAW fields), validated by the
@@ -88,7 +95,7 @@ static const opt_def opts[OPT_COUNT] = {
     { "message",         "PACKTRACK_MESSAGE",         K_STR,  0, "message (required)" },
     { "metadata",        "PACKTRACK_METADATA",        K_STR,  0, "metadata as a JSON object" },
     { "extra",           "PACKTRACK_EXTRA",           K_STR,  0, "extra as a JSON object" },
-    { "file",            "PACKTRACK_FILE",            K_STR,  0, "read events from a JSON file (object or array)" },
+    { "file",            "PACKTRACK_FILE",            K_STR,  0, "read events from a JSON file (object or array; - = stdin)" },
     { "stdin",           "PACKTRACK_STDIN",           K_BOOL, 0, "read events from standard input" },
     { "ndjson",          "PACKTRACK_NDJSON",          K_BOOL, 0, "input is one JSON event per line" },
     { "async",           "PACKTRACK_ASYNC",           K_BOOL, 0, "queue events (pt_track_json) and drain on close" },
@@ -936,7 +943,7 @@ static int run(int argc, char **argv) {
         char *buf;
         size_t n = 0;
         int nd = on(OPT_NDJSON);
-        if (val[OPT_FILE]) {
+        if (val[OPT_FILE] && strcmp(val[OPT_FILE], "-") != 0) {
             FILE *f = fopen(val[OPT_FILE], "rb");
             if (!f) { rc = fail(EXIT_INPUT, "cannot open %s: %s", val[OPT_FILE], strerror(errno)); goto done; }
             buf = read_all(f, &n);

@@ -645,7 +645,7 @@ static void tp_policy(int manual, pt_queue_policy pol) {
     for (i = 10; i < 300; i++) {
         pt_result r = tp_track(cl, "qp", i);
         if (r == PT_OK) ok++;
-        else if (r == PT_ERR_QUEUE_FULL) { full++; if (pol != PT_QUEUE_DROP_OLDEST && i < 100) fprintf(stderr, "      event %d refused\n", i); }
+        else if (r == PT_ERR_QUEUE_FULL) { full++; PT_CHECK_MSG(pol != PT_QUEUE_DROP_OLDEST && i >= 100, "event %d refused", i); }
         else other++;
     }
     st = tp_stats(cl);
@@ -993,7 +993,7 @@ PT_TEST(pipeline_concurrency) {
     script[5].status = 429; script[5].retry_after = "0";
     pts_script(s, script, 24);
     cfg = tp_cfg(s, 0);
-    cfg.batch_size = 500;
+    cfg.batch_size = 100;                 /* the default; the server keeps the first 4096 bodies */
     cfg.queue_capacity = 50000;
     cfg.queue_max_bytes = (size_t)32 << 20;
     cl = tp_client(&cfg);
@@ -1356,13 +1356,20 @@ PT_TEST(pipeline_prometheus) {
 /* ======================================================================
    Backpressure, sampling, before_send, event_max_bytes, pt_health
    ====================================================================== */
-typedef struct tp_bp { pthread_mutex_t mu; int seq[16]; int n; } tp_bp;
+typedef struct tp_bp { pthread_mutex_t mu; int seq[16]; int n, last, errors, nested, slow_high; pt_client *cl; } tp_bp;
 static void tp_on_bp(int high, void *user) {
     tp_bp *b = (tp_bp *)user;
+    if (high && b->slow_high) tu_sleep_ms(3);   /* the flush thread drains below low water meanwhile */
     pthread_mutex_lock(&b->mu);
     if (b->n < 16) b->seq[b->n] = high;
+    if (high == b->last) b->errors++;       /* must alternate, starting with high */
+    b->last = high;
     b->n++;
     pthread_mutex_unlock(&b->mu);
+    if (b->cl) {                            /* calling back into the client is allowed */
+        pt_client_stats st;
+        if (pt_stats(b->cl, &st) == PT_OK && tp_track(b->cl, "bn", b->nested) == PT_OK) b->nested++;
+    }
 }
 static int tp_bp_n(tp_bp *b) { int n; pthread_mutex_lock(&b->mu); n = b->n; pthread_mutex_unlock(&b->mu); return n; }
 
@@ -1373,7 +1380,7 @@ PT_TEST(pipeline_backpressure) {
     pt_health_report h;
     pt_close_report rep;
     tp_bp bp;
-    int i;
+    int i, round;
     PT_REQUIRE(s);
     memset(&bp, 0, sizeof bp);
     pthread_mutex_init(&bp.mu, NULL);
@@ -1404,6 +1411,42 @@ PT_TEST(pipeline_backpressure) {
     PT_CHECK_EQ(h.backpressure, 0);
     PT_CHECK_EQ(pt_close(cl, 5000, &rep), PT_OK);
     PT_CHECK_EQ(rep.delivered, 90);
+    PT_CHECK_EQ(bp.errors, 0);
+    pt_client_free(cl);
+
+    /* many crossings, flipped by the producer (up) and the flush thread (down)
+       at once, with a callback that tracks: strictly alternating, ending on
+       the true state, no deadlock */
+    memset(bp.seq, 0, sizeof bp.seq);
+    bp.n = 0; bp.last = 0; bp.errors = 0; bp.nested = 0; bp.slow_high = 1;
+    cfg = tp_cfg(s, 0);
+    cfg.queue_capacity = 100;
+    cfg.batch_size = 10;
+    cfg.flush_interval_ms = 5;
+    cfg.on_backpressure = tp_on_bp; cfg.on_backpressure_user = &bp;
+    cl = tp_client(&cfg);
+    PT_REQUIRE(cl);
+    bp.cl = cl;
+    for (round = 0; round < 40; round++) {           /* bursts across high water, drained below low water */
+        int64_t t0 = pt_now_ms();
+        for (i = 0; i < 90; i++) {
+            pt_result r = tp_track(cl, "bq", round * 100 + i);
+            PT_REQUIRE(r == PT_OK || r == PT_ERR_QUEUE_FULL);
+        }
+        while (tp_stats(cl).pending > 20 && tp_since(t0) < 5000) tu_sleep_ms(1);
+    }
+    PT_CHECK_EQ(pt_flush(cl, 20000), PT_OK);
+    PT_CHECK_EQ(pt_flush(cl, 20000), PT_OK);        /* the events the callback tracked */
+    PT_CHECK_EQ(pt_health(cl, &h, NULL), PT_OK);
+    pthread_mutex_lock(&bp.mu);
+    PT_CHECK_EQ(bp.errors, 0);
+    PT_CHECK_MSG(bp.n >= 20, "only %d crossings", bp.n);
+    PT_CHECK_EQ(bp.last, h.backpressure);
+    PT_CHECK_EQ(h.backpressure, 0);
+    pthread_mutex_unlock(&bp.mu);
+    PT_CHECK(bp.nested > 0);
+    PT_CHECK_EQ(pt_close(cl, 5000, &rep), PT_OK);
+    PT_CHECK_EQ(tp_report_sum(&rep), rep.tracked);
     pthread_mutex_destroy(&bp.mu);
     pt_client_free(cl);
     pts_stop(s);

@@ -368,6 +368,55 @@ static void tt_check_gzip_batches(const tt_transport *t) {
     pts_stop(s);
 }
 
+/* Malformed answers fail fast (not by the timeout) and stay retryable,
+   whatever the status line said; a complete 200 head with a broken body
+   still counts as accepted. */
+static void tt_check_malformed(const tt_transport *t) {
+    static const struct { pts_mode mode; const char *name; } cases[] = {
+        { PTS_MODE_HUGE_CONTENT_LENGTH, "Content-Length: 99999999999999999999" },
+        { PTS_MODE_MALFORMED, "HTTP/1.1 abc" },
+        { PTS_MODE_CHUNK_OVERFLOW, "chunk size overflow" },
+    };
+    pts_server *s = pts_start();
+    pt_client *c;
+    pt_config cfg;
+    pt_error err;
+    size_t i;
+    PT_REQUIRE(s);
+    tt_begin(t);
+    cfg = tt_config(t, pts_url(s), PT_RETRIES_NONE);
+    cfg.timeout_ms = 3000;
+    PT_REQUIRE(pt_client_new(&cfg, &c, &err) == PT_OK);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pts_action a = tt_act(200, cases[i].mode, NULL, NULL);
+        int64_t t0 = pt_now_ms(), el;
+        pt_result r;
+        pts_script(s, &a, 1);
+        r = tt_send(c, "malformed", &err);
+        el = pt_now_ms() - t0;
+        if (cases[i].mode == PTS_MODE_CHUNK_OVERFLOW) {
+            /* the head was a complete 200: the server accepted, the body is noise */
+            PT_CHECK_MSG(r == PT_OK, "%s: %s (%s)", cases[i].name, pt_strerror(r), err.message);
+        } else if (cases[i].mode == PTS_MODE_HUGE_CONTENT_LENGTH) {
+            PT_CHECK_MSG(r == PT_ERR_PROTOCOL, "%s: %s (%s)", cases[i].name, pt_strerror(r), err.message);
+            PT_CHECK_EQ(err.retryable, 1);
+        } else {   /* a status line, then the connection closes: network or protocol, either way retryable */
+            PT_CHECK_MSG(r == PT_ERR_PROTOCOL || r == PT_ERR_NETWORK, "%s: %s (%s)", cases[i].name, pt_strerror(r), err.message);
+            PT_CHECK_EQ(err.retryable, 1);
+        }
+        if (r != PT_OK) PT_CHECK(err.message[0] != 0 && strstr(err.message, TU_KEY) == NULL);
+        PT_CHECK_MSG(el < 1000, "%s took %lld ms", cases[i].name, (long long)el);
+    }
+    {
+        pts_action a = tt_act(200, PTS_MODE_NORMAL, NULL, NULL);
+        pts_script(s, &a, 1);
+        PT_CHECK_EQ(tt_send(c, "fine again", &err), PT_OK);
+    }
+    tt_free(c);
+    tt_end(t);
+    pts_stop(s);
+}
+
 /* One PT_TEST per (check, transport). */
 #define TT_PAIR(check) \
     PT_TEST(transport_##check) { tt_check_##check(&tt_native); } \
@@ -378,6 +427,7 @@ TT_PAIR(framings)
 TT_PAIR(idle_close)
 TT_PAIR(retry_after)
 TT_PAIR(deadline)
+TT_PAIR(malformed)
 TT_PAIR(gzip_batches)
 
 /* ---- libcurl transport, direct ---------------------------------------------- */
@@ -1142,6 +1192,7 @@ static const pt_test_case transport_tests[] = {
     PT_CASE(transport_idle_close), PT_CASE(transport_hook_idle_close),
     PT_CASE(transport_retry_after), PT_CASE(transport_hook_retry_after),
     PT_CASE(transport_deadline), PT_CASE(transport_hook_deadline),
+    PT_CASE(transport_malformed), PT_CASE(transport_hook_malformed),
     PT_CASE(transport_gzip_batches), PT_CASE(transport_hook_gzip_batches),
     PT_CASE(transport_cancel_latency),
 #if defined(PACKTRACK_USE_CURL)
