@@ -507,9 +507,11 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 #if defined(__GNUC__) || defined(__clang__)
 #define PT__PRIVATE static __attribute__((unused))
 #define PT__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define PT__COLD __attribute__((cold))
 #else
 #define PT__PRIVATE static
 #define PT__PRINTF(a, b)
+#define PT__COLD
 #endif
 
 #if defined(_WIN32)
@@ -1455,7 +1457,7 @@ PT__PRIVATE int pt__jv_hex4(pt__jv *v, unsigned *out) {
     v->i += 4; *out = x;
     return 1;
 }
-PT__PRIVATE int pt__jv_string(pt__jv *v) {
+PT__PRIVATE PT__COLD int pt__jv_string(pt__jv *v) {
     v->i++; /* opening quote */
     while (v->i < v->n) {
         unsigned c = v->s[v->i];
@@ -1486,7 +1488,7 @@ PT__PRIVATE int pt__jv_string(pt__jv *v) {
     v->why = "unterminated string";
     return 0;
 }
-PT__PRIVATE int pt__jv_number(pt__jv *v) {
+PT__PRIVATE PT__COLD int pt__jv_number(pt__jv *v) {
     size_t st;
     if (v->s[v->i] == '-') v->i++;
     if (v->i >= v->n) { v->why = "bad number"; return 0; }
@@ -1512,7 +1514,7 @@ PT__PRIVATE int pt__jv_lit(pt__jv *v, const char *lit, size_t n) {
     v->i += n;
     return 1;
 }
-PT__PRIVATE int pt__jv_value(pt__jv *v, int depth) {
+PT__PRIVATE PT__COLD int pt__jv_value(pt__jv *v, int depth) {
     unsigned c;
     pt__jv_ws(v);
     if (v->i >= v->n) { v->why = "unexpected end"; return 0; }
@@ -1551,7 +1553,7 @@ PT__PRIVATE int pt__jv_value(pt__jv *v, int depth) {
 }
 /* Checks that s[0..n) is exactly one JSON value (an object when want_object).
    Returns 1 if valid; else 0 with *why and *at set. */
-PT__PRIVATE int pt__json_validate(const char *s, size_t n, int want_object, const char **why, size_t *at) {
+PT__PRIVATE PT__COLD int pt__json_validate(const char *s, size_t n, int want_object, const char **why, size_t *at) {
     pt__jv v;
     v.s = (const unsigned char *)s; v.n = n; v.i = 0; v.why = NULL;
     pt__jv_ws(&v);
@@ -1740,7 +1742,7 @@ typedef struct pt__url {
 
 /* Parses "http[s]://host[:port][/prefix][/]". Query, fragment and userinfo
    are refused: they have no place in a base URL. */
-PT__PRIVATE pt_result pt__url_parse(const char *u, pt__url *out, pt_error *err) {
+PT__PRIVATE PT__COLD pt_result pt__url_parse(const char *u, pt__url *out, pt_error *err) {
     const char *p, *hs, *he, *ps;
     size_t n;
     memset(out, 0, sizeof *out);
@@ -1826,7 +1828,7 @@ PT__PRIVATE int pt__month(const char *s) {
     for (i = 0; i < 12; i++) if (pt__strncaseeq(s, m + 3 * i, 3)) return i + 1;
     return 0;
 }
-PT__PRIVATE int64_t pt__parse_retry_after(const char *v, int64_t now_wall_ms) {
+PT__PRIVATE PT__COLD int64_t pt__parse_retry_after(const char *v, int64_t now_wall_ms) {
     const char *p = v;
     int64_t secs = 0;
     int day = 0, mon = 0, hh = 0, mm = 0, ss = 0, k;
@@ -1922,7 +1924,7 @@ typedef struct pt__http_head {
 
 /* Parses a response head p[0..n) (status line + headers, up to and
    including the blank line). 0 ok, -1 malformed. */
-PT__PRIVATE int pt__http_parse_head(const char *p, size_t n, pt__http_head *h) {
+PT__PRIVATE PT__COLD int pt__http_parse_head(const char *p, size_t n, pt__http_head *h) {
     size_t i = 0, ls, le;
     int first = 1;
     memset(h, 0, sizeof *h);
@@ -1993,7 +1995,7 @@ PT__PRIVATE void pt__sink_put(pt__sink *s, const char *d, size_t n) {
 }
 /* Consumes in[0..n); *used gets the bytes eaten. Returns 1 when the body is
    complete, 0 if more input is needed, -1 on a malformed stream. */
-PT__PRIVATE int pt__chunked_feed(pt__chunked *c, const char *in, size_t n, size_t *used, pt__sink *sink) {
+PT__PRIVATE PT__COLD int pt__chunked_feed(pt__chunked *c, const char *in, size_t n, size_t *used, pt__sink *sink) {
     size_t i = 0;
     while (i < n && c->state != PT__CK_DONE) {
         char ch = in[i];
@@ -2080,7 +2082,7 @@ PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, con
     }
 }
 
-PT__PRIVATE pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
+PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
     struct addrinfo hints, *res = NULL, *ai;
     char port[8];
     int rc, last_err = 0, timed_out = 0;
@@ -2173,7 +2175,7 @@ PT__PRIVATE pt_result pt__http_io_fail(long r, pt_http_response *resp, const cha
 }
 
 /* One request over the built-in client. user is a pt__conn. */
-PT__PRIVATE pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
     pt__conn *cn = (pt__conn *)user;
     pt__url u;
     char auth[300], hstore[1024];
@@ -3168,6 +3170,913 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
 #define PT__HAVE_TLS 0
 #endif
 
+/* ==== [pt:spool] ========================================================= */
+/* Durable mode (cfg.spool_dir). The memory queue stays the source of what
+   to send; the spool is its mirror on disk. pt_track appends the event to
+   the active segment (one write() into the page cache, under the client
+   lock, so file order is queue order) before it returns PT_OK; an event is
+   settled on disk only after a 2xx, a permanent failure (written to the
+   dead-letter file first when enabled) or an eviction by the queue bound.
+   A process killed at any point therefore leaves every accepted event for
+   the next client on the directory, which replays them oldest first.
+
+   Files in spool_dir (created 0700, files 0600):
+     lock                held with an exclusive lock (fcntl F_SETLK / LockFileEx)
+     seg-<16 hex>.pts    event segments, append-only, id increasing
+     ack.pts             the settlement log: ACK, BATCH and SNAP records
+     dead-letter.ndjson  events refused for good, one JSON object a line
+
+   Every record, little-endian, no padding:
+     u32 magic "PTP1" | u32 payload length | u8 type | u8 flag |
+     u16 hcheck | u64 seq | u32 crc | payload
+   hcheck is the low half of the CRC-32 of header bytes 4..9 and 12..19 (a
+   cheap filter while resyncing); crc is the CRC-32 of the payload followed
+   by header bytes 4..19, so any torn or flipped byte is detected. Types:
+     EVENT  seq = the event's sequence number, payload = its JSON
+     HEAD   first record of a segment: seq = segment id, payload = u32 version (1)
+     ACK    events seq .. (u64 payload) - 1 are settled; flag 1 delivered,
+            2 failed (dead-lettered), 3 dropped (queue or spool bound)
+     BATCH  a batch was cut: seq = first event, payload = u64 last event,
+            u32 event count, u32 0, the 36-character Idempotency-Key
+     SNAP   first record of a rewritten ack log: every seq below `seq` is
+            settled except the [u64 lo, u64 hi) pairs of the payload
+   Reading a segment: a record that fails the checks starts a scan for the
+   next valid header + CRC; what lies between is skipped (a corrupt middle)
+   or, with nothing valid after it, cut off (a torn tail). One log line each.
+
+   Segments are deleted once none of their events is live; the ack log is
+   rewritten as one SNAP when it grows past 256 KiB. Fsync: PT_FSYNC_NONE
+   never; PT_FSYNC_BATCH before a request goes out, unless an earlier fsync
+   already covered every event of the batch (so one fsync serves a backlog);
+   PT_FSYNC_EVERY in every pt_track. Without fsync an event survives kill -9
+   (it is in the page cache) but not a power cut.
+
+   Limits: the replayed backlog is loaded into memory at start even when it
+   is larger than queue_capacity / queue_max_bytes (new events are refused
+   or evict the oldest until it drains); it can only be larger when those
+   settings were lowered between runs. Making room under spool_max_bytes with
+   PT_QUEUE_DROP_OLDEST evicts queued events a segment at a time and never
+   the batch in flight. A forked child never touches its parent's spool. */
+#define PT__SP_MAGIC 0x31505450u           /* "PTP1" */
+#define PT__SP_HDR 24
+#define PT__SP_EVENT 1
+#define PT__SP_HEAD 2
+#define PT__SP_ACK 3
+#define PT__SP_BATCH 4
+#define PT__SP_SNAP 5
+#define PT__SP_DELIVERED 1
+#define PT__SP_FAILED 2
+#define PT__SP_DROPPED 3
+#define PT__SP_MAX_UNSYNCED 8
+
+typedef struct pt__sp_seg { uint64_t id, first, last, bytes, live; } pt__sp_seg;   /* first > last: no event yet */
+typedef struct pt__sp_run { uint64_t lo, hi; } pt__sp_run;                         /* seqs [lo, hi) */
+typedef struct pt__sp_runs { pt__sp_run *r; size_t head, n, cap; } pt__sp_runs;    /* FIFO of runs */
+
+typedef struct pt__spool pt__spool;
+struct pt__spool {
+    const pt_config *cfg;
+    char      *dir, *path;            /* path: scratch for dir + "/" + name */
+    char       key[300];              /* in-process registry key of the directory */
+    pt__spool *reg_next;
+    pt__file   lock_fd, seg_fd, ack_fd;
+    pt__sp_seg *segs;                 /* oldest first; the last one is active while seg_fd is open */
+    size_t     nsegs, segcap;
+    uint64_t   next_seq, next_seg_id, seg_max, max_bytes, bytes, ack_bytes, last_rec;
+    pt__sp_runs q;                    /* seqs of the events in the memory queue, oldest first */
+    uint64_t   qcount;
+    uint64_t  *bseq;                  /* the batch in flight: seq of each event, settled flags */
+    unsigned char *bdone;
+    size_t     bn, bcap, bleft;
+    char       bkey[37];
+    pt__sp_runs orphans;              /* live on disk, gone from memory (dead-letter write failed) */
+    uint64_t   synced_seq;            /* every event below it is known to be on disk */
+    pt__file   unsynced[PT__SP_MAX_UNSYNCED];
+    pt__file   sync_fd;               /* the active fd the worker fsyncs while syncing */
+    int        nunsynced, syncing, dir_dirty, replaying;
+    pt__buf    rec;                   /* one record being written */
+    char       err[200];
+    /* replay state (pt__spool_open .. the end of pt__spool_replay) */
+    uint64_t  *ids; size_t nids, idcap, ri;
+    unsigned char *rbuf; size_t rlen, roff; int rloaded;
+    pt__sp_run *snap, *acked; size_t nsnap, nacked, ackcap;
+    uint64_t   snap_upto, max_seen, last_ev;
+    int        have_ev, rb_valid, rb_pending;
+    uint64_t   rb_first, rb_last, rb_count;
+    char       rb_key[37];
+    uint64_t   n_replayed, n_bad;
+};
+static pt__spool *pt__spool_open_list;   /* spools open in this process; pt__reg_lock */
+
+PT__PRIVATE void pt__sp_w32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
+PT__PRIVATE void pt__sp_w64(unsigned char *p, uint64_t v) { pt__sp_w32(p, (uint32_t)v); pt__sp_w32(p + 4, (uint32_t)(v >> 32)); }
+PT__PRIVATE uint32_t pt__sp_r32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+PT__PRIVATE uint64_t pt__sp_r64(const unsigned char *p) { return (uint64_t)pt__sp_r32(p) | (uint64_t)pt__sp_r32(p + 4) << 32; }
+
+PT__PRIVATE void pt__sp_log(pt__spool *sp, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
+PT__PRIVATE void pt__sp_log(pt__spool *sp, pt_log_level lvl, const char *fmt, ...) {
+    char msg[300];
+    va_list ap;
+    if (!sp->cfg->logger || lvl < sp->cfg->log_level) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    msg[sizeof msg - 1] = 0;
+    sp->cfg->logger(lvl, msg, sp->cfg->logger_user);
+}
+/* Records an I/O failure in sp->err ("what: OS text") and classifies it. */
+PT__PRIVATE pt_result pt__sp_ioerr(pt__spool *sp, const char *what) {
+    char os[120];
+    pt_result r = pt__file_error(os, sizeof os);
+    pt__fmt(sp->err, sizeof sp->err, "spool %s: %s", what, os);
+    return r;
+}
+PT__PRIVATE const char *pt__sp_path(pt__spool *sp, const char *name) {
+    size_t d = strlen(sp->dir);
+    memcpy(sp->path, sp->dir, d);
+    sp->path[d] = '/';
+    strcpy(sp->path + d + 1, name);
+    return sp->path;
+}
+PT__PRIVATE const char *pt__sp_seg_path(pt__spool *sp, uint64_t id) {
+    char name[32];
+    int i;
+    memcpy(name, "seg-", 4);
+    for (i = 0; i < 16; i++) name[4 + i] = pt__hex[(id >> (60 - 4 * i)) & 15];
+    memcpy(name + 20, ".pts", 5);
+    return pt__sp_path(sp, name);
+}
+
+/* ---- FIFO of seq runs ---- */
+PT__PRIVATE int pt__sp_runs_push(pt__sp_runs *q, uint64_t lo, uint64_t hi) {
+    if (q->n && q->r[q->head + q->n - 1].hi == lo) { q->r[q->head + q->n - 1].hi = hi; return 0; }
+    if (q->head + q->n == q->cap) {
+        if (q->head && q->head >= q->cap / 2) {
+            memmove(q->r, q->r + q->head, q->n * sizeof *q->r);
+            q->head = 0;
+        } else {
+            size_t nc = q->cap ? q->cap * 2 : 8;
+            pt__sp_run *nr = (pt__sp_run *)PT__REALLOC(q->r, nc * sizeof *nr);
+            if (!nr) return -1;
+            q->r = nr; q->cap = nc;
+        }
+    }
+    q->r[q->head + q->n].lo = lo; q->r[q->head + q->n].hi = hi; q->n++;
+    return 0;
+}
+PT__PRIVATE uint64_t pt__sp_runs_pop(pt__sp_runs *q) {
+    pt__sp_run *f = &q->r[q->head];
+    uint64_t s = f->lo++;
+    if (f->lo == f->hi) { q->head++; q->n--; if (!q->n) q->head = 0; }
+    return s;
+}
+/* How many seqs of q are <= x. */
+PT__PRIVATE uint64_t pt__sp_runs_count_le(const pt__sp_runs *q, uint64_t x) {
+    uint64_t n = 0;
+    size_t i;
+    for (i = 0; i < q->n; i++) {
+        const pt__sp_run *r = &q->r[q->head + i];
+        if (r->lo > x) break;
+        n += (r->hi - 1 <= x ? r->hi : x + 1) - r->lo;
+    }
+    return n;
+}
+PT__PRIVATE void pt__sp_runs_free(pt__sp_runs *q) { PT__FREE(q->r); memset(q, 0, sizeof *q); }
+
+/* ---- writing records ---- */
+PT__PRIVATE uint32_t pt__sp_hcheck(const unsigned char *h) { return pt__crc32(pt__crc32(0, h + 4, 6), h + 12, 8) & 0xffffu; }
+PT__PRIVATE pt_result pt__sp_put(pt__spool *sp, pt__file f, int type, int flag, uint64_t seq,
+                                 const void *pay, size_t n, uint32_t pcrc, int have_crc) {
+    unsigned char *h;
+    uint32_t hc;
+    if (n > 0xffffffffu - PT__SP_HDR) { pt__fmt(sp->err, sizeof sp->err, "spool: record too large"); return PT_ERR_TOO_LARGE; }
+    sp->rec.len = 0;
+    if (PT__BUF_RESERVE(&sp->rec, PT__SP_HDR + n)) { sp->rec.oom = 0; pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return PT_ERR_NO_MEMORY; }
+    h = (unsigned char *)sp->rec.p;
+    pt__sp_w32(h, PT__SP_MAGIC);
+    pt__sp_w32(h + 4, (uint32_t)n);
+    h[8] = (unsigned char)type; h[9] = (unsigned char)flag;
+    pt__sp_w64(h + 12, seq);
+    hc = pt__sp_hcheck(h);
+    h[10] = (unsigned char)hc; h[11] = (unsigned char)(hc >> 8);
+    if (!have_crc) pcrc = pt__crc32(0, pay, n);
+    pt__sp_w32(h + 20, pt__crc32(pcrc, h + 4, 16));
+    if (n) memcpy(h + PT__SP_HDR, pay, n);
+    if (pt__file_append(f, h, PT__SP_HDR + n) != 0) return pt__sp_ioerr(sp, "write");
+    return PT_OK;
+}
+/* Appends a record to the ack log (failures only cost a duplicate later). */
+PT__PRIVATE void pt__sp_meta(pt__spool *sp, int type, int flag, uint64_t seq, const void *pay, size_t n) {
+    if (sp->ack_fd == PT__BAD_FILE) return;
+    if (pt__sp_put(sp, sp->ack_fd, type, flag, seq, pay, n, 0, 0) == PT_OK) { sp->ack_bytes += PT__SP_HDR + n; sp->bytes += PT__SP_HDR + n; }
+    else pt__sp_log(sp, PT_LOG_WARN, "%s (acknowledged events may be sent again after a restart)", sp->err);
+}
+
+/* An fd we stop writing to: the worker fsyncs it first under PT_FSYNC_BATCH. */
+PT__PRIVATE void pt__sp_retire_fd(pt__spool *sp, pt__file f) {
+    if (f == PT__BAD_FILE) return;
+    if (sp->cfg->fsync_policy != PT_FSYNC_BATCH) { pt__file_close(f); return; }
+    if (sp->nunsynced == PT__SP_MAX_UNSYNCED) {   /* full: sync one here, never the worker's */
+        int j = sp->syncing && sp->unsynced[0] == sp->sync_fd ? 1 : 0;
+        pt__file_sync(sp->unsynced[j]);
+        pt__file_close(sp->unsynced[j]);
+        memmove(sp->unsynced + j, sp->unsynced + j + 1, (size_t)(PT__SP_MAX_UNSYNCED - 1 - j) * sizeof(pt__file));
+        sp->nunsynced--;
+    }
+    sp->unsynced[sp->nunsynced++] = f;
+}
+
+/* ---- segments ---- */
+PT__PRIVATE int pt__sp_active(const pt__spool *sp) { return sp->seg_fd != PT__BAD_FILE && sp->nsegs; }
+PT__PRIVATE void pt__sp_seg_remove(pt__spool *sp, size_t i) {
+    pt__file_unlink(pt__sp_seg_path(sp, sp->segs[i].id));
+    sp->bytes -= sp->segs[i].bytes;
+    memmove(sp->segs + i, sp->segs + i + 1, (sp->nsegs - i - 1) * sizeof *sp->segs);
+    sp->nsegs--;
+    sp->dir_dirty = 1;
+}
+/* Deletes every sealed segment without a live event. */
+PT__PRIVATE void pt__sp_gc(pt__spool *sp) {
+    size_t i = 0;
+    while (i < sp->nsegs) {
+        if (sp->segs[i].live == 0 && !(pt__sp_active(sp) && i == sp->nsegs - 1)) pt__sp_seg_remove(sp, i);
+        else i++;
+    }
+}
+/* Closes and deletes the active segment when it holds nothing live. */
+PT__PRIVATE void pt__sp_drop_empty_active(pt__spool *sp) {
+    if (!pt__sp_active(sp) || sp->segs[sp->nsegs - 1].live) return;
+    pt__sp_retire_fd(sp, sp->seg_fd);
+    sp->seg_fd = PT__BAD_FILE;
+    pt__sp_seg_remove(sp, sp->nsegs - 1);
+}
+/* Seals the active segment (if any) and starts a new one. */
+PT__PRIVATE pt_result pt__sp_rotate(pt__spool *sp) {
+    unsigned char ver[4];
+    pt__sp_seg *s;
+    pt__file f;
+    pt_result r;
+    if (sp->nsegs == sp->segcap) {
+        size_t nc = sp->segcap ? sp->segcap * 2 : 16;
+        pt__sp_seg *ns = (pt__sp_seg *)PT__REALLOC(sp->segs, nc * sizeof *ns);
+        if (!ns) { pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return PT_ERR_NO_MEMORY; }
+        sp->segs = ns; sp->segcap = nc;
+    }
+    if (pt__sp_active(sp)) { pt__sp_retire_fd(sp, sp->seg_fd); sp->seg_fd = PT__BAD_FILE; pt__sp_gc(sp); }
+    f = pt__file_open(pt__sp_seg_path(sp, sp->next_seg_id), PT__FILE_APPEND);
+    if (f == PT__BAD_FILE) return pt__sp_ioerr(sp, "cannot create a segment");
+    pt__sp_w32(ver, 1);
+    if ((r = pt__sp_put(sp, f, PT__SP_HEAD, 0, sp->next_seg_id, ver, 4, 0, 0)) != PT_OK) {
+        pt__file_close(f);
+        pt__file_unlink(pt__sp_seg_path(sp, sp->next_seg_id));
+        return r;
+    }
+    s = &sp->segs[sp->nsegs++];
+    s->id = sp->next_seg_id++; s->first = 1; s->last = 0; s->bytes = PT__SP_HDR + 4; s->live = 0;
+    sp->bytes += s->bytes;
+    sp->seg_fd = f;
+    sp->dir_dirty = 1;
+    if (sp->cfg->fsync_policy == PT_FSYNC_EVERY) { pt__file_sync_dir(sp->dir); sp->dir_dirty = 0; }
+    return PT_OK;
+}
+/* Settles the live events [lo, hi) in the segment counts. */
+PT__PRIVATE void pt__sp_settle_run(pt__spool *sp, uint64_t lo, uint64_t hi) {
+    size_t i;
+    for (i = 0; i < sp->nsegs; i++) {
+        pt__sp_seg *s = &sp->segs[i];
+        uint64_t a, b;
+        if (s->first > s->last) continue;
+        a = PT__MAX(lo, s->first); b = PT__MIN(hi, s->last + 1);
+        if (a < b) s->live -= PT__MIN(b - a, s->live);
+    }
+}
+/* ACK records for the seqs v[0..n) (increasing), one per run. */
+PT__PRIVATE void pt__sp_ack_list(pt__spool *sp, const uint64_t *v, size_t n, int flag) {
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        unsigned char hi[8];
+        while (j < n && v[j] == v[j - 1] + 1) j++;
+        pt__sp_w64(hi, v[j - 1] + 1);
+        pt__sp_meta(sp, PT__SP_ACK, flag, v[i], hi, 8);
+        pt__sp_settle_run(sp, v[i], v[j - 1] + 1);
+        i = j;
+    }
+}
+
+/* ---- the ack log ---- */
+PT__PRIVATE int pt__sp_snap_add(pt__buf *b, const pt__sp_runs *q) {
+    size_t i;
+    for (i = 0; i < q->n; i++) {
+        unsigned char p[16];
+        pt__sp_w64(p, q->r[q->head + i].lo); pt__sp_w64(p + 8, q->r[q->head + i].hi);
+        pt__buf_put(b, p, 16);
+    }
+    return b->oom ? -1 : 0;
+}
+/* Rewrites ack.pts as one SNAP of the live set (plus the batch in flight)
+   through ack.tmp + rename, so a crash leaves the old or the new log. */
+PT__PRIVATE void pt__sp_ack_rewrite(pt__spool *sp) {
+    pt__buf b;
+    pt__sp_runs live;
+    pt__file f;
+    size_t i;
+    int ok;
+    memset(&live, 0, sizeof live);
+    pt__buf_init(&b, NULL, 0);
+    for (i = 0; i < sp->bn; i++) if (!sp->bdone[i] && pt__sp_runs_push(&live, sp->bseq[i], sp->bseq[i] + 1)) b.oom = 1;
+    pt__sp_snap_add(&b, &sp->orphans);
+    pt__sp_snap_add(&b, &live);
+    pt__sp_snap_add(&b, &sp->q);
+    pt__sp_runs_free(&live);
+    if (b.oom) { pt__buf_free(&b); return; }
+    f = pt__file_open(pt__sp_path(sp, "ack.tmp"), PT__FILE_RW);
+    ok = f != PT__BAD_FILE && pt__file_truncate(f, 0) == 0
+         && pt__sp_put(sp, f, PT__SP_SNAP, 0, sp->next_seq, b.p, b.len, 0, 0) == PT_OK;
+    if (ok && sp->bn && sp->bleft) {
+        unsigned char p[52];
+        pt__sp_w64(p, sp->bseq[sp->bn - 1]); pt__sp_w32(p + 8, (uint32_t)sp->bn); pt__sp_w32(p + 12, 0);
+        memcpy(p + 16, sp->bkey, 36);
+        ok = pt__sp_put(sp, f, PT__SP_BATCH, 0, sp->bseq[0], p, 52, 0, 0) == PT_OK;
+    }
+    if (ok && sp->cfg->fsync_policy == PT_FSYNC_EVERY) ok = pt__file_sync(f) == 0;
+    pt__file_close(f);
+    if (ok) {
+        size_t dlen = strlen(sp->dir);
+        char *to = (char *)PT__MALLOC(dlen + 16);
+        if (to) {
+            memcpy(to, sp->dir, dlen); memcpy(to + dlen, "/ack.pts", 9);
+            pt__file_close(sp->ack_fd);   /* Windows cannot replace an open file */
+            sp->ack_fd = PT__BAD_FILE;
+            ok = pt__file_rename(pt__sp_path(sp, "ack.tmp"), to) == 0;
+            PT__FREE(to);
+        } else ok = 0;
+        if (sp->ack_fd == PT__BAD_FILE) {
+            sp->ack_fd = pt__file_open(pt__sp_path(sp, "ack.pts"), PT__FILE_APPEND);
+            if (sp->ack_fd != PT__BAD_FILE) {
+                int64_t sz = pt__file_size(sp->ack_fd);
+                sp->bytes -= sp->ack_bytes;
+                sp->ack_bytes = sz > 0 ? (uint64_t)sz : 0;
+                sp->bytes += sp->ack_bytes;
+            }
+        }
+    }
+    if (!ok) {
+        pt__file_unlink(pt__sp_path(sp, "ack.tmp"));
+        pt__sp_log(sp, PT_LOG_WARN, "spool: could not rewrite the ack log in %s", sp->dir);
+    }
+    pt__buf_free(&b);
+}
+
+/* Compacts the ack log once it outgrows min(256 KiB, spool_max_bytes / 8). */
+PT__PRIVATE void pt__sp_maybe_compact(pt__spool *sp) {
+    if (sp->ack_bytes > PT__MIN((uint64_t)256 * 1024, sp->max_bytes / 8)) pt__sp_ack_rewrite(sp);
+}
+
+/* ---- the hooks of the pipeline (client lock held unless said) ---- */
+
+/* Appends one event (pcrc = pt__crc32(0, json, len), computed before the
+   lock). PT_OK, or PT_ERR_DISK_FULL / PT_ERR_SPOOL / PT_ERR_NO_MEMORY with
+   sp->err set; on failure nothing of the record stays in the file. */
+PT__PRIVATE pt_result pt__spool_append(pt__spool *sp, const char *json, size_t len, uint32_t pcrc) {
+    uint64_t need = PT__SP_HDR + (uint64_t)len, seq = sp->next_seq;
+    pt__sp_seg *s;
+    pt_result r;
+    int tries;
+    if (sp->bytes + need > sp->max_bytes) {
+        pt__sp_drop_empty_active(sp);
+        if (sp->bytes + need > sp->max_bytes) {
+            pt__fmt(sp->err, sizeof sp->err, "spool_max_bytes (%llu) reached", (unsigned long long)sp->max_bytes);
+            return PT_ERR_DISK_FULL;
+        }
+    }
+    for (tries = 0; ; tries++) {
+        if (!pt__sp_active(sp) || (sp->segs[sp->nsegs - 1].bytes + need > sp->seg_max && sp->segs[sp->nsegs - 1].first <= sp->segs[sp->nsegs - 1].last))
+            if ((r = pt__sp_rotate(sp)) != PT_OK) return r;
+        s = &sp->segs[sp->nsegs - 1];
+        r = pt__sp_put(sp, sp->seg_fd, PT__SP_EVENT, 0, seq, json, len, pcrc, 1);
+        if (r == PT_OK) break;
+        pt__file_truncate(sp->seg_fd, s->bytes);         /* no torn record behind us */
+        /* Out of space: a segment whose events are all settled is garbage;
+           start afresh once (this also gets past a per-file size limit). */
+        if (r != PT_ERR_DISK_FULL || tries || s->live || s->bytes <= PT__SP_HDR + 4) return r;
+        pt__sp_drop_empty_active(sp);
+    }
+    if (sp->cfg->fsync_policy == PT_FSYNC_EVERY && pt__file_sync(sp->seg_fd) != 0) {
+        r = pt__sp_ioerr(sp, "fsync");
+        pt__file_truncate(sp->seg_fd, s->bytes);
+        return r;
+    }
+    if (pt__sp_runs_push(&sp->q, seq, seq + 1)) {
+        pt__file_truncate(sp->seg_fd, s->bytes);
+        pt__fmt(sp->err, sizeof sp->err, "spool: out of memory");
+        return PT_ERR_NO_MEMORY;
+    }
+    if (s->first > s->last) s->first = seq;
+    s->last = seq;
+    s->bytes += need; s->live++;
+    sp->bytes += need;
+    sp->last_rec = need;
+    sp->qcount++;
+    sp->next_seq++;
+    return PT_OK;
+}
+/* Takes back the event just appended (the memory queue refused it). */
+PT__PRIVATE void pt__spool_unappend(pt__spool *sp) {
+    pt__sp_seg *s = &sp->segs[sp->nsegs - 1];
+    pt__sp_run *t = &sp->q.r[sp->q.head + sp->q.n - 1];
+    s->bytes -= sp->last_rec; sp->bytes -= sp->last_rec;
+    pt__file_truncate(sp->seg_fd, s->bytes);
+    s->live--;
+    if (s->last == s->first) { s->first = 1; s->last = 0; } else s->last--;
+    if (--t->hi == t->lo) { sp->q.n--; if (!sp->q.n) sp->q.head = 0; }
+    sp->qcount--;
+    sp->next_seq--;
+}
+/* PT_QUEUE_DROP_OLDEST and spool_max_bytes: how many of the oldest queued
+   events to evict so that a record of len bytes fits; 0 when none need to
+   go or when evicting cannot free a whole segment. */
+PT__PRIVATE uint64_t pt__spool_room(pt__spool *sp, size_t len, int drop_oldest) {
+    uint64_t need = PT__SP_HDR + (uint64_t)len, over, freed = 0, x = 0;
+    size_t i;
+    int have_x = 0;
+    if (!drop_oldest || sp->bytes + need <= sp->max_bytes || !sp->qcount) return 0;
+    over = sp->bytes + need - sp->max_bytes;
+    for (i = 0; i < sp->nsegs; i++) {
+        const pt__sp_seg *s = &sp->segs[i];
+        uint64_t inq = 0;
+        if (s->first <= s->last) {
+            inq = pt__sp_runs_count_le(&sp->q, s->last) - (s->first ? pt__sp_runs_count_le(&sp->q, s->first - 1) : 0);
+            x = s->last; have_x = 1;
+        }
+        if (inq != s->live) continue;     /* holds events of the batch in flight */
+        freed += s->bytes;
+        if (freed >= over) return have_x ? pt__sp_runs_count_le(&sp->q, x) : 0;
+    }
+    return 0;
+}
+/* The k oldest queued events were evicted (queue bound, drop-oldest). */
+PT__PRIVATE void pt__spool_evict(pt__spool *sp, uint64_t k) {
+    uint64_t v[64];
+    size_t n = 0;
+    while (k && sp->qcount) {
+        v[n++] = pt__sp_runs_pop(&sp->q);
+        sp->qcount--; k--;
+        if (n == 64 || !k || !sp->qcount) { pt__sp_ack_list(sp, v, n, PT__SP_DROPPED); n = 0; }
+    }
+    pt__sp_gc(sp);
+    pt__sp_maybe_compact(sp);
+}
+/* The longest batch to cut now: a batch replayed from the last run is cut
+   exactly as it was, so it goes out again with its Idempotency-Key. */
+PT__PRIVATE size_t pt__spool_cut_max(const pt__spool *sp, size_t maxn) {
+    if (sp->rb_pending && sp->q.n && sp->q.r[sp->q.head].lo == sp->rb_first && sp->rb_count < maxn) return (size_t)sp->rb_count;
+    return maxn;
+}
+/* n events left the queue as one batch; key (37 bytes) is its
+   Idempotency-Key, replaced by the stored one on a replay. Writes BATCH. */
+PT__PRIVATE void pt__spool_cut(pt__spool *sp, size_t n, char *key) {
+    unsigned char p[52];
+    size_t i;
+    PACKTRACK_ASSERT(n <= sp->bcap);    /* a cut never exceeds batch_size, the arrays' size */
+    if (n > sp->bcap) n = sp->bcap;
+    for (i = 0; i < n && sp->qcount; i++) { sp->bseq[i] = pt__sp_runs_pop(&sp->q); sp->bdone[i] = 0; sp->qcount--; }
+    sp->bn = sp->bleft = i;
+    if (!i) return;
+    if (sp->rb_pending && sp->bseq[0] == sp->rb_first && i == sp->rb_count && sp->bseq[i - 1] == sp->rb_last) memcpy(key, sp->rb_key, 37);
+    sp->rb_pending = 0;
+    memcpy(sp->bkey, key, 37);
+    pt__sp_w64(p, sp->bseq[i - 1]); pt__sp_w32(p + 8, (uint32_t)i); pt__sp_w32(p + 12, 0);
+    memcpy(p + 16, key, 36);
+    pt__sp_meta(sp, PT__SP_BATCH, 0, sp->bseq[0], p, 52);
+}
+/* Events [lo, hi) of the batch are settled: delivered (outcome
+   PT__SP_DELIVERED) or failed for good (PT__SP_FAILED; written to the
+   dead-letter file first when enabled). An event is settled once only. */
+PT__PRIVATE void pt__spool_settle(pt__spool *sp, size_t lo, size_t hi, int outcome,
+                                  const char *payload, const size_t *off, const size_t *len) {
+    size_t i, j;
+    if (hi > sp->bn) hi = sp->bn;
+    if (lo >= hi) return;
+    if (outcome == PT__SP_FAILED && sp->cfg->enable_dead_letter) {
+        pt__buf b;
+        pt__file f;
+        int ok;
+        pt__buf_init(&b, NULL, 0);
+        for (i = lo; i < hi; i++) if (!sp->bdone[i]) { pt__buf_put(&b, payload + off[i], len[i]); pt__buf_putc(&b, '\n'); }
+        /* opened per write: a replay tool may rename the file meanwhile */
+        f = pt__file_open(pt__sp_path(sp, "dead-letter.ndjson"), PT__FILE_APPEND);
+        ok = !b.oom && f != PT__BAD_FILE && pt__file_append(f, b.p, b.len) == 0;
+        if (!ok && !b.oom) pt__sp_ioerr(sp, "dead-letter write");
+        if (ok && sp->cfg->fsync_policy != PT_FSYNC_NONE) pt__file_sync(f);
+        pt__file_close(f);
+        pt__buf_free(&b);
+        if (!ok) {   /* keep them on disk: the next run sends them again */
+            pt__sp_log(sp, PT_LOG_ERROR, "%s; %lu event(s) stay in the spool", b.oom ? "spool: out of memory" : sp->err, (unsigned long)(hi - lo));
+            for (i = lo; i < hi; i++) if (!sp->bdone[i]) { pt__sp_runs_push(&sp->orphans, sp->bseq[i], sp->bseq[i] + 1); sp->bdone[i] = 1; sp->bleft--; }
+            if (!sp->bleft) sp->bn = 0;
+            return;
+        }
+    }
+    for (i = lo; i < hi; i = j) {       /* runs of events not settled yet */
+        if (sp->bdone[i]) { j = i + 1; continue; }
+        for (j = i; j < hi && !sp->bdone[j]; j++) { sp->bdone[j] = 1; sp->bleft--; }
+        pt__sp_ack_list(sp, sp->bseq + i, j - i, outcome);
+    }
+    if (!sp->bleft) { sp->bn = 0; pt__sp_gc(sp); }
+    pt__sp_maybe_compact(sp);
+}
+/* PT_FSYNC_BATCH: called by the worker WITHOUT the lock before a request:
+   fsyncs what the batch needs unless an earlier fsync covered it. */
+PT__PRIVATE void pt__spool_sync(pt__spool *sp, pt__mutex *mu) {
+    pt__file own[PT__SP_MAX_UNSYNCED], act;
+    int n, i, dir, ok = 1;
+    uint64_t upto;
+    if (sp->cfg->fsync_policy != PT_FSYNC_BATCH) return;
+    pt__mutex_lock(mu);
+    if (sp->syncing || !sp->bn || sp->bseq[sp->bn - 1] < sp->synced_seq) { pt__mutex_unlock(mu); return; }
+    n = sp->nunsynced;
+    memcpy(own, sp->unsynced, (size_t)n * sizeof(pt__file));
+    sp->nunsynced = 0;
+    act = sp->seg_fd;
+    dir = sp->dir_dirty; sp->dir_dirty = 0;
+    upto = sp->next_seq;
+    sp->syncing = 1;   /* act stays open: a rotation retires it to sp->unsynced */
+    sp->sync_fd = act;
+    pt__mutex_unlock(mu);
+    for (i = 0; i < n; i++) { if (pt__file_sync(own[i]) != 0) ok = 0; pt__file_close(own[i]); }
+    if (act != PT__BAD_FILE && pt__file_sync(act) != 0) ok = 0;
+    if (dir) pt__file_sync_dir(sp->dir);
+    pt__mutex_lock(mu);
+    sp->syncing = 0;
+    if (ok && upto > sp->synced_seq) sp->synced_seq = upto;
+    if (!ok) pt__sp_log(sp, PT_LOG_ERROR, "spool: fsync failed in %s", sp->dir);
+    pt__mutex_unlock(mu);
+}
+PT__PRIVATE uint64_t pt__spool_bytes(const pt__spool *sp) { return sp ? sp->bytes : 0; }
+
+/* ---- open, replay, close ---- */
+PT__PRIVATE void pt__sp_list_cb(void *u, const char *name) {
+    pt__spool *sp = (pt__spool *)u;
+    uint64_t id = 0;
+    int i;
+    if (strlen(name) != 24 || memcmp(name, "seg-", 4) || strcmp(name + 20, ".pts")) return;
+    for (i = 4; i < 20; i++) {
+        char ch = name[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0) return;
+        id = id << 4 | (uint64_t)d;
+    }
+    if (sp->nids == sp->idcap) {
+        size_t nc = sp->idcap ? sp->idcap * 2 : 16;
+        uint64_t *ni = (uint64_t *)PT__REALLOC(sp->ids, nc * sizeof *ni);
+        if (!ni) { sp->n_bad = (uint64_t)-1; return; }
+        sp->ids = ni; sp->idcap = nc;
+    }
+    sp->ids[sp->nids++] = id;
+}
+PT__PRIVATE int pt__sp_cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+PT__PRIVATE int pt__sp_cmp_run(const void *a, const void *b) { return pt__sp_cmp_u64(a, b); }
+/* Sorts and merges runs in place; returns the new count. */
+PT__PRIVATE size_t pt__sp_merge(pt__sp_run *r, size_t n) {
+    size_t i, o = 0;
+    if (!n) return 0;
+    qsort(r, n, sizeof *r, pt__sp_cmp_run);
+    for (i = 1; i < n; i++) {
+        if (r[i].lo <= r[o].hi) { if (r[i].hi > r[o].hi) r[o].hi = r[i].hi; }
+        else r[++o] = r[i];
+    }
+    return o + 1;
+}
+PT__PRIVATE int pt__sp_in(const pt__sp_run *r, size_t n, uint64_t s) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (s < r[m].lo) hi = m;
+        else if (s >= r[m].hi) lo = m + 1;
+        else return 1;
+    }
+    return 0;
+}
+/* Reads a whole file: 0 ok, 1 missing, -1 error / out of memory. */
+PT__PRIVATE int pt__sp_read_file(const char *path, unsigned char **buf, size_t *len) {
+    pt__file f = pt__file_open(path, PT__FILE_READ);
+    int64_t sz;
+    size_t got = 0;
+    *buf = NULL; *len = 0;
+    if (f == PT__BAD_FILE) return 1;
+    sz = pt__file_size(f);
+    if (sz < 0 || (uint64_t)sz > (uint64_t)((size_t)-1 / 2)) { pt__file_close(f); return -1; }
+    *buf = (unsigned char *)PT__MALLOC((size_t)sz + 1);
+    if (!*buf) { pt__file_close(f); return -1; }
+    while (got < (size_t)sz) {
+        long r = pt__file_read(f, *buf + got, (size_t)sz - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    pt__file_close(f);
+    *len = got;
+    return 0;
+}
+/* A valid record at p[off..n)? Fills type/flag/seq/payload/len. */
+PT__PRIVATE int pt__sp_parse(const unsigned char *p, size_t n, size_t off, int *type, int *flag, uint64_t *seq,
+                             const unsigned char **pay, size_t *plen) {
+    uint32_t len;
+    if (n - off < PT__SP_HDR || pt__sp_r32(p + off) != PT__SP_MAGIC
+        || pt__sp_hcheck(p + off) != ((uint32_t)p[off + 10] | (uint32_t)p[off + 11] << 8)) return 0;
+    len = pt__sp_r32(p + off + 4);
+    if (len > n - off - PT__SP_HDR) return 0;
+    if (pt__crc32(pt__crc32(0, p + off + PT__SP_HDR, len), p + off + 4, 16) != pt__sp_r32(p + off + 20)) return 0;
+    *type = p[off + 8]; *flag = p[off + 9]; *seq = pt__sp_r64(p + off + 12);
+    *pay = p + off + PT__SP_HDR; *plen = len;
+    return 1;
+}
+/* The next valid record at or after *off (advancing *off past it), or 0 at
+   the end; bytes that are not part of a valid record are added to *skipped
+   (the scan resumes at the next byte that can start a magic). */
+PT__PRIVATE int pt__sp_next(const unsigned char *p, size_t n, size_t *off, uint64_t *skipped, int *type, int *flag,
+                            uint64_t *seq, const unsigned char **pay, size_t *plen) {
+    size_t o = *off;
+    while (o < n) {
+        if (pt__sp_parse(p, n, o, type, flag, seq, pay, plen)) {
+            *off = o + PT__SP_HDR + *plen;
+            return 1;
+        }
+        o++; (*skipped)++;
+        while (o < n && p[o] != 0x50) { o++; (*skipped)++; }   /* 'P', the magic's first byte */
+    }
+    *off = o;
+    return 0;
+}
+/* Salvages a file's records. A garbage tail is cut off (when cut) and the
+   loss logged. Returns the count of bytes still in the file. */
+PT__PRIVATE size_t pt__sp_salvage_log(pt__spool *sp, const char *name, size_t good_end, size_t n, uint64_t mid_skip) {
+    if (mid_skip) pt__sp_log(sp, PT_LOG_WARN, "spool: %s: skipped %llu corrupt byte(s) in the middle, salvaged the records after them", name, (unsigned long long)mid_skip);
+    if (good_end < n) {
+        pt__file f = pt__file_open(pt__sp_path(sp, name), PT__FILE_RW);
+        int cut = f != PT__BAD_FILE && pt__file_truncate(f, good_end) == 0;
+        pt__file_close(f);
+        pt__sp_log(sp, PT_LOG_WARN, "spool: %s: %s %lu byte(s) of a torn or corrupt tail", name, cut ? "cut" : "ignored", (unsigned long)(n - good_end));
+        return cut ? good_end : n;
+    }
+    return n;
+}
+/* Reads ack.pts: snapshot, acks, the last batch. */
+PT__PRIVATE pt_result pt__sp_load_acks(pt__spool *sp) {
+    unsigned char *buf;
+    size_t n, off = 0, good_end = 0, plen;
+    uint64_t skipped = 0, seq, mid = 0;
+    const unsigned char *pay;
+    int type, flag, rc = pt__sp_read_file(pt__sp_path(sp, "ack.pts"), &buf, &n);
+    if (rc < 0) return pt__sp_ioerr(sp, "cannot read ack.pts");
+    if (rc > 0) return PT_OK;
+    for (;;) {
+        uint64_t before = skipped;
+        if (!pt__sp_next(buf, n, &off, &skipped, &type, &flag, &seq, &pay, &plen)) break;
+        mid += skipped - before;
+        good_end = off;
+        if (type == PT__SP_SNAP && plen % 16 == 0) {
+            size_t i, j = 0, k = plen / 16;
+            sp->nacked = 0;
+            PT__FREE(sp->snap);
+            sp->snap = (pt__sp_run *)PT__MALLOC((k ? k : 1) * sizeof *sp->snap);
+            if (!sp->snap) { PT__FREE(buf); pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return PT_ERR_NO_MEMORY; }
+            for (i = 0; i < k; i++) {
+                uint64_t lo = pt__sp_r64(pay + 16 * i), hi = pt__sp_r64(pay + 16 * i + 8);
+                if (lo < hi) { sp->snap[j].lo = lo; sp->snap[j++].hi = hi; }
+            }
+            sp->nsnap = pt__sp_merge(sp->snap, j);
+            sp->snap_upto = seq;
+            sp->rb_valid = 0;
+        } else if (type == PT__SP_ACK && plen == 8) {
+            uint64_t hi = pt__sp_r64(pay);
+            if (hi <= seq) continue;
+            if (sp->nacked == sp->ackcap) {
+                size_t nc = sp->ackcap ? sp->ackcap * 2 : 64;
+                pt__sp_run *na = (pt__sp_run *)PT__REALLOC(sp->acked, nc * sizeof *na);
+                if (!na) { PT__FREE(buf); pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return PT_ERR_NO_MEMORY; }
+                sp->acked = na; sp->ackcap = nc;
+            }
+            sp->acked[sp->nacked].lo = seq; sp->acked[sp->nacked++].hi = hi;
+            if (hi > sp->max_seen) sp->max_seen = hi;
+        } else if (type == PT__SP_BATCH && plen == 52) {
+            size_t i;
+            sp->rb_first = seq; sp->rb_last = pt__sp_r64(pay); sp->rb_count = pt__sp_r32(pay + 8);
+            memcpy(sp->rb_key, pay + 16, 36); sp->rb_key[36] = 0;
+            sp->rb_valid = sp->rb_count > 0 && sp->rb_last >= sp->rb_first;
+            for (i = 0; i < 36; i++) if ((unsigned char)sp->rb_key[i] < 0x21 || (unsigned char)sp->rb_key[i] > 0x7e) sp->rb_valid = 0;
+            if (sp->rb_last + 1 > sp->max_seen) sp->max_seen = sp->rb_last + 1;
+        }
+        if (type == PT__SP_SNAP && seq > sp->max_seen) sp->max_seen = seq;
+    }
+    (void)flag;
+    pt__sp_salvage_log(sp, "ack.pts", good_end, n, mid);
+    sp->nacked = pt__sp_merge(sp->acked, sp->nacked);
+    PT__FREE(buf);
+    return PT_OK;
+}
+PT__PRIVATE int pt__sp_live(const pt__spool *sp, uint64_t s) {
+    if (s < sp->snap_upto && !pt__sp_in(sp->snap, sp->nsnap, s)) return 0;
+    return !pt__sp_in(sp->acked, sp->nacked, s);
+}
+
+/* Opens (creating) and locks the directory and reads the ack log; the
+   events are then handed out by pt__spool_replay. Thread: client creation. */
+PT__PRIVATE pt_result pt__spool_close(pt__spool *sp);
+PT__PRIVATE pt_result pt__spool_open(const pt_config *cfg, pt__spool **out, pt_error *err) {
+    pt__spool *sp, *o;
+    size_t dlen = strlen(cfg->spool_dir);
+    pt_result r;
+    int lk;
+    *out = NULL;
+    sp = (pt__spool *)PT__MALLOC(sizeof *sp);
+    if (!sp) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    memset(sp, 0, sizeof *sp);
+    sp->cfg = cfg;
+    sp->lock_fd = sp->seg_fd = sp->ack_fd = sp->sync_fd = PT__BAD_FILE;
+    sp->max_bytes = cfg->spool_max_bytes;
+    sp->seg_max = PT__MAX(PT__MIN(sp->max_bytes / 8, (uint64_t)4 << 20), (uint64_t)4096);
+    pt__buf_init(&sp->rec, NULL, 0);
+    sp->dir = (char *)PT__MALLOC(dlen + 1);
+    sp->path = (char *)PT__MALLOC(dlen + 40);
+    sp->bcap = (size_t)PT__MAX(cfg->batch_size, 1);
+    sp->bseq = (uint64_t *)PT__MALLOC(sp->bcap * sizeof *sp->bseq);
+    sp->bdone = (unsigned char *)PT__MALLOC(sp->bcap);
+    if (!sp->dir || !sp->path || !sp->bseq || !sp->bdone) { pt__spool_close(sp); return pt__err(err, PT_ERR_NO_MEMORY, "out of memory"); }
+    memcpy(sp->dir, cfg->spool_dir, dlen + 1);
+    while (dlen > 1 && (sp->dir[dlen - 1] == '/' || sp->dir[dlen - 1] == '\\')) sp->dir[--dlen] = 0;
+    if (pt__file_mkdir(sp->dir) != 0 || pt__file_dir_key(sp->dir, sp->key, sizeof sp->key) != 0) {
+        char os[120];
+        r = pt__file_error(os, sizeof os);
+        sp->key[0] = 0;
+        pt__spool_close(sp);
+        return pt__err(err, r, "spool_dir \"%.120s\" cannot be created or read (%s); create it or pick another directory", cfg->spool_dir, os);
+    }
+    pt__reg_lock();
+    for (o = pt__spool_open_list; o; o = o->reg_next) if (!strcmp(o->key, sp->key)) break;
+    if (!o) { sp->reg_next = pt__spool_open_list; pt__spool_open_list = sp; }
+    pt__reg_unlock();
+    if (o) { sp->key[0] = 0; pt__spool_close(sp); return pt__err(err, PT_ERR_SPOOL_LOCKED, "spool_dir \"%.120s\" is used by another client in this process", cfg->spool_dir); }
+    sp->lock_fd = pt__file_open(pt__sp_path(sp, "lock"), PT__FILE_RW);
+    lk = sp->lock_fd == PT__BAD_FILE ? -1 : pt__file_lock(sp->lock_fd);
+    if (lk != 0) {
+        if (lk > 0) pt__err(err, PT_ERR_SPOOL_LOCKED, "spool_dir \"%.120s\" is locked by another process", cfg->spool_dir);
+        else { pt__sp_ioerr(sp, "lock file"); pt__err(err, PT_ERR_SPOOL, "spool_dir \"%.120s\": cannot lock: %s", cfg->spool_dir, sp->err); }
+        pt__spool_close(sp);
+        return lk > 0 ? PT_ERR_SPOOL_LOCKED : PT_ERR_SPOOL;
+    }
+    if (pt__file_list(sp->dir, pt__sp_list_cb, sp) != 0 || sp->n_bad) {
+        r = sp->n_bad ? PT_ERR_NO_MEMORY : pt__sp_ioerr(sp, "cannot list the directory");
+        pt__spool_close(sp);
+        return pt__err(err, r, "spool_dir \"%.120s\": cannot list it", cfg->spool_dir);
+    }
+    if (sp->nids) qsort(sp->ids, sp->nids, sizeof *sp->ids, pt__sp_cmp_u64);
+    if ((r = pt__sp_load_acks(sp)) != PT_OK) {
+        pt__err(err, r, "%s", sp->err);
+        pt__spool_close(sp);
+        return r;
+    }
+    sp->replaying = 1;
+    *out = sp;
+    return PT_OK;
+}
+/* Replay, oldest first: 1 with the next live event (valid until the next
+   call), 0 when done (the spool is then ready), -1 on a read error or out
+   of memory (sp->err). The caller queues each event in order. */
+PT__PRIVATE int pt__spool_replay(pt__spool *sp, const char **json, size_t *len) {
+    int type, flag;
+    uint64_t seq;
+    const unsigned char *pay;
+    size_t plen;
+    while (sp->replaying) {
+        pt__sp_seg *s;
+        if (!sp->rloaded) {
+            int rc;
+            if (sp->ri == sp->nids) break;
+            if (sp->nsegs == sp->segcap) {
+                size_t nc = sp->segcap ? sp->segcap * 2 : 16;
+                pt__sp_seg *ns = (pt__sp_seg *)PT__REALLOC(sp->segs, nc * sizeof *ns);
+                if (!ns) { pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return -1; }
+                sp->segs = ns; sp->segcap = nc;
+            }
+            PT__FREE(sp->rbuf);
+            rc = pt__sp_read_file(pt__sp_seg_path(sp, sp->ids[sp->ri]), &sp->rbuf, &sp->rlen);
+            if (rc < 0) { pt__sp_ioerr(sp, "cannot read a segment"); return -1; }
+            s = &sp->segs[sp->nsegs++];
+            s->id = sp->ids[sp->ri]; s->first = 1; s->last = 0; s->bytes = 0; s->live = 0;
+            sp->roff = 0; sp->n_bad = 0; sp->rloaded = 1;
+        }
+        s = &sp->segs[sp->nsegs - 1];
+        for (;;) {
+            if (!pt__sp_next(sp->rbuf, sp->rlen, &sp->roff, &sp->n_bad, &type, &flag, &seq, &pay, &plen)) break;
+            s->bytes = sp->roff;   /* the end of the last good record */
+            if (type != PT__SP_EVENT) continue;
+            if (sp->have_ev && seq <= sp->last_ev) continue;    /* never twice, never out of order */
+            sp->have_ev = 1; sp->last_ev = seq;
+            if (seq + 1 > sp->max_seen) sp->max_seen = seq + 1;
+            if (s->first > s->last) s->first = seq;
+            s->last = seq;
+            if (!pt__sp_live(sp, seq)) continue;
+            {
+                const char *why = NULL;
+                size_t wat = 0;
+                if (!pt__json_validate((const char *)pay, plen, 1, &why, &wat)) {
+                    pt__sp_log(sp, PT_LOG_WARN, "spool: dropped a stored event that is not a valid JSON object (%s)", why ? why : "?");
+                    continue;
+                }
+            }
+            if (pt__sp_runs_push(&sp->q, seq, seq + 1)) { pt__fmt(sp->err, sizeof sp->err, "spool: out of memory"); return -1; }
+            s->live++; sp->qcount++; sp->n_replayed++;
+            *json = (const char *)pay; *len = plen;
+            return 1;
+        }
+        {   /* end of this segment: report and cut what could not be read */
+            char name[32];
+            uint64_t tail = sp->rlen - s->bytes, mid;
+            if (s->bytes == 0) tail = sp->rlen;
+            mid = sp->n_bad >= tail ? sp->n_bad - tail : 0;
+            memcpy(name, pt__sp_seg_path(sp, s->id) + strlen(sp->dir) + 1, 25);
+            s->bytes = pt__sp_salvage_log(sp, name, (size_t)s->bytes, sp->rlen, mid);
+            sp->bytes += s->bytes;
+            if (s->id >= sp->next_seg_id) sp->next_seg_id = s->id + 1;
+            sp->rloaded = 0; sp->ri++;
+        }
+    }
+    if (!sp->replaying) return 0;
+    /* done: settle the bookkeeping, drop dead segments, compact the ack log */
+    PT__FREE(sp->rbuf); sp->rbuf = NULL;
+    sp->replaying = 0;
+    sp->next_seq = PT__MAX(sp->max_seen, sp->snap_upto);
+    if (sp->rb_valid && sp->q.n && sp->q.r[sp->q.head].lo == sp->rb_first
+        && pt__sp_runs_count_le(&sp->q, sp->rb_last) == sp->rb_count) sp->rb_pending = 1;
+    sp->synced_seq = sp->next_seq;
+    pt__sp_gc(sp);
+    if (sp->n_replayed) pt__sp_log(sp, PT_LOG_INFO, "spool: replaying %llu event(s) left by an earlier run in %s", (unsigned long long)sp->n_replayed, sp->dir);
+    sp->ack_fd = pt__file_open(pt__sp_path(sp, "ack.pts"), PT__FILE_APPEND);
+    if (sp->ack_fd == PT__BAD_FILE) { pt__sp_ioerr(sp, "cannot open ack.pts"); return -1; }
+    {
+        int64_t sz = pt__file_size(sp->ack_fd);
+        sp->ack_bytes = sz > 0 ? (uint64_t)sz : 0;
+        sp->bytes += sp->ack_bytes;
+    }
+    pt__sp_ack_rewrite(sp);
+    PT__FREE(sp->snap); sp->snap = NULL; PT__FREE(sp->acked); sp->acked = NULL; PT__FREE(sp->ids); sp->ids = NULL;
+    sp->nsnap = sp->nacked = sp->nids = 0;
+    return 0;
+}
+PT__PRIVATE void pt__sp_free(pt__spool *sp) {
+    int i;
+    for (i = 0; i < sp->nunsynced; i++) pt__file_close(sp->unsynced[i]);
+    pt__file_close(sp->seg_fd); pt__file_close(sp->ack_fd);
+    pt__file_close(sp->lock_fd);    /* releases the lock */
+    pt__sp_runs_free(&sp->q); pt__sp_runs_free(&sp->orphans);
+    pt__buf_free(&sp->rec);
+    PT__FREE(sp->segs); PT__FREE(sp->bseq); PT__FREE(sp->bdone); PT__FREE(sp->dir); PT__FREE(sp->path);
+    PT__FREE(sp->ids); PT__FREE(sp->rbuf); PT__FREE(sp->snap); PT__FREE(sp->acked);
+    PT__FREE(sp);
+}
+/* Closes the spool (client gone): with nothing live left every file but the
+   lock goes; otherwise the live events stay for the next client. */
+PT__PRIVATE pt_result pt__spool_close(pt__spool *sp) {
+    pt__spool **pp;
+    int i;
+    if (!sp) return PT_OK;
+    if (!sp->replaying && sp->ack_fd != PT__BAD_FILE) {
+        if (!sp->qcount && !sp->bleft && !sp->orphans.n) {
+            pt__file_close(sp->seg_fd); sp->seg_fd = PT__BAD_FILE;
+            while (sp->nsegs) pt__sp_seg_remove(sp, sp->nsegs - 1);
+            pt__file_close(sp->ack_fd); sp->ack_fd = PT__BAD_FILE;
+            pt__file_unlink(pt__sp_path(sp, "ack.pts"));
+            sp->bytes = 0;
+        } else {
+            if (sp->cfg->fsync_policy != PT_FSYNC_NONE && sp->seg_fd != PT__BAD_FILE) pt__file_sync(sp->seg_fd);
+            pt__sp_ack_rewrite(sp);
+        }
+    }
+    if (sp->cfg->fsync_policy != PT_FSYNC_NONE) {
+        for (i = 0; i < sp->nunsynced; i++) pt__file_sync(sp->unsynced[i]);
+        if (sp->dir_dirty) pt__file_sync_dir(sp->dir);
+    }
+    if (sp->key[0]) {
+        pt__reg_lock();
+        for (pp = &pt__spool_open_list; *pp; pp = &(*pp)->reg_next) if (*pp == sp) { *pp = sp->reg_next; break; }
+        pt__reg_unlock();
+    }
+    pt__sp_free(sp);
+    return PT_OK;
+}
+/* fork child: let go of the parent's spool without writing a byte. Runs with
+   pt__reg_lock held (the fork handler took it). */
+PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
+    pt__spool **pp;
+    if (!sp) return;
+    for (pp = &pt__spool_open_list; *pp; pp = &(*pp)->reg_next) if (*pp == sp) { *pp = sp->reg_next; break; }
+    pt__sp_free(sp);   /* closing our descriptors releases nothing of the parent's lock */
+}
+
 /* ==== [pt:queue] ========================================================= */
 /* The bounded queue: serialised events in a list of 64 KiB chunks, each
    record = u32 length, u32 reserved, i64 enqueue time (monotonic ms), then
@@ -3518,7 +4427,7 @@ PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp) {
 }
 
 /* Synchronous send with retries on the calling thread (pt_ingest*). */
-PT__PRIVATE pt_result pt__send_sync(pt__core *c, const char *json, size_t n, pt_error *err) {
+PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size_t n, pt_error *err) {
     pt_http_response resp;
     pt__conn *cn = pt__pool_get(c);
     pt__buf wire;
@@ -3743,7 +4652,7 @@ PT__PRIVATE void pt__batch_prepare(pt__core *c) {
 /* Settles the current range (lock held): outcome 1 delivered, -1 failed
    (reason: rejected/oversize/exhausted). */
 typedef enum { PT__FAIL_REJECTED, PT__FAIL_OVERSIZE, PT__FAIL_EXHAUSTED } pt__fail_kind;
-PT__PRIVATE void pt__range_done(pt__core *c, int delivered, pt__fail_kind why, pt_result res, int status) {
+PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_kind why, pt_result res, int status) {
     pt__batch *b = &c->b;
     pt__range r = b->ranges[--b->nranges];
     size_t k = r.hi - r.lo, i;
@@ -3773,7 +4682,7 @@ PT__PRIVATE void pt__range_done(pt__core *c, int delivered, pt__fail_kind why, p
 }
 
 /* One request for the current range, then bookkeeping. */
-PT__PRIVATE void pt__pipe_attempt(pt__core *c) {
+PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
     pt__batch *b = &c->b;
     pt_http_response resp;
     pt_result tr;
@@ -4037,7 +4946,7 @@ PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long lo
     return 0;
 }
 
-PACKTRACK_API pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
     const char *v;
     long long n;
     int64_t d;
@@ -4093,7 +5002,7 @@ PT__PRIVATE const char *pt__arch(void) {
     return "unknown";
 #endif
 }
-PT__PRIVATE void pt__host_ctx_build(pt__core *c) {
+PT__PRIVATE PT__COLD void pt__host_ctx_build(pt__core *c) {
     pt__buf b;
     char host[256], num[24];
     pt__buf_init(&b, c->host_ctx, sizeof c->host_ctx);
@@ -4112,7 +5021,7 @@ PT__PRIVATE void pt__host_ctx_build(pt__core *c) {
     c->host_ctx_len = b.len;
 }
 
-PT__PRIVATE void pt__core_free(pt__core *c) {
+PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     int i;
     pt__conn_release(&c->flush_conn);
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
@@ -4127,7 +5036,7 @@ PT__PRIVATE void pt__core_free(pt__core *c) {
     PT__FREE(c);
 }
 
-PACKTRACK_API pt_result pt_client_new(const pt_config *in, pt_client **out, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **out, pt_error *err) {
     pt_config cfg;
     pt__url url;
     pt__core *c;
@@ -4336,7 +5245,7 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     return r;
 }
 
-PACKTRACK_API pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
+PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
     char stack[1536];
     pt__buf b;
     pt_result r;
@@ -4379,7 +5288,7 @@ PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
     return PT_OK;
 }
 
-PACKTRACK_API pt_result pt_flush(pt_client *cl, int timeout_ms) {
+PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
     pt__core *c;
     uint64_t t;
     int64_t deadline;
@@ -4424,7 +5333,7 @@ PT__PRIVATE void pt__fill_report(const pt__core *c, pt_close_report *rep) {
     rep->timed_out = rep->abandoned > 0;
 }
 
-PACKTRACK_API pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
     pt__core *c;
     pt_close_report rep;
     int64_t deadline;
@@ -4467,13 +5376,13 @@ PACKTRACK_API pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report 
     return rep.abandoned ? PT_ERR_TIMEOUT : PT_OK;
 }
 
-PACKTRACK_API void pt_client_free(pt_client *cl) {
+PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
     if (!cl) return;
     if (!pt__atomic_load(&cl->closed)) pt_close(cl, 0, NULL);
     PT__FREE(cl);
 }
 
-PACKTRACK_API pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
     pt__buf b;
     pt_event tmp;
     pt_result r;
@@ -4498,7 +5407,7 @@ PACKTRACK_API pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char
     return r;
 }
 
-PACKTRACK_API pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     char stack[1536];
     pt__buf b;
     pt_result r;
@@ -4515,7 +5424,7 @@ PACKTRACK_API pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *e
     return r;
 }
 
-PACKTRACK_API pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
     pt__buf b;
     pt_result r = PT_OK;
     size_t i;
@@ -4546,7 +5455,7 @@ PACKTRACK_API pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size
     return r;
 }
 
-PACKTRACK_API pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
+PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     pt__core *c;
     if (!cl || !s) return PT_ERR_INVALID_ARG;
     memset(s, 0, sizeof *s);
@@ -4573,7 +5482,7 @@ PACKTRACK_API pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     return PT_OK;
 }
 
-PACKTRACK_API size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
+PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
     static const struct { const char *name, *type, *help; size_t off; } m[] = {
         { "packtrack_events_tracked_total", "counter", "Events that passed validation.", offsetof(pt_client_stats, tracked) },
         { "packtrack_events_delivered_total", "counter", "Events the server accepted.", offsetof(pt_client_stats, delivered) },
@@ -4614,7 +5523,7 @@ PACKTRACK_API size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, si
     return n;
 }
 
-PACKTRACK_API pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
+PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
     pt__core *c;
     pt_result r = PT_OK;
     int64_t t = 0;
@@ -4666,7 +5575,7 @@ static void pt__fork_parent(void) {
     for (c = pt__registry; c; c = c->reg_next) pt__mutex_unlock(&c->mu);
     pt__reg_unlock();
 }
-static void pt__fork_child(void) {
+static PT__COLD void pt__fork_child(void) {
     pt__core *c;
     for (c = pt__registry; c; c = c->reg_next) {
         int i;

@@ -1,0 +1,2 @@
+#define PACKTRACK_IMPLEMENTATION
+#include "packtrack.h"
