@@ -4249,6 +4249,7 @@ struct pt__core {
     int       npool;
     pt__deflate *defl;
     pt__mutex defl_mu;             /* the deflate state is shared by the worker and sync callers */
+    pt__spool *spool;              /* durable mode (NULL: memory only); guarded by mu */
     pt__core *reg_next;
 };
 
@@ -4550,6 +4551,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     pt__batch *b = &c->b;
     size_t n = 0, bytes = 2, maxn = (size_t)c->cfg.batch_size, i;
     const pt__chunk *ch;
+    if (c->spool) maxn = pt__spool_cut_max(c->spool, maxn);   /* a replayed batch goes out as it was */
     /* size the batch first so a failed allocation loses nothing */
     for (ch = c->q.first; ch && n < maxn; ch = ch->next) {
         size_t off = ch->head;
@@ -4599,6 +4601,8 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     c->inf_pending = n;
     b->ranges[0].lo = 0; b->ranges[0].hi = n; b->nranges = 1;
     b->prepared = 0; b->attempts = 0; b->first_try_ms = 0; b->next_try_ms = 0;
+    pt__uuid4(b->key); b->key[36] = 0;     /* the whole batch's Idempotency-Key, fixed at the cut */
+    if (c->spool) pt__spool_cut(c->spool, n, b->key);
     pt__mutex_unlock(&c->mu);
     b->payload.p[b->payload.len++] = '[';
     for (i = 0; i < n; i++) {
@@ -4644,7 +4648,7 @@ PT__PRIVATE void pt__batch_prepare(pt__core *c) {
     pt__batch *b = &c->b;
     if (pt__range_json(b) != 0) return;
     b->gz = pt__maybe_gzip(c, b->json, b->json_len, &b->wire, &b->send, &b->send_len);
-    pt__uuid4(b->key); b->key[36] = 0;
+    if (b->ranges[b->nranges - 1].lo != 0 || b->ranges[b->nranges - 1].hi != b->n) { pt__uuid4(b->key); b->key[36] = 0; }
     b->prepared = 1;
     b->attempts = 0;
 }
@@ -4664,6 +4668,7 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     else c->failed_rejected += k;
     c->inf_pending -= k;
     c->inf_bytes -= bytes;
+    if (c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
     b->prepared = 0;
     if (c->cfg.on_batch) {
         pt_batch_result br;
@@ -4696,6 +4701,7 @@ PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
     pt__mutex_unlock(&c->mu);
+    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out */
     tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
     pt__mutex_lock(&c->mu);
     now = pt__mono_ms();
@@ -5023,6 +5029,7 @@ PT__PRIVATE PT__COLD void pt__host_ctx_build(pt__core *c) {
 
 PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     int i;
+    pt__spool_close(c->spool);
     pt__conn_release(&c->flush_conn);
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
     pt__q_free(&c->q);
@@ -5093,7 +5100,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
 #if !PT__THREADS
     cfg.manual_mode = 1;
 #endif
-    if (cfg.spool_dir && cfg.spool_dir[0]) return pt__err(err, PT_ERR_UNSUPPORTED, "spool_dir (durable mode) is not available in this version");
+    if (cfg.enable_dead_letter && pt__empty(cfg.spool_dir)) return pt__err(err, PT_ERR_CONFIG, "enable_dead_letter needs spool_dir (the file is <spool_dir>/dead-letter.ndjson)");
 
     c = (pt__core *)PT__MALLOC(sizeof *c);
     h = (pt_client *)PT__MALLOC(sizeof *h);
@@ -5134,6 +5141,21 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     pt__conn_init(&c->flush_conn);
     pt__uuid_seed_init();
     pt__os_random(&c->rng, sizeof c->rng);
+    if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
+        const char *js; size_t n; int k;
+        if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
+        while ((k = pt__spool_replay(c->spool, &js, &n)) > 0 && pt__q_push(&c->q, js, n, pt__mono_ms()) == 0) { c->accepted_seq++; c->tracked++; }
+        if (k == 0 && c->q.count && !cfg.manual_mode) {   /* replayed events go out without waiting for a pt_track */
+            if (pt__thread_start(&c->thread, pt__flush_thread, c) == 0) c->thread_started = 1;
+            else k = 2;
+        }
+        if (k != 0) {
+            r = pt__err(err, k < 0 ? PT_ERR_SPOOL : k == 1 ? PT_ERR_NO_MEMORY : PT_ERR_THREAD, "spool_dir \"%.120s\": %s", cfg.spool_dir,
+                        k < 0 ? c->spool->err : k == 1 ? "out of memory replaying the spool" : "could not start the flush thread");
+            pt__core_free(c); PT__FREE(h);
+            return r;
+        }
+    }
     c->handle = h;
     h->core = c;
     pt__registry_add(c);
@@ -5151,6 +5173,7 @@ PACKTRACK_API const pt_config *pt_client_config(const pt_client *client) {
 PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_severity sev) {
     int signal = 0, flip;
     uint64_t prev_count;
+    uint32_t crc = c->spool ? pt__crc32(0, json, len) : 0;   /* the spool record's checksum, outside the lock */
     pt__mutex_lock(&c->mu);
     if (c->stopping) { pt__mutex_unlock(&c->mu); return PT_ERR_CLOSED; }
     if (!c->thread_started && !c->cfg.manual_mode) {
@@ -5173,6 +5196,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
         if (c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST) {
             while (c->q.count && (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes)) {
                 pt__q_pop(&c->q);
+                if (c->spool) pt__spool_evict(c->spool, 1);
                 c->dropped_full++;
             }
             pt__wake_waiters(c);
@@ -5183,8 +5207,21 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
             return PT_ERR_QUEUE_FULL;
         }
     }
+    if (c->spool) {   /* durable mode: the record is in the page cache before pt_track says OK */
+        pt_result sr;
+        uint64_t k = pt__spool_room(c->spool, len, c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST), i;
+        for (i = 0; i < k && c->q.count; i++) { pt__q_pop(&c->q); c->dropped_full++; }
+        if (i) { pt__spool_evict(c->spool, i); pt__wake_waiters(c); }
+        if ((sr = pt__spool_append(c->spool, json, len, crc)) != PT_OK) {
+            c->dropped_full++;
+            pt__note_error(c, sr, c->spool->err);
+            pt__mutex_unlock(&c->mu);
+            return sr;
+        }
+    }
     prev_count = c->q.count;
     if (pt__q_push(&c->q, json, len, pt__mono_ms()) != 0) {
+        if (c->spool) pt__spool_unappend(c->spool);
         c->dropped_full++;
         pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory queueing an event");
         pt__mutex_unlock(&c->mu);
@@ -5367,13 +5404,15 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
         c->worker_busy = 0;
     }
     pt__fill_report(c, &rep);
+    if (c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
     pt__mutex_unlock(&c->mu);
     if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
+    if (rep.spooled) pt__log(c, PT_LOG_INFO, "closed with %lu events left in the spool for the next client", (unsigned long)rep.spooled);
     pt__registry_remove(c);
     pt__core_free(c);
     cl->core = NULL;
     if (report) *report = rep;
-    return rep.abandoned ? PT_ERR_TIMEOUT : PT_OK;
+    return rep.abandoned || rep.spooled ? PT_ERR_TIMEOUT : PT_OK;
 }
 
 PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
@@ -5474,7 +5513,7 @@ PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     s->bytes_uncompressed = c->bytes_raw;
     s->bytes_sent = c->bytes_sent;
     s->wakeups = c->wakeups;
-    s->spool_bytes = 0;
+    s->spool_bytes = pt__spool_bytes(c->spool);
     s->last_error = c->last_error;
     memcpy(s->last_error_message, c->last_error_msg, sizeof s->last_error_message);
     pt__mutex_unlock(&c->mu);
@@ -5541,6 +5580,7 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
     h->backpressure = c->bp_high;
     h->last_error = c->last_error;
     h->last_error_unix_ms = c->last_error_wall;
+    h->spool_bytes = pt__spool_bytes(c->spool);
     pt__mutex_unlock(&c->mu);
     if (c->health_url[0]) {
         pt_http_response resp;
@@ -5588,6 +5628,8 @@ static PT__COLD void pt__fork_child(void) {
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
+        pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
+        c->spool = NULL;
         c->inf_pending = c->inf_bytes = 0;
         c->b.n = 0; c->b.nranges = 0; c->b.prepared = 0; c->b.first_try_ms = 0; c->b.next_try_ms = 0;
         c->accepted_seq = c->flush_target = 0;

@@ -930,6 +930,7 @@ static int run(int argc, char **argv) {
             int64_t base = cfg.backoff_base_ms ? cfg.backoff_base_ms : 100, cap = cfg.backoff_max_ms ? cfg.backoff_max_ms : 10000, budget = 0;
             for (k = 0; k < retries; k++) { budget += base < cap ? base : cap; base *= 2; if (base > cap) base = cap; }
             cfg.retry_max_elapsed_ms = budget > 0 ? budget : 1;
+            cfg.breaker_threshold = 1000000;   /* a one-shot run has no use for a 30 s breaker cool-down */
             close_ms = (int)(budget + (int64_t)(retries + 1) * (cfg.timeout_ms ? cfg.timeout_ms : 10000) + 2000);
             if (close_ms < 5000) close_ms = 5000;
         } else cfg.manual_mode = 1;      /* sync only: no flush thread needed */

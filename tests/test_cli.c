@@ -404,6 +404,36 @@ PT_TEST(cli_async_ndjson) {
     pts_stop(s);
 }
 
+/* ---- --async failures: 503 storm is exit 3 (bounded by the backoff budget), 400 is exit 2 ---- */
+PT_TEST(cli_async_failures_exit_codes) {
+    pts_server *s;
+    tc_env e;
+    tc_out o;
+    pts_action a;
+    int64_t t0;
+    const char *args[] = { "--async", "--message", "m", "--retries", "2", "--backoff-initial", "1ms", "--backoff-max", "5ms", NULL };
+    TC_NEED_BIN();
+    PT_REQUIRE((s = pts_start()) != NULL);
+    memset(&a, 0, sizeof a);
+    a.status = 503;
+    pts_set_default(s, &a);
+    tc_env_base(&e, s);
+    tc_env_fields(&e);
+    t0 = pt_now_ms();
+    PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
+    PT_CHECK_EQ(o.code, 3);
+    PT_CHECK(pt_now_ms() - t0 < 5000);
+    PT_CHECK(pts_request_count(s) >= 2);
+    PT_CHECK_EQ(pts_events_received(s), 0);
+    tc_free(&o);
+    a.status = 400;
+    pts_set_default(s, &a);
+    PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
+    PT_CHECK_EQ(o.code, 2);
+    tc_free(&o);
+    pts_stop(s);
+}
+
 /* ---- --dry-run sends nothing and prints the JSON ---- */
 PT_TEST(cli_dry_run_prints_json_sends_nothing) {
     pts_server *s;
@@ -724,6 +754,7 @@ static const pt_test_case cli_tests[] = {
     PT_CASE(cli_ndjson_stdin_long_line_and_1000_lines),
     PT_CASE(cli_stdin_json_array),
     PT_CASE(cli_async_ndjson),
+    PT_CASE(cli_async_failures_exit_codes),
     PT_CASE(cli_dry_run_prints_json_sends_nothing),
     PT_CASE(cli_verbose_never_prints_key),
     PT_CASE(cli_retries_zero_503_one_request_exit_3),
