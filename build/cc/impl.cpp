@@ -1,4 +1,0 @@
-#define PACKTRACK_IMPLEMENTATION
-#include "packtrack.h"
-int pt_other_tu(void);
-int main(void) { pt_config cfg = {}; (void)cfg; return pt_other_tu(); }

@@ -1,5 +1,0 @@
-#include "packtrack.h"
-#include "packtrack.h"
-#define PACKTRACK_IMPLEMENTATION
-#include "packtrack.h"
-int main(void) { return 0; }
