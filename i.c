@@ -1,2 +1,0 @@
-#define PACKTRACK_IMPLEMENTATION
-#include "packtrack.h"
