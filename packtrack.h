@@ -3216,7 +3216,12 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
    or evict the oldest until it drains); it can only be larger when those
    settings were lowered between runs. Making room under spool_max_bytes with
    PT_QUEUE_DROP_OLDEST evicts queued events a segment at a time and never
-   the batch in flight. A forked child never touches its parent's spool. */
+   the batch in flight.
+
+   fork(): the child's copy of a durable client lets go of the spool without
+   writing a byte (the parent keeps the directory, its lock and its events)
+   and runs memory-only from then on; a child that wants durability creates
+   its own client on its own spool_dir. */
 #define PT__SP_MAGIC 0x31505450u           /* "PTP1" */
 #define PT__SP_HDR 24
 #define PT__SP_EVENT 1
