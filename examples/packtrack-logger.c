@@ -929,6 +929,10 @@ static int run(int argc, char **argv) {
             int retries = cfg.max_retries == 0 ? 3 : cfg.max_retries < 0 ? 0 : cfg.max_retries, k;
             int64_t base = cfg.backoff_base_ms ? cfg.backoff_base_ms : 100, cap = cfg.backoff_max_ms ? cfg.backoff_max_ms : 10000, budget = 0;
             for (k = 0; k < retries; k++) { budget += base < cap ? base : cap; base *= 2; if (base > cap) base = cap; }
+            /* plus time for each failed request itself to come back (a loaded
+               machine can take tens of ms per round trip), so --retries N
+               means at least N retries against a fast-failing server */
+            budget += (int64_t)retries * 200;
             cfg.retry_max_elapsed_ms = budget > 0 ? budget : 1;
             cfg.breaker_threshold = 1000000;   /* a one-shot run has no use for a 30 s breaker cool-down */
             close_ms = (int)(budget + (int64_t)(retries + 1) * (cfg.timeout_ms ? cfg.timeout_ms : 10000) + 2000);
