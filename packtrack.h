@@ -4258,33 +4258,32 @@ struct pt__core {
     pt__core *reg_next;
 };
 
+/* Formats and hands one line to the logger. `unlock`: called with c->mu
+   held; the logger then runs with the lock dropped, so a slow logger never
+   stalls pt_track and a logger that calls back into the client (pt_stats,
+   pt_track) cannot deadlock. The caller's state must be consistent then. */
+PT__PRIVATE void pt__vlog(pt__core *c, pt_log_level lvl, int unlock, const char *fmt, va_list ap) {
+    char msg[300];
+    if (!c->cfg.logger || lvl < c->cfg.log_level) return;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[sizeof msg - 1] = 0;
+    if (unlock) pt__mutex_unlock(&c->mu);
+    c->cfg.logger(lvl, msg, c->cfg.logger_user);
+    if (unlock) pt__mutex_lock(&c->mu);
+}
 PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
 PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) {
-    char msg[300];
     va_list ap;
-    if (!c->cfg.logger || lvl < c->cfg.log_level) return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    pt__vlog(c, lvl, 0, fmt, ap);
     va_end(ap);
-    msg[sizeof msg - 1] = 0;
-    c->cfg.logger(lvl, msg, c->cfg.logger_user);
 }
-/* Same, called with c->mu held: the logger runs with the lock dropped, so a
-   slow logger never stalls pt_track and a logger that calls back into the
-   client (pt_stats, pt_track) cannot deadlock. The caller's state must be
-   consistent at the call. */
 PT__PRIVATE void pt__log_ul(pt__core *c, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
 PT__PRIVATE void pt__log_ul(pt__core *c, pt_log_level lvl, const char *fmt, ...) {
-    char msg[300];
     va_list ap;
-    if (!c->cfg.logger || lvl < c->cfg.log_level) return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    pt__vlog(c, lvl, 1, fmt, ap);
     va_end(ap);
-    msg[sizeof msg - 1] = 0;
-    pt__mutex_unlock(&c->mu);
-    c->cfg.logger(lvl, msg, c->cfg.logger_user);
-    pt__mutex_lock(&c->mu);
 }
 /* Records the last error (lock held). */
 PT__PRIVATE void pt__note_error(pt__core *c, pt_result r, const char *msg) {
