@@ -6,10 +6,12 @@ B=${1:-build}
 D="$B/coverage"
 rm -rf "$D"; mkdir -p "$D"
 ${CC:-gcc} -std=c99 -O0 -g --coverage -o "$D/run" tests/run.c -lpthread -lz -lm || exit 1
-( cd "$D" && ./run ${T:-} > run.log 2>&1; tail -n 1 run.log )
-( cd "$D" && gcov -o . run-run.gcda >/dev/null 2>&1 || gcov -o . ../../tests/run.c >/dev/null 2>&1 )
+# run from the repository root so the CLI tests find build/ and the fuzz corpus
+make -s examples >/dev/null 2>&1
+PT_BIN_DIR="$B" "$D/run" ${T:-} > "$D/run.log" 2>&1; tail -n 1 "$D/run.log"
+gcov -o "$D" tests/run.c >/dev/null 2>&1
+mv ./*.gcov "$D"/ 2>/dev/null
 f="$D/packtrack.h.gcov"
-[ -f "$f" ] || f=$(ls "$D"/*packtrack.h.gcov 2>/dev/null | head -n 1)
 if [ ! -f "$f" ]; then echo "no gcov output for packtrack.h"; exit 1; fi
 # only the implementation part counts
 awk -F: '
