@@ -5174,6 +5174,10 @@ PACKTRACK_API const pt_config *pt_client_config(const pt_client *client) {
 }
 
 /* Enqueue one serialised event (any thread). */
+/* Would one more event of len bytes break a queue bound? (in-flight events count) */
+PT__PRIVATE int pt__q_over(const pt__core *c, size_t len) {
+    return c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes;
+}
 PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_severity sev) {
     int signal = 0, flip;
     uint64_t prev_count;
@@ -5196,16 +5200,16 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
             return PT_ERR_SAMPLED;
         }
     }
-    if (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes) {
+    if (pt__q_over(c, len)) {
         if (c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST) {
-            while (c->q.count && (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes)) {
+            while (c->q.count && pt__q_over(c, len)) {
                 pt__q_pop(&c->q);
                 if (c->spool) pt__spool_evict(c->spool, 1);
                 c->dropped_full++;
             }
             pt__wake_waiters(c);
         }
-        if (c->q.count + c->inf_pending + 1 > (uint64_t)c->cfg.queue_capacity || c->q.bytes + c->inf_bytes + len > c->cfg.queue_max_bytes) {
+        if (pt__q_over(c, len)) {
             c->dropped_full++;
             pt__mutex_unlock(&c->mu);
             return PT_ERR_QUEUE_FULL;
