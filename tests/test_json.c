@@ -1354,6 +1354,7 @@ static const struct { const char *name; tj_fuzz_fn fn; } tj_fuzz_targets[] = {
     { "fuzz_http_head", ptf_http_head },
     { "fuzz_url", ptf_url },
     { "fuzz_retry_after", ptf_retry_after },
+    { "fuzz_spool", ptf_spool },
 };
 
 /* Feeds every regular file in dir to fn; returns the number of files, -1 if dir is missing. */

@@ -307,4 +307,72 @@ PTF_FN int ptf_retry_after(const uint8_t *data, size_t size) {
     return bad;
 }
 
+/* ---- fuzz_spool ------------------------------------------------------------------ */
+/* The spool record reader: (1) the resynchronising scan over arbitrary bytes
+   must terminate, advance, stay in bounds, and return only records that
+   parse again where it found them; (2) the same bytes as a segment file (and,
+   split by the first byte, as the ack log) must be opened and replayed by a
+   manual-mode client without a crash, and the client must close cleanly. */
+#include <unistd.h>
+#include <sys/stat.h>
+static int ptf_spool_write(const char *path, const uint8_t *d, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    if (n && fwrite(d, 1, n, f) != n) { fclose(f); return -1; }
+    return fclose(f);
+}
+PTF_FN int ptf_spool(const uint8_t *data, size_t size) {
+    size_t off = 0, prev = 0, records = 0;
+    uint64_t skipped = 0, seq;
+    int type, flag;
+    const unsigned char *pay;
+    size_t plen;
+    char dir[] = "/tmp/ptf_spool_XXXXXX", path[256];
+    while (pt__sp_next(data, size, &off, &skipped, &type, &flag, &seq, &pay, &plen)) {
+        size_t start = (size_t)(pay - data) - PT__SP_HDR;
+        int t2, f2; uint64_t s2; const unsigned char *p2; size_t l2;
+        if (off <= prev || off > size) return 1;                      /* must advance, stay in bounds */
+        if (pay < data || pay + plen > data + size) return 2;
+        if (!pt__sp_parse(data, size, start, &t2, &f2, &s2, &p2, &l2) || p2 != pay || l2 != plen || s2 != seq) return 3;
+        prev = off;
+        if (++records > size) return 4;
+    }
+    if (off != size && size) return 5;
+    if (skipped > size) return 6;
+    /* the same bytes on disk, replayed by a real client */
+    if (!mkdtemp(dir)) return 0;
+    {
+        size_t split = size ? data[0] % (size + 1) : 0;
+        pt_config cfg;
+        pt_client *c = NULL;
+        pt_close_report rep;
+        snprintf(path, sizeof path, "%s/seg-0000000000000001.pts", dir);
+        ptf_spool_write(path, data + split, size - split);
+        snprintf(path, sizeof path, "%s/ack.pts", dir);
+        if (split > 1) ptf_spool_write(path, data + 1, split - 1);
+        memset(&cfg, 0, sizeof cfg);
+        cfg.api_key = "k"; cfg.base_url = "http://127.0.0.1:9"; cfg.manual_mode = 1;
+        cfg.spool_dir = dir; cfg.fsync_policy = PT_FSYNC_NONE;
+        if (pt_client_new(&cfg, &c, NULL) == PT_OK) {
+            pt_client_stats st;
+            pt_stats(c, &st);
+            if (st.tracked != st.delivered + st.failed + st.dropped + st.pending) { pt_close(c, 0, &rep); pt_client_free(c); return 7; }
+            pt_close(c, 0, &rep);
+            pt_client_free(c);
+        }
+        /* remove whatever the client left */
+        {
+            static const char *names[] = { "seg-0000000000000001.pts", "seg-0000000000000002.pts", "ack.pts", "ack.tmp", "lock", "dead-letter.ndjson" };
+            size_t i;
+            for (i = 0; i < sizeof names / sizeof names[0]; i++) { snprintf(path, sizeof path, "%s/%s", dir, names[i]); unlink(path); }
+        }
+        if (rmdir(dir) != 0) {   /* other files: list and remove */
+            char cmd[300];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+            if (system(cmd) != 0) return 0;
+        }
+    }
+    return 0;
+}
+
 #endif

@@ -10,7 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-"fuzz_json_writer fuzz_json_validate fuzz_http_head fuzz_url fuzz_retry_after"}
+targets=${*:-"fuzz_json_writer fuzz_json_validate fuzz_http_head fuzz_url fuzz_retry_after fuzz_spool"}
 cc=${FUZZ_CC:-clang}
 build=${FUZZ_BUILD:-/tmp/packtrack-fuzz}
 mkdir -p "$build" || exit 2
