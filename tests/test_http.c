@@ -356,6 +356,64 @@ PT_TEST(http_no_sigpipe_with_default_disposition) {
     signal(SIGPIPE, old);
 }
 
+/* IPv6 literal base URL: a one-shot responder on [::1] checks the request line and Host. */
+typedef struct th_v6 { int l; char head[2048]; } th_v6;
+static void *th_v6_server(void *arg) {
+    th_v6 *v = (th_v6 *)arg;
+    int f = accept(v->l, NULL, NULL);
+    size_t len = 0;
+    char buf[8192];
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+    if (f < 0) return NULL;
+    for (;;) {
+        char *he, *cl;
+        ssize_t r = recv(f, buf + len, sizeof buf - 1 - len, 0);
+        if (r <= 0) break;
+        len += (size_t)r; buf[len] = 0;
+        if ((he = strstr(buf, "\r\n\r\n")) != NULL) {
+            size_t hl = (size_t)(he - buf) + 4, want = 0;
+            if ((cl = strstr(buf, "Content-Length: ")) != NULL) want = strtoul(cl + 16, NULL, 10);
+            if (len >= hl + want) {
+                size_t k = hl < sizeof v->head ? hl : sizeof v->head - 1;
+                memcpy(v->head, buf, k); v->head[k] = 0;
+                (void)!send(f, ok, sizeof ok - 1, MSG_NOSIGNAL);
+                break;
+            }
+        }
+    }
+    close(f);
+    return NULL;
+}
+PT_TEST(http_ipv6_literal_and_prefix) {
+    th_v6 v;
+    struct sockaddr_in6 a;
+    socklen_t al = sizeof a;
+    pthread_t th;
+    char url[100], host[64];
+    pt_client *c;
+    pt_error err;
+    memset(&v, 0, sizeof v);
+    memset(&a, 0, sizeof a);
+    v.l = socket(AF_INET6, SOCK_STREAM, 0);
+    a.sin6_family = AF_INET6; a.sin6_addr = in6addr_loopback;
+    if (v.l < 0 || bind(v.l, (struct sockaddr *)&a, sizeof a) != 0 || listen(v.l, 4) != 0) {
+        if (v.l >= 0) close(v.l);
+        PT_SKIP("no IPv6 loopback on this machine");
+    }
+    getsockname(v.l, (struct sockaddr *)&a, &al);
+    pthread_create(&th, NULL, th_v6_server, &v);
+    snprintf(url, sizeof url, "http://[::1]:%d/pfx/", ntohs(a.sin6_port));
+    c = th_client(url, PT_RETRIES_NONE, 0);
+    PT_REQUIRE(c);
+    PT_CHECK_EQ(th_send(c, &err), PT_OK);
+    pthread_join(th, NULL);
+    close(v.l);
+    PT_CHECK(strncmp(v.head, "POST /pfx/api/ingest HTTP/1.1\r\n", 31) == 0);
+    snprintf(host, sizeof host, "\r\nHost: [::1]:%d\r\n", ntohs(a.sin6_port));
+    PT_CHECK_MSG(strstr(v.head, host) != NULL, "head: %.200s", v.head);
+    pt_close(c, 200, NULL); pt_client_free(c);
+}
+
 static const pt_test_case http_tests[] = {
     PT_CASE(http_keepalive_reuses_one_connection),
     PT_CASE(http_response_framings),
@@ -370,4 +428,5 @@ static const pt_test_case http_tests[] = {
     PT_CASE(http_connect_timeout),
     PT_CASE(http_connection_refused_and_resolve_errors),
     PT_CASE(http_no_sigpipe_with_default_disposition),
+    PT_CASE(http_ipv6_literal_and_prefix),
 };
