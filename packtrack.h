@@ -1011,9 +1011,9 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
 PT__PRIVATE int pt__sock_err_reset(int e) { return e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ENOTCONN; }
-static void pt__fork_prepare(void);
-static void pt__fork_parent(void);
-static void pt__fork_child(void);
+PT__PRIVATE void pt__fork_prepare(void);
+PT__PRIVATE void pt__fork_parent(void);
+PT__PRIVATE void pt__fork_child(void);
 static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
 static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
 PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
@@ -5630,19 +5630,21 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
     return r;
 }
 
-/* ---- fork: the child gets a fresh, empty pipeline ---- */
-#if PT__POSIX
-static void pt__fork_prepare(void) {
+/* ---- fork: the child gets a fresh, empty pipeline ----
+   Installed with pthread_atfork by the platform layer on POSIX (never
+   called on Windows, which has no fork). prepare takes every client's lock
+   so no other thread holds one at the fork; the child then rebuilds. */
+PT__PRIVATE void pt__fork_prepare(void) {
     pt__core *c;
     pt__reg_lock();
     for (c = pt__registry; c; c = c->reg_next) pt__mutex_lock(&c->mu);
 }
-static void pt__fork_parent(void) {
+PT__PRIVATE void pt__fork_parent(void) {
     pt__core *c;
     for (c = pt__registry; c; c = c->reg_next) pt__mutex_unlock(&c->mu);
     pt__reg_unlock();
 }
-static PT__COLD void pt__fork_child(void) {
+PT__PRIVATE PT__COLD void pt__fork_child(void) {
     pt__core *c;
     for (c = pt__registry; c; c = c->reg_next) {
         int i;
@@ -5684,7 +5686,6 @@ static PT__COLD void pt__fork_child(void) {
     pt__reg_unlock();
     pt__uuid_seed_init();
 }
-#endif
 
 #if defined(_MSC_VER)
 #pragma warning(pop)
