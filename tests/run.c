@@ -17,6 +17,8 @@
 #include "test_hostile.c"
 
 #include <time.h>
+#include <signal.h>
+#include <unistd.h>
 
 typedef struct pt_suite { const char *name; const pt_test_case *cases; size_t n; } pt_suite;
 #define PT_SUITE_ENTRY(arr) { #arr, arr, sizeof(arr) / sizeof(arr[0]) }
@@ -37,10 +39,22 @@ static double pt_t_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* A hung test must fail the run, not stall CI: each test gets a watchdog. */
+static void pt_t_watchdog(int sig) {
+    static const char msg[] = "\nFAIL: test watchdog fired (a test ran past its time limit): ";
+    (void)sig;
+    (void)!write(2, msg, sizeof msg - 1);
+    if (pt_t_current) (void)!write(2, pt_t_current, strlen(pt_t_current));
+    (void)!write(2, "\n", 1);
+    _exit(70);
+}
+
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0, a;
     size_t s, i;
+    if (argc > 1 && strcmp(argv[1], "--spool-crash-child") == 0) return ts_crash_child(argc, argv);
     setvbuf(stdout, NULL, _IONBF, 0);
+    signal(SIGALRM, pt_t_watchdog);
     for (s = 0; s < sizeof pt_suites / sizeof pt_suites[0]; s++) {
         for (i = 0; i < pt_suites[s].n; i++) {
             const pt_test_case *tc = &pt_suites[s].cases[i];
@@ -51,7 +65,9 @@ int main(int argc, char **argv) {
             if (!want) continue;
             pt_t_failed_checks = 0; pt_t_skipped = 0; pt_t_current = tc->name;
             t0 = pt_t_now();
+            alarm(600);          /* far above any test's run time, also under valgrind */
             tc->fn();
+            alarm(0);
             if (pt_t_failed_checks) { failed++; printf("FAIL %s (%d checks failed, %.0f ms)\n", tc->name, pt_t_failed_checks, (pt_t_now() - t0) * 1e3); }
             else if (pt_t_skipped) { skipped++; printf("skip %s\n", tc->name); }
             else { passed++; printf("ok   %s (%.0f ms)\n", tc->name, (pt_t_now() - t0) * 1e3); }

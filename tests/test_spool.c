@@ -1034,6 +1034,37 @@ PT_TEST(spool_manual_mode_replays_through_pump) {
     pts_stop(s);
 }
 
+/* The kill -9 child (tests/run --spool-crash-child URL DIR BATCH POLICY ROUND FD):
+   tracks events with known keys into a durable client and writes each key
+   to FD once pt_track returned OK, until the parent kills it. */
+static int ts_crash_child(int argc, char **argv) {
+    pt_config cfg;
+    pt_client *c = NULL;
+    int k, round, fd;
+    if (argc < 8) return 2;
+    cfg = tu_config(argv[2]);
+    cfg.spool_dir = argv[3];
+    cfg.breaker_cooldown_ms = 20;
+    cfg.batch_size = atoi(argv[4]);
+    cfg.flush_interval_ms = 2;
+    cfg.fsync_policy = (pt_fsync_policy)atoi(argv[5]);
+    round = atoi(argv[6]);
+    fd = atoi(argv[7]);
+    if (pt_client_new(&cfg, &c, NULL) != PT_OK) return 2;
+    for (k = 0; ; k++) {
+        char key[32];
+        int n;
+        pt_event ev = tu_event("crash test event");
+        snprintf(key, sizeof key, "r%d-%d", round, k);
+        ev.idempotency_key = key;
+        if (pt_track(c, &ev) != PT_OK) { pt__sleep_ms(1); continue; }
+        n = (int)strlen(key);
+        key[n] = '\n';
+        if (write(fd, key, (size_t)n + 1) != n + 1) return 3;
+        if (k % 64 == 63) pt__sleep_ms(1);
+    }
+}
+
 /* kill -9 at random points: every event whose pt_track returned OK in the
    killed child reaches the server once the next client on the directory has
    run; duplicates only for the batch whose 2xx the child had not recorded. */
@@ -1063,28 +1094,18 @@ PT_TEST(spool_survives_kill9_at_random_points) {
         PT_REQUIRE(pipe(fds) == 0);
         pid = fork();
         if (pid == 0) {
-            pt_config cfg = tu_config(url);
-            pt_client *c = NULL;
-            int k;
+            /* A fresh image (exec) rather than a fork of this multi-threaded
+               runner: a forked child inherits whatever lock another thread
+               held at the fork, and clang 14's ASan allocator is not made
+               fork-safe, so the child could hang inside malloc. */
+            char a_batch[16], a_pol[16], a_round[16], a_fd[16];
             close(fds[0]);
-            cfg.spool_dir = dir;
-            cfg.breaker_cooldown_ms = 20;
-            cfg.batch_size = batch;
-            cfg.flush_interval_ms = 2;
-            cfg.fsync_policy = pol;
-            if (pt_client_new(&cfg, &c, NULL) != PT_OK) _exit(2);
-            for (k = 0; ; k++) {
-                char key[32];
-                int n;
-                pt_event ev = tu_event("crash test event");
-                snprintf(key, sizeof key, "r%d-%d", round, k);
-                ev.idempotency_key = key;
-                if (pt_track(c, &ev) != PT_OK) { pt__sleep_ms(1); continue; }
-                n = (int)strlen(key);
-                key[n] = '\n';
-                if (write(fds[1], key, (size_t)n + 1) != n + 1) _exit(3);
-                if (k % 64 == 63) pt__sleep_ms(1);
-            }
+            snprintf(a_batch, sizeof a_batch, "%d", batch);
+            snprintf(a_pol, sizeof a_pol, "%d", (int)pol);
+            snprintf(a_round, sizeof a_round, "%d", round);
+            snprintf(a_fd, sizeof a_fd, "%d", fds[1]);
+            execl("/proc/self/exe", "run", "--spool-crash-child", url, dir, a_batch, a_pol, a_round, a_fd, (char *)NULL);
+            _exit(127);
         }
         PT_REQUIRE(pid > 0);
         close(fds[1]);
