@@ -1,4 +1,4 @@
-/* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT licence (see end of file)
+/* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT or public domain (see end of file)
 
    Sends observability events for AI-agent workflows to a PackTrack server.
    One file. No dependencies beyond the C library, pthreads/Win32 and sockets.
@@ -23,6 +23,7 @@
          ev.message = "refund issued";
          pt_track(client, &ev);                  // copies, never blocks on the network
          pt_close(client, 5000, NULL);           // drains the queue, at most 5 s
+         pt_client_free(client);                 // releases the handle pt_close keeps
 
    BUILD MACROS (define before the implementation include)
      PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
@@ -407,7 +408,7 @@ typedef struct pt_close_report {
    the in-flight request included), stops the thread, frees the client.
    NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
 PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
-/* pt_close keeps a 32-byte handle alive so that a second pt_close or a late
+/* pt_close keeps a small handle (24 bytes on 64-bit) alive so that a second pt_close or a late
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
    (closing first if needed); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
