@@ -614,6 +614,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
     return 0;
 }
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+PT__PRIVATE int pt__thread_is_self(pt__thread t) { return GetThreadId(t) == GetCurrentThreadId(); }
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
 /* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
    steps, which would make close deadlines late by up to a tick. The
@@ -897,6 +898,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
     return 0;
 }
 PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
+PT__PRIVATE int pt__thread_is_self(pt__thread t) { return pthread_equal(pthread_self(), t) != 0; }
 PT__PRIVATE void pt__sleep_ms(int ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000; ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -3261,6 +3263,9 @@ typedef struct pt__sp_runs { pt__sp_run *r; size_t head, n, cap; } pt__sp_runs; 
 typedef struct pt__spool pt__spool;
 struct pt__spool {
     const pt_config *cfg;
+    int        defer, has_pend;       /* log lines wait here while the client lock is held */
+    pt_log_level pend_lvl;
+    char       pend[300];
     char      *dir, *path;            /* path: scratch for dir + "/" + name */
     char       key[300];              /* in-process registry key of the directory */
     pt__spool *reg_next;
@@ -3307,6 +3312,14 @@ PT__PRIVATE void pt__sp_log(pt__spool *sp, pt_log_level lvl, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     msg[sizeof msg - 1] = 0;
+    /* Once the client runs, spool code runs under the client lock: the line
+       waits for pt__spool_log_flush, which calls the logger unlocked (a
+       logger that calls back into the client must not deadlock). The first
+       pending line is kept; it names the first failure. */
+    if (sp->defer) {
+        if (!sp->has_pend) { sp->has_pend = 1; sp->pend_lvl = lvl; memcpy(sp->pend, msg, sizeof sp->pend); }
+        return;
+    }
     sp->cfg->logger(lvl, msg, sp->cfg->logger_user);
 }
 /* Records an I/O failure in sp->err ("what: OS text") and classifies it. */
@@ -4535,6 +4548,17 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
    manual mode, inside pt_pump/pt_flush/pt_close on the caller's thread. All
    functions here are called with c->mu held; they drop it around I/O. */
 
+/* Hands a spool log line held back under the lock to the logger (lock held;
+   the logger runs unlocked). Called where the client state is consistent. */
+PT__PRIVATE void pt__spool_log_flush(pt__core *c) {
+    char msg[300];
+    pt_log_level lvl;
+    if (!c->spool || !c->spool->has_pend) return;
+    lvl = c->spool->pend_lvl;
+    memcpy(msg, c->spool->pend, sizeof msg);
+    c->spool->has_pend = 0;
+    pt__log_ul(c, lvl, "%s", msg);
+}
 PT__PRIVATE int pt__settled(const pt__core *c, uint64_t t) {
     if (c->inf_pending && c->b.first_seq <= t) return 0;
     if (c->q.count && c->accepted_seq - c->q.count + 1 <= t) return 0;
@@ -4725,7 +4749,7 @@ PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
     pt__mutex_unlock(&c->mu);
-    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out */
+    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
     pt__mutex_lock(&c->mu);
     now = pt__mono_ms();
@@ -4813,7 +4837,9 @@ PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
 /* Does the work due now. Returns the time something is next due, 0 if it
    did work (call again), PT__INF_MS if idle. */
 PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
-    int64_t now = pt__mono_ms();
+    int64_t now;
+    pt__spool_log_flush(c);
+    now = pt__mono_ms();
     if (!c->inf_pending && c->q.count) {
         int64_t t = 0, due;
         int urgent = c->stopping || !pt__settled(c, c->flush_target);
@@ -5053,6 +5079,11 @@ PT__PRIVATE PT__COLD void pt__host_ctx_build(pt__core *c) {
 
 PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     int i;
+    if (c->spool) {   /* no lock is held any more: pending and closing lines go straight out */
+        c->spool->defer = 0;
+        if (c->spool->has_pend && c->cfg.logger) c->cfg.logger(c->spool->pend_lvl, c->spool->pend, c->cfg.logger_user);
+        c->spool->has_pend = 0;
+    }
     pt__spool_close(c->spool);
     pt__conn_release(&c->flush_conn);
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
@@ -5120,6 +5151,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     cfg.spool_max_bytes = PT__DEF(cfg.spool_max_bytes, (size_t)256 << 20);
     if (cfg.high_water_pct > 100 || cfg.low_water_pct >= cfg.high_water_pct) return pt__err(err, PT_ERR_CONFIG, "need 0 < low_water_pct < high_water_pct <= 100");
     if (cfg.event_max_bytes > cfg.queue_max_bytes) cfg.event_max_bytes = cfg.queue_max_bytes;
+    if (cfg.event_max_bytes > (size_t)0x7fffffff) cfg.event_max_bytes = (size_t)0x7fffffff;   /* queue records hold a 32-bit length */
     if (cfg.batch_max_bytes < 64) return pt__err(err, PT_ERR_CONFIG, "batch_max_bytes must be at least 64");
 #if !PT__THREADS
     cfg.manual_mode = 1;
@@ -5168,6 +5200,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
+        if (c->spool) c->spool->defer = 1;
         while ((k = pt__spool_replay(c->spool, &js, &n)) > 0 && pt__q_push(&c->q, js, n, pt__mono_ms()) == 0) { c->accepted_seq++; c->tracked++; }
         if (k == 0 && c->q.count && !cfg.manual_mode) {   /* replayed events go out without waiting for a pt_track */
             if (pt__thread_start(&c->thread, pt__flush_thread, c) == 0) c->thread_started = 1;
@@ -5405,6 +5438,15 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     if (report) memset(report, 0, sizeof *report);
     if (!cl) return PT_OK;
     if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
+    {
+        /* From a callback on the flush thread, close would join (and free
+           under) the thread that is running it: refuse, and reopen. */
+        int self;
+        pt__mutex_lock(&cl->core->mu);
+        self = cl->core->thread_started && pt__thread_is_self(cl->core->thread);
+        pt__mutex_unlock(&cl->core->mu);
+        if (self) { pt__atomic_add(&cl->closed, -1); return PT_ERR_INVALID_ARG; }
+    }
     c = cl->core;
     deadline = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     /* Stop first, then wait for the calls still inside: pt_track refuses,

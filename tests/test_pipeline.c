@@ -1652,7 +1652,38 @@ PT_TEST(pipeline_logger_reentrant) {
     pts_stop(s);
 }
 
+/* pt_close from a callback on the flush thread is refused (it would join
+   the thread running it); the client keeps working and closes normally. */
+static pt_client *tp_cb_client;
+static pt_result tp_cb_close_result = PT_OK;
+static int tp_cb_called;
+static void tp_cb_on_batch(const pt_batch_result *b, void *u) {
+    (void)b; (void)u;
+    if (!tp_cb_called) { tp_cb_called = 1; tp_cb_close_result = pt_close(tp_cb_client, 100, NULL); }
+}
+PT_TEST(pipeline_close_from_flush_thread_callback_is_refused) {
+    pts_server *s = pts_start();
+    pt_config cfg;
+    pt_event ev = tu_event("cb");
+    pt_close_report rep;
+    PT_REQUIRE(s);
+    cfg = tu_config(pts_url(s));
+    cfg.on_batch = tp_cb_on_batch;
+    tp_cb_called = 0; tp_cb_close_result = PT_OK; tp_cb_client = NULL;
+    PT_REQUIRE(pt_client_new(&cfg, &tp_cb_client, NULL) == PT_OK);
+    PT_CHECK_EQ(pt_track(tp_cb_client, &ev), PT_OK);
+    PT_CHECK_EQ(pt_flush(tp_cb_client, 3000), PT_OK);
+    PT_CHECK_EQ(tp_cb_called, 1);
+    PT_CHECK_EQ(tp_cb_close_result, PT_ERR_INVALID_ARG);
+    PT_CHECK_EQ(pt_track(tp_cb_client, &ev), PT_OK);        /* still open */
+    PT_CHECK_EQ(pt_close(tp_cb_client, 2000, &rep), PT_OK);
+    PT_CHECK_EQ(rep.delivered, 2);
+    pt_client_free(tp_cb_client);
+    pts_stop(s);
+}
+
 static const pt_test_case pipeline_tests[] = {
+    PT_CASE(pipeline_close_from_flush_thread_callback_is_refused),
     PT_CASE(pipeline_track_never_blocks),
     PT_CASE(pipeline_batching),
     PT_CASE(pipeline_batching_manual),

@@ -1184,7 +1184,47 @@ PT_TEST(spool_survives_kill9_at_random_points) {
     pts_stop(s);
 }
 
+/* A spool failure logged while the client lock is held must reach a logger
+   that calls back into the client without deadlocking (the dead-letter write
+   fails here: dead-letter.ndjson is a directory). */
+static pt_client *ts_rl_client;
+static int ts_rl_lines, ts_rl_dead_letter;
+static void ts_rl_logger(pt_log_level l, const char *m, void *u) {
+    pt_client_stats st;
+    (void)l; (void)u;
+    pt_stats(ts_rl_client, &st);          /* would deadlock if called under the lock */
+    ts_rl_lines++;
+    if (strstr(m, "dead-letter")) ts_rl_dead_letter++;
+}
+PT_TEST(spool_failure_log_lines_reach_a_reentrant_logger) {
+    pts_server *s = pts_start();
+    char dir[64], dl[128];
+    pt_config cfg;
+    pt_close_report rep;
+    PT_REQUIRE(s);
+    ts_mkdtemp(dir, sizeof dir);
+    snprintf(dl, sizeof dl, "%s/dead-letter.ndjson", dir);
+    PT_REQUIRE(mkdir(dl, 0700) == 0);
+    pts_set_reject_marker(s, "POISON", 400);
+    cfg = tu_config(pts_url(s));
+    cfg.spool_dir = dir;
+    cfg.enable_dead_letter = 1;
+    cfg.logger = ts_rl_logger;
+    ts_rl_lines = ts_rl_dead_letter = 0;
+    ts_rl_client = NULL;
+    PT_REQUIRE(pt_client_new(&cfg, &ts_rl_client, NULL) == PT_OK);
+    PT_CHECK_EQ(pt_track_json(ts_rl_client, "{\"message\":\"POISON\"}", 20), PT_OK);
+    PT_CHECK_EQ(pt_flush(ts_rl_client, 3000), PT_OK);      /* returns: no deadlock */
+    PT_CHECK(ts_rl_dead_letter >= 1);
+    pt_close(ts_rl_client, 500, &rep);
+    pt_client_free(ts_rl_client);
+    rmdir(dl);
+    ts_rmdir(dir);
+    pts_stop(s);
+}
+
 static const pt_test_case spool_tests[] = {
+    PT_CASE(spool_failure_log_lines_reach_a_reentrant_logger),
     PT_CASE(spool_record_format_and_resync),
     PT_CASE(spool_config_errors),
     PT_CASE(spool_delivers_every_policy_and_cleans_up),
