@@ -709,7 +709,6 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
-PT__PRIVATE int pt__sock_err_reset(int e) { return e == WSAECONNRESET || e == WSAECONNABORTED || e == WSAESHUTDOWN; }
 /* fork does not exist on Windows */
 PT__PRIVATE void pt__fork_hooks_install(void) {}
 /* Files for the durable spool. Handles are opened shareable (read, write,
@@ -1013,7 +1012,6 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
-PT__PRIVATE int pt__sock_err_reset(int e) { return e == ECONNRESET || e == EPIPE || e == ECONNABORTED || e == ENOTCONN; }
 PT__PRIVATE void pt__fork_prepare(void);
 PT__PRIVATE void pt__fork_parent(void);
 PT__PRIVATE void pt__fork_child(void);
