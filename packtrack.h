@@ -4453,12 +4453,17 @@ PT__PRIVATE int pt__maybe_gzip(pt__core *c, const char *json, size_t n, pt__buf 
 }
 
 /* Classifies a finished attempt: 1 delivered, 0 retryable, -1 for good. */
-PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp) {
+/* `queued`: the attempt carries queued events. A TLS failure fails a sync
+   call at once, but queued events are not thrown away for it: they wait
+   behind the breaker and backoff until retry_max_elapsed_ms, like any
+   transport failure. */
+PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp, int queued) {
     if (tr == PT_OK) {
         if (resp->status >= 200 && resp->status < 300) return 1;
         return pt__status_retryable(resp->status) ? 0 : -1;
     }
-    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG || tr == PT_ERR_TLS || tr == PT_ERR_NO_MEMORY) return -1;
+    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG || tr == PT_ERR_NO_MEMORY) return -1;
+    if (tr == PT_ERR_TLS) return queued ? 0 : -1;
     return 0;
 }
 
@@ -4483,7 +4488,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
     for (attempt = 1; ; attempt++) {
         int cls;
         tr = pt__request(c, cn, "POST", c->ingest_url, send, send_len, gz, key, &resp);
-        cls = pt__classify(tr, &resp);
+        cls = pt__classify(tr, &resp, 0);
         pt__mutex_lock(&c->mu);
         c->batches++; c->bytes_raw += n; c->bytes_sent += send_len;
         if (attempt > 1) c->retried++;
@@ -4526,7 +4531,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
         err->http_status = resp.status;
         err->retry_after_ms = (int)PT__MIN(ra, (int64_t)INT_MAX);
         if (out != PT_OK) {
-            err->retryable = err->retryable || pt__classify(tr, &resp) == 0;
+            err->retryable = err->retryable || pt__classify(tr, &resp, 0) == 0;
             memcpy(err->body_head, resp.body_head, sizeof err->body_head);
             err->body_head[sizeof err->body_head - 1] = 0;
         }
@@ -4755,11 +4760,7 @@ PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
     c->batches++;
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
-    cls = pt__classify(tr, &resp);
-    /* A TLS failure fails a sync call at once, but queued events are not
-       thrown away for it: they wait behind the breaker and backoff until
-       retry_max_elapsed_ms, like any transport failure. */
-    if (cls < 0 && tr == PT_ERR_TLS) cls = 0;
+    cls = pt__classify(tr, &resp, 1);
     if (cls == 1) {
         c->consecutive_failures = 0;
         if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
@@ -4956,8 +4957,12 @@ PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json) {
 
 /* ---- configuration ---- */
 PT__PRIVATE int pt__parse_bool(const char *v, int *out) {
-    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "TRUE") || !strcmp(v, "True") || !strcmp(v, "yes") || !strcmp(v, "on")) { *out = 1; return 0; }
-    if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "FALSE") || !strcmp(v, "False") || !strcmp(v, "no") || !strcmp(v, "off") || !*v) { *out = 0; return 0; }
+    static const char *const yes[] = { "1", "true", "yes", "y", "on" }, *const no[] = { "0", "false", "no", "n", "off" };
+    size_t i, n = strlen(v);
+    for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (n == strlen(yes[i]) && pt__strncaseeq(v, yes[i], n)) { *out = 1; return 0; }
+        if (n == strlen(no[i]) && pt__strncaseeq(v, no[i], n)) { *out = 0; return 0; }
+    }
     return -1;
 }
 /* Go-style duration ("1.5s", "250ms", "1m30s", "2h") or a bare number of
@@ -5310,27 +5315,38 @@ PT__PRIVATE pt__core *pt__enter(pt_client *cl) {
 }
 PT__PRIVATE void pt__leave(pt_client *cl) { pt__atomic_add(&cl->callers, -1); }
 
+/* The one path from a pt_event to the JSON that is queued or sent:
+   before_send (with a client), serialisation, and the event_max_bytes bound.
+   Appends to b; *sev gets the severity after before_send. c may be NULL. */
+PT__PRIVATE pt_result pt__event_serialize(pt__core *c, const pt_event *ev, pt__buf *b, pt_severity *sev, pt_error *err) {
+    pt_event tmp;
+    size_t st = b->len;
+    pt_result r;
+    if (c && c->cfg.before_send && ev) {
+        tmp = *ev;
+        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) return pt__err(err, PT_ERR_FILTERED, "before_send dropped the event");
+        ev = &tmp;
+    }
+    r = pt__event_json(ev, c ? c->host_ctx : NULL, c ? c->host_ctx_len : 0, b, err);
+    if (r == PT_OK && c && b->len - st > c->cfg.event_max_bytes)
+        r = pt__err(err, PT_ERR_TOO_LARGE, "event is %lu bytes, over event_max_bytes (%lu)", (unsigned long)(b->len - st), (unsigned long)c->cfg.event_max_bytes);
+    if (sev) *sev = ev ? ev->severity : PT_SEVERITY_UNSET;
+    return r;
+}
+
 PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     char stack[1536];
     pt__buf b;
-    pt_event tmp;
     pt_error e;
     pt_result r;
+    pt_severity sev;
     pt__core *c;
     if (!cl || !ev) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
-    if (c->cfg.before_send) {
-        tmp = *ev;
-        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) { pt__leave(cl); return PT_ERR_FILTERED; }
-        ev = &tmp;
-    }
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_json(ev, c->host_ctx, c->host_ctx_len, &b, &e);
-    if (r == PT_OK && b.len > c->cfg.event_max_bytes) {
-        r = pt__err(&e, PT_ERR_TOO_LARGE, "event is %lu bytes, over event_max_bytes (%lu)", (unsigned long)b.len, (unsigned long)c->cfg.event_max_bytes);
-    }
-    if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, ev->severity);
-    else {
+    r = pt__event_serialize(c, ev, &b, &sev, &e);
+    if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, sev);
+    else if (r != PT_ERR_FILTERED) {
         pt__mutex_lock(&c->mu);
         pt__note_error(c, r, e.message);
         pt__mutex_unlock(&c->mu);
@@ -5491,19 +5507,13 @@ PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
 
 PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
     pt__buf b;
-    pt_event tmp;
     pt_result r;
     pt__core *c = NULL;
     if (len) *len = 0;
     if (!ev || (!buf && cap)) return pt__err(err, PT_ERR_INVALID_ARG, "ev and buf must not be NULL");
     if (cl && !(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
-    if (c && c->cfg.before_send) {
-        tmp = *ev;
-        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) { pt__leave(cl); return pt__err(err, PT_ERR_FILTERED, "before_send dropped the event"); }
-        ev = &tmp;
-    }
     pt__buf_init(&b, NULL, 0);
-    r = pt__event_json(ev, c ? c->host_ctx : NULL, c ? c->host_ctx_len : 0, &b, err);
+    r = pt__event_serialize(c, ev, &b, NULL, err);
     if (c) pt__leave(cl);
     if (r == PT_OK) {
         if (len) *len = b.len;
@@ -5522,9 +5532,7 @@ PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt
     if (!cl || !ev) return pt__err(err, PT_ERR_INVALID_ARG, "client and event must not be NULL");
     if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_json(ev, c->host_ctx, c->host_ctx_len, &b, err);
-    if (r == PT_OK && b.len > c->cfg.event_max_bytes)
-        r = pt__err(err, PT_ERR_TOO_LARGE, "event is %lu bytes, over event_max_bytes (%lu)", (unsigned long)b.len, (unsigned long)c->cfg.event_max_bytes);
+    r = pt__event_serialize(c, ev, &b, NULL, err);
     if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
     pt__buf_free(&b);
     pt__leave(cl);
@@ -5542,18 +5550,17 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
     pt__buf_init(&b, NULL, 0);
     pt__buf_putc(&b, '[');
     for (i = 0; i < n && r == PT_OK; i++) {
-        size_t st;
-        if (i) pt__buf_putc(&b, ',');
-        st = b.len;
-        r = pt__event_json(&evs[i], c->host_ctx, c->host_ctx_len, &b, err);
+        size_t st = b.len;
+        if (st > 1) pt__buf_putc(&b, ',');
+        r = pt__event_serialize(c, &evs[i], &b, NULL, err);
+        if (r == PT_ERR_FILTERED) { b.len = st; r = PT_OK; continue; }   /* left out of the batch */
         if (r != PT_OK && err) {
             char m[sizeof err->message];
             pt__fmt(m, sizeof m, "event %lu: %s", (unsigned long)i, err->message);
             memcpy(err->message, m, sizeof m);
         }
-        if (r == PT_OK && b.len - st > c->cfg.event_max_bytes)
-            r = pt__err(err, PT_ERR_TOO_LARGE, "event %lu is %lu bytes, over event_max_bytes", (unsigned long)i, (unsigned long)(b.len - st));
     }
+    if (r == PT_OK && b.len == 1) r = pt__err(err, PT_ERR_FILTERED, "before_send dropped every event of the batch");
     pt__buf_putc(&b, ']');
     if (r == PT_OK && b.oom) r = pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
     if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
@@ -5665,7 +5672,7 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
             r = pt__err(err, PT_ERR_HTTP, "health probe answered HTTP %d", resp.status);
             if (err) { err->http_status = resp.status; memcpy(err->body_head, resp.body_head, sizeof err->body_head); err->body_head[sizeof err->body_head - 1] = 0; }
         }
-        if (err && r != PT_OK) { err->attempts = 1; err->retryable = pt__classify(tr, &resp) == 0; }
+        if (err && r != PT_OK) { err->attempts = 1; err->retryable = pt__classify(tr, &resp, 0) == 0; }
     }
     pt__leave(cl);
     return r;

@@ -162,15 +162,11 @@ static int ieq(const char *a, const char *b) {
     while (*a && lower((unsigned char)*a) == lower((unsigned char)*b)) { a++; b++; }
     return *a == 0 && *b == 0;
 }
-static int parse_bool(const char *v, int *out) {
-    static const char *yes[] = { "1", "true", "yes", "y", "on" }, *no[] = { "0", "false", "no", "n", "off" };
-    size_t i;
-    for (i = 0; i < 5; i++) {
-        if (ieq(v, yes[i])) { *out = 1; return 0; }
-        if (ieq(v, no[i])) { *out = 0; return 0; }
-    }
-    return -1;
-}
+/* This file compiles the implementation, so it parses booleans and Go-style
+   durations exactly as pt_config_from_env() does, with the library's own
+   parsers (case-insensitive 1/true/yes/y/on and 0/false/no/n/off; "1.5s",
+   "250ms", "1m30s", a bare integer is milliseconds). */
+static int parse_bool(const char *v, int *out) { return pt__parse_bool(v, out); }
 static int parse_int(const char *v, long lo, long hi, int *out) {
     char *end;
     long x;
@@ -180,30 +176,10 @@ static int parse_int(const char *v, long lo, long hi, int *out) {
     *out = (int)x;
     return 0;
 }
-/* Go-style duration ("1.5s", "250ms", "1m30s"); a bare integer is milliseconds,
-   as in the PACKTRACK_* variables that pt_config_from_env() reads. */
 static int parse_duration_ms(const char *v, long lo, int *out) {
-    double total = 0;
-    const char *p = v, *q = v;
-    if (!*p) return -1;
-    while (*q >= '0' && *q <= '9') q++;
-    if (!*q) total = strtod(v, NULL);
-    else while (*p) {
-        char *end;
-        double x = strtod(p, &end), unit;
-        if (end == p || x < 0) return -1;
-        p = end;
-        if (!strncmp(p, "ns", 2)) { unit = 1e-6; p += 2; }
-        else if (!strncmp(p, "us", 2)) { unit = 1e-3; p += 2; }
-        else if (!strncmp(p, "ms", 2)) { unit = 1; p += 2; }
-        else if (*p == 's') { unit = 1000; p++; }
-        else if (*p == 'm') { unit = 60000; p++; }
-        else if (*p == 'h') { unit = 3600000; p++; }
-        else return -1;
-        total += x * unit;
-    }
-    if (total + 0.5 < (double)lo || total > (double)INT_MAX) return -1;
-    *out = (int)(total + 0.5);
+    int64_t ms;
+    if (pt__parse_duration_ms(v, &ms) != 0 || ms < lo || ms > INT_MAX) return -1;
+    *out = (int)ms;
     return 0;
 }
 

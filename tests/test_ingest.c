@@ -543,7 +543,42 @@ PT_TEST(ingest_health_probe) {
     pts_stop(s);
 }
 
+/* before_send runs on the sync path too: a redaction hook must not be
+   bypassed by pt_ingest, and a dropped event is never sent. */
+static int ti_redact(pt_event *ev, void *user) {
+    (void)user;
+    if (strcmp(ev->message, "drop me") == 0) return 0;
+    ev->message = "[redacted]";
+    return 1;
+}
+PT_TEST(ingest_before_send_applies_to_sync_calls) {
+    pts_server *s = pts_start();
+    pt_config cfg;
+    pt_client *c = NULL;
+    pt_error err;
+    pt_event evs[3];
+    pts_request r;
+    PT_REQUIRE(s);
+    cfg = tu_config(pts_url(s));
+    cfg.before_send = ti_redact;
+    PT_REQUIRE(pt_client_new(&cfg, &c, NULL) == PT_OK);
+    evs[0] = tu_event("secret 1"); evs[1] = tu_event("drop me"); evs[2] = tu_event("secret 2");
+    PT_CHECK_EQ(pt_ingest(c, &evs[0], &err), PT_OK);
+    PT_CHECK_EQ(pt_ingest(c, &evs[1], &err), PT_ERR_FILTERED);
+    PT_CHECK_EQ(pt_ingest_batch(c, evs, 3, &err), PT_OK);
+    PT_CHECK_EQ(pt_ingest_batch(c, &evs[1], 1, &err), PT_ERR_FILTERED);
+    PT_CHECK_EQ(pts_request_count(s), 2);
+    PT_CHECK_EQ(pts_events_received(s), 3);       /* 1 + the batch without the dropped one */
+    PT_REQUIRE(pts_get_request(s, 1, &r) == 0);
+    PT_CHECK(strstr((const char *)r.body, "secret") == NULL && strstr((const char *)r.body, "[redacted]") != NULL);
+    PT_CHECK(tu_python_ok((const char *)r.body));
+    pts_request_free(&r);
+    ti_free(c);
+    pts_stop(s);
+}
+
 static const pt_test_case ingest_tests[] = {
+    PT_CASE(ingest_before_send_applies_to_sync_calls),
     PT_CASE(ingest_headers_on_every_request),
     PT_CASE(ingest_batch_is_an_array),
     PT_CASE(ingest_retries_keep_key_and_bytes),
