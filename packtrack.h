@@ -4713,14 +4713,12 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     size_t k = r.hi - r.lo, i;
     uint64_t bytes = 0;
     for (i = r.lo; i < r.hi; i++) bytes += b->ev_len[i];
-    if (delivered) c->delivered += k;
-    else if (why == PT__FAIL_OVERSIZE) c->failed_oversize += k;
-    else if (why == PT__FAIL_EXHAUSTED) c->failed_exhausted += k;
-    else c->failed_rejected += k;
-    c->inf_pending -= k;
-    c->inf_bytes -= bytes;
     if (c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
     b->prepared = 0;
+    /* The spool's log line and the batch callback run before the range
+       counts as settled: when pt_flush returns, both have happened. Until
+       then the events still count as pending (the stats stay balanced). */
+    pt__spool_log_flush(c);
     if (c->cfg.on_batch) {
         pt_batch_result br;
         br.events = k; br.result = delivered ? PT_OK : res; br.http_status = status;
@@ -4730,6 +4728,12 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
         c->cfg.on_batch(&br, c->cfg.on_batch_user);
         pt__mutex_lock(&c->mu);
     }
+    if (delivered) c->delivered += k;
+    else if (why == PT__FAIL_OVERSIZE) c->failed_oversize += k;
+    else if (why == PT__FAIL_EXHAUSTED) c->failed_exhausted += k;
+    else c->failed_rejected += k;
+    c->inf_pending -= k;
+    c->inf_bytes -= bytes;
     if (!b->nranges) {
         c->inf_pending = 0; c->inf_bytes = 0; b->n = 0;
         b->first_try_ms = 0;

@@ -866,6 +866,45 @@ PT_TEST(pipeline_retries_exhausted) {
     pts_stop(s);
 }
 
+/* pt_flush is a barrier for the batch callback too: a slow on_batch has
+   run for every flushed event when pt_flush returns, and the stats stay
+   balanced while it runs (its events still count as pending). */
+typedef struct tp_slow_cb { pt_client *cl; volatile int events; volatile int unbalanced; } tp_slow_cb;
+static void tp_slow_on_batch(const pt_batch_result *res, void *user) {
+    tp_slow_cb *t = (tp_slow_cb *)user;
+    pt_client_stats st;
+    if (t->cl) {
+        pt_stats(t->cl, &st);
+        if (st.tracked != st.delivered + st.failed + st.dropped + st.pending) t->unbalanced++;
+    }
+    pt__sleep_ms(60);
+    t->events += (int)res->events;
+}
+PT_TEST(pipeline_flush_waits_for_batch_callbacks) {
+    pts_server *s = pts_start();
+    pt_config cfg;
+    pt_client *cl;
+    tp_slow_cb t;
+    int i, m;
+    PT_REQUIRE(s);
+    for (m = 0; m < 2; m++) {
+        memset(&t, 0, sizeof t);
+        cfg = tp_cfg(s, m);
+        cfg.batch_size = 5;
+        cfg.on_batch = tp_slow_on_batch; cfg.on_batch_user = &t;
+        cl = tp_client(&cfg);
+        PT_REQUIRE(cl);
+        t.cl = cl;
+        for (i = 0; i < 12; i++) PT_CHECK_EQ(tp_track(cl, m ? "fbm" : "fb", i), PT_OK);
+        PT_CHECK_EQ(pt_flush(cl, 10000), PT_OK);
+        PT_CHECK_EQ(t.events, 12);
+        PT_CHECK_EQ(t.unbalanced, 0);
+        PT_CHECK_EQ(pt_close(cl, 5000, NULL), PT_OK);
+        pt_client_free(cl);
+    }
+    pts_stop(s);
+}
+
 /* ======================================================================
    7. Poison isolation and 413 (both modes)
    ====================================================================== */
@@ -1685,6 +1724,7 @@ PT_TEST(pipeline_close_from_flush_thread_callback_is_refused) {
 static const pt_test_case pipeline_tests[] = {
     PT_CASE(pipeline_close_from_flush_thread_callback_is_refused),
     PT_CASE(pipeline_track_never_blocks),
+    PT_CASE(pipeline_flush_waits_for_batch_callbacks),
     PT_CASE(pipeline_batching),
     PT_CASE(pipeline_batching_manual),
     PT_CASE(pipeline_idle_no_wakeups),
