@@ -614,6 +614,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
     return 0;
 }
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
+PT__PRIVATE void pt__thread_detach(pt__thread t) { CloseHandle(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return GetThreadId(t) == GetCurrentThreadId(); }
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
 /* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
@@ -897,6 +898,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
     return 0;
 }
 PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
+PT__PRIVATE void pt__thread_detach(pt__thread t) { pthread_detach(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return pthread_equal(pthread_self(), t) != 0; }
 PT__PRIVATE void pt__sleep_ms(int ms) {
     struct timespec ts;
@@ -2102,6 +2104,83 @@ PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, con
     }
 }
 
+/* Name resolution with a deadline. getaddrinfo cannot be interrupted, so a
+   name (not an address literal) is resolved on a short-lived detached
+   thread while the caller waits on a condition variable, polling the cancel
+   hook every 10 ms; at the deadline the caller leaves and the thread frees
+   the shared record when getaddrinfo finally returns (last one out frees).
+   Without threads (PACKTRACK_NO_THREADS) it resolves inline. */
+#ifndef PT__GETADDRINFO
+#define PT__GETADDRINFO getaddrinfo   /* tests substitute a resolver that hangs */
+#endif
+typedef struct pt__resolv {
+    pt__mutex mu;
+    pt__cond cv;
+    int refs, done, rc;
+    struct addrinfo hints, *res;
+    char host[256], port[8];
+} pt__resolv;
+PT__PRIVATE void pt__resolv_release(pt__resolv *r) {   /* r->mu held; unlocks */
+    int last = --r->refs == 0;
+    pt__mutex_unlock(&r->mu);
+    if (!last) return;
+    if (r->res) freeaddrinfo(r->res);
+    pt__cond_destroy(&r->cv);
+    pt__mutex_destroy(&r->mu);
+    PT__FREE(r);
+}
+PT__PRIVATE void pt__resolv_thread(void *p) {
+    pt__resolv *r = (pt__resolv *)p;
+    struct addrinfo *res = NULL;
+    int rc = PT__GETADDRINFO(r->host, r->port, &r->hints, &res);
+    pt__mutex_lock(&r->mu);
+    r->rc = rc; r->res = res; r->done = 1;
+    pt__cond_signal(&r->cv);
+    pt__resolv_release(r);
+}
+/* 0 ok (*out to freeaddrinfo), -1 failed, -2 cancelled, -3 deadline. */
+PT__PRIVATE PT__COLD int pt__resolve(const char *host, const char *port, const struct addrinfo *hints,
+                                      int64_t deadline, const pt_http_request *req, struct addrinfo **out) {
+    struct addrinfo nh = *hints, *res = NULL;
+    pt__resolv *r;
+    pt__thread t;
+    int rc;
+    *out = NULL;
+    nh.ai_flags |= AI_NUMERICHOST;      /* an address literal needs no thread */
+    if (getaddrinfo(host, port, &nh, &res) == 0 && res) { *out = res; return 0; }
+    if (!PT__THREADS || strlen(host) >= sizeof r->host || (r = (pt__resolv *)PT__MALLOC(sizeof *r)) == NULL) goto inline_lookup;
+    memset(r, 0, sizeof *r);
+    pt__mutex_init(&r->mu);
+    pt__cond_init(&r->cv);
+    r->refs = 2;
+    r->hints = *hints;
+    strcpy(r->host, host);
+    strcpy(r->port, port);
+    if (pt__thread_start(&t, pt__resolv_thread, r) != 0) {
+        pt__cond_destroy(&r->cv); pt__mutex_destroy(&r->mu); PT__FREE(r);
+        goto inline_lookup;
+    }
+    pt__thread_detach(t);
+    pt__mutex_lock(&r->mu);
+    for (rc = 1; !r->done; ) {
+        int64_t left = deadline - pt__mono_ms();
+        if (req->cancelled && req->cancelled(req)) { rc = -2; break; }
+        if (left <= 0) { rc = -3; break; }
+        pt__cond_wait_ms(&r->cv, &r->mu, left > 10 ? 10 : left);
+    }
+    if (r->done) {
+        rc = r->rc == 0 && r->res ? 0 : -1;
+        if (rc == 0) { *out = r->res; r->res = NULL; }
+    }
+    pt__resolv_release(r);
+    return rc;
+inline_lookup:
+    rc = PT__GETADDRINFO(host, port, hints, &res);
+    if (rc != 0 || !res) return -1;
+    *out = res;
+    return 0;
+}
+
 PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
     struct addrinfo hints, *res = NULL, *ai;
     char port[8];
@@ -2112,8 +2191,10 @@ PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, 
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV;
     pt__fmt(port, sizeof port, "%d", u->port);
-    rc = getaddrinfo(u->host, port, &hints, &res);
-    if (rc != 0 || !res) {
+    rc = pt__resolve(u->host, port, &hints, deadline, req, &res);
+    if (rc == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while resolving %.100s", u->host); return PT_ERR_CANCELLED; }
+    if (rc == -3) { pt__fmt(resp->error, sizeof resp->error, "resolving %.100s timed out", u->host); return PT_ERR_TIMEOUT; }
+    if (rc != 0) {
         pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", u->host);
         return PT_ERR_RESOLVE;
     }

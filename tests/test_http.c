@@ -300,6 +300,68 @@ PT_TEST(http_connection_refused_and_resolve_errors) {
     }
 }
 
+/* A resolver that hangs 1.5 s on *.hang.test (a DNS server that does not
+   answer) and otherwise is getaddrinfo. th_hung counts lookups in progress. */
+static pthread_mutex_t th_hang_mu = PTHREAD_MUTEX_INITIALIZER;
+static int th_hung;
+static int th_getaddrinfo(const char *host, const char *port, const struct addrinfo *hints, struct addrinfo **res) {
+    size_t n = strlen(host);
+    if (n > 10 && strcmp(host + n - 10, ".hang.test") == 0) {
+        pthread_mutex_lock(&th_hang_mu); th_hung++; pthread_mutex_unlock(&th_hang_mu);
+        tu_sleep_ms(1500);
+        pthread_mutex_lock(&th_hang_mu); th_hung--; pthread_mutex_unlock(&th_hang_mu);
+        return EAI_NONAME;
+    }
+    return getaddrinfo(host, port, hints, res);
+}
+
+#if !defined(PACKTRACK_USE_CURL)
+static int th_hung_now(void) { int n; pthread_mutex_lock(&th_hang_mu); n = th_hung; pthread_mutex_unlock(&th_hang_mu); return n; }
+/* Name resolution cannot stall past a deadline: connect_timeout_ms bounds
+   it for a request, and pt_close's deadline cuts it off. */
+PT_TEST(http_builtin_resolve_is_bounded_by_deadlines) {
+    pt_config cfg;
+    pt_client *c = NULL;
+    pt_error err;
+    pt_close_report rep;
+    int64_t t0, dt;
+    pt_result r;
+    int i;
+    cfg = tu_config("http://dns.hang.test:9");
+    cfg.max_retries = PT_RETRIES_NONE;
+    cfg.connect_timeout_ms = 300;
+    PT_REQUIRE(pt_client_new(&cfg, &c, NULL) == PT_OK);
+    t0 = pt_now_ms();
+    r = th_send(c, &err);
+    dt = pt_now_ms() - t0;
+    PT_CHECK_MSG(r == PT_ERR_TIMEOUT, "got %s: %s", pt_strerror(r), err.message);
+    PT_CHECK(strstr(err.message, "resolving dns.hang.test") != NULL);
+    PT_CHECK(err.retryable == 1);
+    PT_CHECK_MSG(dt >= 250 && dt < 1200, "resolution gave up after %lld ms", (long long)dt);
+    PT_CHECK_EQ(th_hung_now(), 1);                 /* the lookup itself is still hanging */
+    /* async: an event waits on the hung lookup; close with a 300 ms deadline */
+    cfg.connect_timeout_ms = 5000;
+    cfg.flush_interval_ms = 1;
+    pt_close(c, 100, NULL); pt_client_free(c); c = NULL;
+    PT_REQUIRE(pt_client_new(&cfg, &c, NULL) == PT_OK);
+    PT_CHECK_EQ(pt_track_json(c, "{\"message\":\"x\"}", 15), PT_OK);
+    for (i = 0; i < 200 && th_hung_now() < 2; i++) tu_sleep_ms(5);
+    PT_CHECK(th_hung_now() >= 1);
+    t0 = pt_now_ms();
+    memset(&rep, 0, sizeof rep);
+    r = pt_close(c, 300, &rep);
+    dt = pt_now_ms() - t0;
+    PT_CHECK_EQ(r, PT_ERR_TIMEOUT);
+    PT_CHECK_MSG(dt < 300 + 100, "pt_close took %lld ms with a 300 ms deadline", (long long)dt);
+    PT_CHECK_EQ(rep.tracked, 1);
+    PT_CHECK_EQ(rep.abandoned, 1);
+    pt_client_free(c);
+    for (i = 0; i < 400 && th_hung_now() > 0; i++) tu_sleep_ms(10);   /* the detached lookups end and free themselves */
+    PT_CHECK_EQ(th_hung_now(), 0);
+    tu_sleep_ms(20);
+}
+#endif
+
 /* A peer that resets as soon as it accepts, while we push a large body. */
 static void *th_rst_server(void *arg) {
     int l = *(int *)arg, k;
@@ -422,6 +484,7 @@ static const pt_test_case http_tests[] = {
     PT_CASE(http_builtin_huge_body_is_bounded),
     PT_CASE(http_builtin_malformed_and_reset),
     PT_CASE(http_builtin_endless_headers_bounded),
+    PT_CASE(http_builtin_resolve_is_bounded_by_deadlines),
 #endif
     PT_CASE(http_idle_connection_closed_by_server_is_replaced),
     PT_CASE(http_io_timeout),
