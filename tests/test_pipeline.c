@@ -10,7 +10,9 @@
 #include <signal.h>
 #include <errno.h>
 #include <sys/types.h>
+#ifndef _WIN32
 #include <sys/wait.h>
+#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define TP_TSAN 1
@@ -1130,6 +1132,9 @@ PT_TEST(pipeline_close_while_tracking) {
    10. fork(): the child gets a fresh pipeline
    ====================================================================== */
 PT_TEST(pipeline_fork) {
+#if defined(_WIN32)
+    PT_SKIP("fork() does not exist on Windows (the library's fork handling is POSIX only)");
+#else
     pts_server *s = pts_start();
     pts_action slow;
     pt_config cfg;
@@ -1181,6 +1186,7 @@ PT_TEST(pipeline_fork) {
     PT_CHECK_EQ(pts_duplicate_events(s), 0);
     pt_client_free(cl);
     pts_stop(s);
+#endif
 }
 
 /* ======================================================================

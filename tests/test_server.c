@@ -1,6 +1,8 @@
 /*
  * test_server.c - in-process, fault-injecting HTTP/1.1 test server for the
  * packtrack.h tests.  C99 + POSIX (pthreads, BSD sockets) + zlib; also valid C++11.
+ * Windows (mingw-w64): the same code over winpthreads + Winsock 2 through
+ * tests/win/compat.h (include packtrack.h first; link -static -lz -lpthread -lws2_32).
  * Use: #include "test_server.c" in one translation unit (all symbols static,
  * prefixed pts_); build with -D_GNU_SOURCE (or _POSIX_C_SOURCE), link -lpthread -lz.
  * Standalone sink: cc -D_GNU_SOURCE -DPTS_MAIN test_server.c -lpthread -lz; prints
@@ -52,6 +54,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _WIN32
+#include "win/compat.h" /* winpthreads + Winsock 2 behind the POSIX names used here */
+#else
 #include <pthread.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -61,6 +66,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#endif
 #include <zlib.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -468,11 +474,12 @@ PTS_FN int pts_send_all(pts_conn *c, const void *data, size_t n) {
 
 PTS_FN int pts_send_str(pts_conn *c, const char *s) { return pts_send_all(c, s, strlen(s)); }
 
-/* Sleep ms; wakes early (returning -1) when the server stops or the client goes away. */
+/* Sleep ms; wakes early (returning -1) when the server stops or the client goes away.
+   Looks at least once: pts_conn_sleep(c, 0) checks that the client is still there. */
 PTS_FN int pts_conn_sleep(pts_conn *c, int ms) {
-  long long deadline = pts_now_ms() + ms, rem;
-  while ((rem = deadline - pts_now_ms()) > 0) {
-    int re = pts_poll(c, c->peer_data ? 0 : POLLIN, rem > 20 ? 20 : (int)rem);
+  long long deadline = pts_now_ms() + ms, rem = ms;
+  do {
+    int re = pts_poll(c, c->peer_data ? 0 : POLLIN, rem <= 0 ? 0 : rem > 20 ? 20 : (int)rem);
     if (re < 0 || (re & (POLLERR | POLLHUP | POLLNVAL))) return -1;
     if (re & POLLIN) {
       char ch;
@@ -480,7 +487,7 @@ PTS_FN int pts_conn_sleep(pts_conn *c, int ms) {
       if (n == 0 || (n < 0 && !pts_again())) return -1;
       if (n > 0) c->peer_data = 1; /* pipelined bytes: can't watch for EOF any more */
     }
-  }
+  } while ((rem = deadline - pts_now_ms()) > 0);
   return 0;
 }
 
@@ -896,8 +903,12 @@ PTS_FN void pts_send_error(pts_conn *c, int status) {
   pts_send_str(c, buf);
 }
 
-/* Wait while stall is on. 0 = go on, -1 = server stopping or client gone. */
+/* Wait while stall is on. 0 = go on, -1 = server stopping or client gone.
+   A client that left before the stall was lifted gets no answer (and its
+   events are not counted) even if its FIN arrived too late for the last
+   20 ms look: one more look once the stall is off. */
 PTS_FN int pts_wait_stall(pts_conn *c) {
+  int waited = 0;
   for (;;) {
     int st, stop;
     pthread_mutex_lock(&c->s->mu);
@@ -905,7 +916,8 @@ PTS_FN int pts_wait_stall(pts_conn *c) {
     stop = c->s->stopping;
     pthread_mutex_unlock(&c->s->mu);
     if (stop) return -1;
-    if (!st) return 0;
+    if (!st) return waited ? pts_conn_sleep(c, 0) : 0;
+    waited = 1;
     if (pts_conn_sleep(c, 20) < 0) return -1;
   }
 }
