@@ -514,6 +514,28 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 #define PT__PRINTF(a, b)
 #define PT__COLD
 #endif
+/* Thread-local storage, to tell when pt_close is called from one of the
+   client's own callbacks on the calling thread (it would wait for itself).
+   Without it the check is skipped. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define PT__TLS thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define PT__TLS _Thread_local
+#elif defined(__GNUC__) || defined(__clang__)
+#define PT__TLS __thread
+#elif defined(_MSC_VER)
+#define PT__TLS __declspec(thread)
+#endif
+#ifdef PT__TLS
+static PT__TLS const void *pt__tls_cb;   /* the client whose callback this thread is running */
+#define PT__CB_ENTER(h, prev) ((prev) = pt__tls_cb, pt__tls_cb = (h))
+#define PT__CB_LEAVE(prev) (pt__tls_cb = (prev))
+#define PT__IN_CB(h) (pt__tls_cb == (const void *)(h))
+#else
+#define PT__CB_ENTER(h, prev) ((prev) = NULL, (void)(h))
+#define PT__CB_LEAVE(prev) ((void)(prev))
+#define PT__IN_CB(h) 0
+#endif
 
 #if defined(_WIN32)
 #define PT__WIN32 1
@@ -4376,11 +4398,14 @@ struct pt__core {
    pt_track) cannot deadlock. The caller's state must be consistent then. */
 PT__PRIVATE void pt__vlog(pt__core *c, pt_log_level lvl, int unlock, const char *fmt, va_list ap) {
     char msg[300];
+    const void *prev;
     if (!c->cfg.logger || lvl < c->cfg.log_level) return;
     vsnprintf(msg, sizeof msg, fmt, ap);
     msg[sizeof msg - 1] = 0;
     if (unlock) pt__mutex_unlock(&c->mu);
+    PT__CB_ENTER(c->handle, prev);
     c->cfg.logger(lvl, msg, c->cfg.logger_user);
+    PT__CB_LEAVE(prev);
     if (unlock) pt__mutex_lock(&c->mu);
 }
 PT__PRIVATE void pt__log(pt__core *c, pt_log_level lvl, const char *fmt, ...) PT__PRINTF(3, 4);
@@ -4662,13 +4687,16 @@ PT__PRIVATE int pt__bp_update(pt__core *c) {
    alternating and ending on the true state, even when a producer and the
    flush thread flip it concurrently or the callback itself calls pt_track. */
 PT__PRIVATE void pt__bp_fire(pt__core *c, int flip) {
+    const void *prev;
     if (flip < 0 || !c->cfg.on_backpressure || c->bp_delivering) return;
     c->bp_delivering = 1;
     while (c->bp_high != c->bp_told) {
         int state = c->bp_high;
         c->bp_told = state;
         pt__mutex_unlock(&c->mu);
+        PT__CB_ENTER(c->handle, prev);
         c->cfg.on_backpressure(state, c->cfg.on_backpressure_user);
+        PT__CB_LEAVE(prev);
         pt__mutex_lock(&c->mu);
     }
     c->bp_delivering = 0;
@@ -4802,11 +4830,14 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     pt__spool_log_flush(c);
     if (c->cfg.on_batch) {
         pt_batch_result br;
+        const void *prev;
         br.events = k; br.result = delivered ? PT_OK : res; br.http_status = status;
         br.attempts = b->attempts;
         br.payload = b->json; br.payload_len = b->json_len;
         pt__mutex_unlock(&c->mu);
+        PT__CB_ENTER(c->handle, prev);
         c->cfg.on_batch(&br, c->cfg.on_batch_user);
+        PT__CB_LEAVE(prev);
         pt__mutex_lock(&c->mu);
     }
     if (delivered) c->delivered += k;
@@ -5408,8 +5439,13 @@ PT__PRIVATE pt_result pt__event_serialize(pt__core *c, const pt_event *ev, pt__b
     size_t st = b->len;
     pt_result r;
     if (c && c->cfg.before_send && ev) {
+        const void *prev;
+        int keep;
         tmp = *ev;
-        if (!c->cfg.before_send(&tmp, c->cfg.before_send_user)) return pt__err(err, PT_ERR_FILTERED, "before_send dropped the event");
+        PT__CB_ENTER(c->handle, prev);
+        keep = c->cfg.before_send(&tmp, c->cfg.before_send_user);
+        PT__CB_LEAVE(prev);
+        if (!keep) return pt__err(err, PT_ERR_FILTERED, "before_send dropped the event");
         ev = &tmp;
     }
     r = pt__event_json(ev, c ? c->host_ctx : NULL, c ? c->host_ctx_len : 0, b, err);
@@ -5536,6 +5572,7 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     int64_t deadline;
     if (report) memset(report, 0, sizeof *report);
     if (!cl) return PT_OK;
+    if (PT__IN_CB(cl)) return PT_ERR_INVALID_ARG;   /* from its own callback on this thread: would wait for itself */
     if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
     {
         /* From a callback on the flush thread, close would join (and free

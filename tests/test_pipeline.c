@@ -1727,7 +1727,47 @@ PT_TEST(pipeline_close_from_flush_thread_callback_is_refused) {
     pts_stop(s);
 }
 
+/* pt_close from one of the client's callbacks on a producer thread (or on
+   the thread pumping a manual-mode client) would wait for the call that is
+   running the callback: it is refused with PT_ERR_INVALID_ARG, and the
+   client stays usable. */
+static pt_client *tp_pc_client;
+static int tp_pc_calls;
+static pt_result tp_pc_result;
+static void tp_pc_try_close(void) {
+    if (!tp_pc_calls++) tp_pc_result = pt_close(tp_pc_client, 100, NULL);
+}
+static int tp_pc_before_send(pt_event *ev, void *u) { (void)ev; (void)u; tp_pc_try_close(); return 1; }
+static void tp_pc_on_bp(int high, void *u) { (void)high; (void)u; tp_pc_try_close(); }
+static void tp_pc_on_batch(const pt_batch_result *b, void *u) { (void)b; (void)u; tp_pc_try_close(); }
+PT_TEST(pipeline_close_from_producer_side_callbacks_is_refused) {
+    pts_server *s = pts_start();
+    int kind;
+    PT_REQUIRE(s);
+    for (kind = 0; kind < 3; kind++) {
+        pt_config cfg = tu_config(pts_url(s));
+        pt_close_report rep;
+        pt_event ev = tu_event("pc");
+        int i, n = kind == 1 ? 8 : 1;
+        if (kind == 0) cfg.before_send = tp_pc_before_send;
+        if (kind == 1) { cfg.on_backpressure = tp_pc_on_bp; cfg.queue_capacity = 10; cfg.flush_interval_ms = 60000; cfg.batch_size = 100; }
+        if (kind == 2) { cfg.on_batch = tp_pc_on_batch; cfg.manual_mode = 1; }
+        tp_pc_calls = 0; tp_pc_result = PT_OK; tp_pc_client = NULL;
+        PT_REQUIRE(pt_client_new(&cfg, &tp_pc_client, NULL) == PT_OK);
+        for (i = 0; i < n; i++) PT_CHECK_EQ(pt_track(tp_pc_client, &ev), PT_OK);   /* returns: no self-wait */
+        if (kind == 2) PT_CHECK_EQ(pt_flush(tp_pc_client, 3000), PT_OK);
+        PT_CHECK_MSG(tp_pc_calls >= 1, "kind %d: callback not called", kind);
+        PT_CHECK_MSG(tp_pc_result == PT_ERR_INVALID_ARG, "kind %d: pt_close from the callback gave %s", kind, pt_strerror(tp_pc_result));
+        PT_CHECK_EQ(pt_track(tp_pc_client, &ev), PT_OK);             /* still open */
+        PT_CHECK_EQ(pt_close(tp_pc_client, 3000, &rep), PT_OK);
+        PT_CHECK_EQ(rep.delivered, (uint64_t)n + 1);
+        pt_client_free(tp_pc_client);
+    }
+    pts_stop(s);
+}
+
 static const pt_test_case pipeline_tests[] = {
+    PT_CASE(pipeline_close_from_producer_side_callbacks_is_refused),
     PT_CASE(pipeline_close_from_flush_thread_callback_is_refused),
     PT_CASE(pipeline_track_never_blocks),
     PT_CASE(pipeline_flush_waits_for_batch_callbacks),
