@@ -782,7 +782,12 @@ PT__PRIVATE int pt__file_sync_dir(const char *dir) { (void)dir; return 0; }   /*
 PT__PRIVATE int pt__file_unlink(const char *path) { return DeleteFileA(path) ? 0 : -1; }
 PT__PRIVATE int pt__file_rename(const char *from, const char *to) { return MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING) ? 0 : -1; }
 PT__PRIVATE int pt__file_mkdir(const char *dir) {
-    if (CreateDirectoryA(dir, NULL) || GetLastError() == ERROR_ALREADY_EXISTS) return 0;
+    DWORD a;
+    if (CreateDirectoryA(dir, NULL)) return 0;
+    if (GetLastError() != ERROR_ALREADY_EXISTS) return -1;
+    a = GetFileAttributesA(dir);   /* an existing plain file is not a spool directory */
+    if (a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY)) return 0;
+    SetLastError(ERROR_ALREADY_EXISTS);
     return -1;
 }
 /* Exclusive lock on the whole file without waiting: 0 ok, 1 held elsewhere, -1 error. */

@@ -87,7 +87,9 @@ PT_TEST(ingest_batch_is_an_array) {
     PT_CHECK_EQ(pt_ingest_batch(c, evs, 3, &err), PT_OK);
     PT_REQUIRE(pts_get_request(s, 0, &r) == 0);
     PT_CHECK(r.body[0] == '[' && r.body[r.body_len - 1] == ']');
+#ifndef _WIN32   /* no python3 on Windows: the test ends as skipped below */
     PT_CHECK(tu_python_ok((const char *)r.body));
+#endif
     PT_CHECK_EQ(pts_events_received(s), 3);
     pts_request_free(&r);
     /* a bad event in the batch: nothing is sent, the message names index and field */
@@ -98,6 +100,9 @@ PT_TEST(ingest_batch_is_an_array) {
     PT_CHECK_EQ(pt_ingest_batch(c, evs, 0, &err), PT_ERR_INVALID_ARG);
     ti_free(c);
     pts_stop(s);
+#ifdef _WIN32
+    PT_SKIP("the independent python3 JSON check of the batch body cannot run on Windows (every other check of this test ran)");
+#endif
 }
 
 PT_TEST(ingest_retries_keep_key_and_bytes) {
@@ -571,10 +576,15 @@ PT_TEST(ingest_before_send_applies_to_sync_calls) {
     PT_CHECK_EQ(pts_events_received(s), 3);       /* 1 + the batch without the dropped one */
     PT_REQUIRE(pts_get_request(s, 1, &r) == 0);
     PT_CHECK(strstr((const char *)r.body, "secret") == NULL && strstr((const char *)r.body, "[redacted]") != NULL);
+#ifndef _WIN32   /* no python3 on Windows: the test ends as skipped below */
     PT_CHECK(tu_python_ok((const char *)r.body));
+#endif
     pts_request_free(&r);
     ti_free(c);
     pts_stop(s);
+#ifdef _WIN32
+    PT_SKIP("the independent python3 JSON check of the request body cannot run on Windows (every other check of this test ran)");
+#endif
 }
 
 static const pt_test_case ingest_tests[] = {

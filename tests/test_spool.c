@@ -1,10 +1,15 @@
 /* Durable mode: the disk spool (SPEC 4 "Durable mode", dead-letter file).
-   Every test works in its own directory under /tmp and removes it. */
+   Every test works in its own directory under /tmp (Windows: %TEMP%) and
+   removes it. On Windows (tests/win/run_suite.c) the POSIX names used here
+   come from mingw and tests/win/compat.h; the tests that need fork, kill -9
+   or setrlimit skip. */
 #include <dirent.h>
 #include <signal.h>
-#include <poll.h>
 #include <sys/stat.h>
+#ifndef _WIN32
+#include <poll.h>
 #include <sys/resource.h>
+#endif
 
 /* ---- helpers ---- */
 static void ts_rmdir(const char *dir) {
@@ -21,7 +26,11 @@ static void ts_rmdir(const char *dir) {
     rmdir(dir);
 }
 static void ts_mkdtemp(char *out, size_t cap) {
+#ifdef _WIN32
+    pts_w_tmp_template(out, cap, "pt_spool_XXXXXX");
+#else
     snprintf(out, cap, "/tmp/pt_spool_XXXXXX");
+#endif
     if (!mkdtemp(out)) out[0] = 0;
 }
 /* Files in dir whose name starts with prefix (NULL: all); total size in *bytes. */
@@ -95,13 +104,26 @@ static void ts_logger(pt_log_level lvl, const char *msg, void *user) {
 }
 static void ts_log_init(ts_log *l) { memset(l, 0, sizeof *l); pthread_mutex_init(&l->mu, NULL); }
 
-static pt_config ts_cfg(pts_server *s, const char *dir) {
-    pt_config cfg = tu_config(pts_url(s));
+static pt_config ts_cfg_url(const char *url, const char *dir) {
+    pt_config cfg = tu_config(url);
     cfg.spool_dir = dir;
     cfg.flush_interval_ms = 10;
     cfg.breaker_cooldown_ms = 20;     /* tests switch the server off and on */
     return cfg;
 }
+static pt_config ts_cfg(pts_server *s, const char *dir) { return ts_cfg_url(pts_url(s), dir); }
+#ifdef _WIN32
+/* No fork on Windows: the tests that need a second process run this binary
+   again (tests/win/run_suite.c --spool-child NAME URL DIR ROUND, which calls
+   ts_child_main below) and return its exit status (-1: did not run). */
+static int ts_run_child(const char *name, const char *url, const char *dir, int round) {
+    char r[16];
+    const char *args[5];
+    snprintf(r, sizeof r, "%d", round);
+    args[0] = "--spool-child"; args[1] = name; args[2] = url; args[3] = dir; args[4] = r;
+    return pts_w_run_self(args, 5, 30000);
+}
+#endif
 /* Tracks events with keys "<prefix>-<i>" for i in [from, to); returns how many were OK. */
 static int ts_track(pt_client *c, const char *prefix, int from, int to, pt_result *last) {
     int i, ok = 0;
@@ -197,7 +219,8 @@ PT_TEST(spool_config_errors) {
     snprintf(file, sizeof file, "%s/plainfile", dir);
     ts_write(file, "x", 1);
     cfg = ts_cfg(s, file);
-    PT_CHECK(pt_client_new(&cfg, &c, &e) != PT_OK);
+    PT_CHECK_EQ(pt_client_new(&cfg, &c, &e), PT_ERR_SPOOL);       /* a plain file is not a directory */
+    PT_CHECK_MSG(strstr(e.message, "cannot be created or read") != NULL, "%s", e.message);
     PT_CHECK(c == NULL);
     /* a spool_dir that does not exist yet (parent exists) is created */
     snprintf(file, sizeof file, "%s/sub", dir);
@@ -554,8 +577,10 @@ PT_TEST(spool_second_client_on_one_dir_is_refused) {
     pt_config cfg;
     pt_client *a = NULL, *b = NULL;
     pt_error e;
+#ifndef _WIN32
     pid_t pid;
     int st = 0;
+#endif
     PT_REQUIRE(s);
     ts_mkdtemp(dir, sizeof dir);
     cfg = ts_cfg(s, dir);
@@ -567,6 +592,10 @@ PT_TEST(spool_second_client_on_one_dir_is_refused) {
     PT_CHECK_EQ(pt_client_new(&cfg, &b, &e), PT_ERR_SPOOL_LOCKED);
     PT_CHECK_EQ(ts_track(a, "lk", 0, 10, NULL), 10);
     /* another process: the fcntl lock */
+#ifdef _WIN32
+    /* (LockFileEx; no fork: this binary again as the other process, ts_child_main) */
+    PT_CHECK_EQ(ts_run_child("lock", pts_url(s), dir, 0), 0);
+#else
     pid = fork();
     if (pid == 0) {
         pt_client *x = NULL;
@@ -577,6 +606,7 @@ PT_TEST(spool_second_client_on_one_dir_is_refused) {
     PT_REQUIRE(pid > 0);
     waitpid(pid, &st, 0);
     PT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#endif
     PT_CHECK_EQ(pt_close(a, 5000, NULL), PT_OK);
     pt_client_free(a);
     /* free again after close */
@@ -591,6 +621,9 @@ PT_TEST(spool_second_client_on_one_dir_is_refused) {
 /* A forked child gets a memory-only pipeline and leaves the parent's spool
    untouched. */
 PT_TEST(spool_fork_child_does_not_touch_parent_spool) {
+#if defined(_WIN32)
+    PT_SKIP("fork() does not exist on Windows (the library's fork handling is POSIX only)");
+#else
     pts_server *s = pts_start();
     char dir[64];
     pt_config cfg;
@@ -630,6 +663,7 @@ PT_TEST(spool_fork_child_does_not_touch_parent_spool) {
     PT_CHECK_EQ(ts_all_seen(s, "fc", 0, 5), 5);
     ts_rmdir(dir);
     pts_stop(s);
+#endif
 }
 
 PT_TEST(spool_max_bytes_rejects_newest_counted) {
@@ -713,6 +747,9 @@ PT_TEST(spool_max_bytes_drop_oldest_counted) {
    what was queued is delivered, and tracking works again once the spool
    has drained. */
 PT_TEST(spool_disk_full_is_reported_and_delivery_goes_on) {
+#if defined(_WIN32)
+    PT_SKIP("the disk-full stand-in is setrlimit(RLIMIT_FSIZE) in a fork()ed child: neither exists on Windows");
+#else
     pts_server *s = pts_start();
     char dir[64], url[64];
     int fds[2], st = 0;
@@ -780,6 +817,7 @@ PT_TEST(spool_disk_full_is_reported_and_delivery_goes_on) {
     PT_CHECK_EQ(ts_all_seen(s, "df", 0, (int)res[0]), 0);
     ts_rmdir(dir);
     pts_stop(s);
+#endif
 }
 
 PT_TEST(spool_dead_letter_file_and_replay) {
@@ -967,6 +1005,19 @@ PT_TEST(spool_backlog_larger_than_the_queue) {
     pts_stop(s);
 }
 
+/* One of the three processes of the next test (a fork()ed child; on Windows
+   this binary again): returns its exit status, having never called pt_close. */
+static int ts_settled_child(const char *url, const char *dir, int round) {
+    pt_config cfg = tu_config(url);
+    pt_client *c = NULL;
+    cfg.spool_dir = dir;
+    cfg.flush_interval_ms = 5;
+    if (pt_client_new(&cfg, &c, NULL) != PT_OK) return 2;
+    if (round == 0 && (ts_track(c, "sq1", 0, 50, NULL) != 50 || pt_flush(c, 5000) != PT_OK)) return 3;
+    if (round == 1 && ts_count_files(dir, "seg-", NULL) != 0) return 4;
+    if (round == 2 && ts_track(c, "sq2", 0, 5, NULL) != 5) return 5;
+    return 0;
+}
 /* Sequence numbers are never reused below an old snapshot of the ack log:
    a client that finds only settled history must still number new events
    past it, or a later replay would take them for settled ones. */
@@ -982,24 +1033,20 @@ PT_TEST(spool_new_events_after_settled_history_are_replayed) {
        events, the second only opens (its ack log snapshot then says "all
        below 50 settled", no segment is left), the third tracks 5 */
     for (round = 0; round < 3; round++) {
+#ifdef _WIN32
+        if (round == 2) pts_set_refuse(s, 1);
+        st = ts_run_child("settled", url, dir, round);   /* no fork: ts_child_main */
+        PT_CHECK_MSG(st == 0, "round %d: child exit status %d", round, st);
+#else
         pid_t pid;
         if (round == 2) pts_set_refuse(s, 1);
         pid = fork();
-        if (pid == 0) {
-            pt_config cfg = tu_config(url);
-            pt_client *c = NULL;
-            cfg.spool_dir = dir;
-            cfg.flush_interval_ms = 5;
-            if (pt_client_new(&cfg, &c, NULL) != PT_OK) _exit(2);
-            if (round == 0 && (ts_track(c, "sq1", 0, 50, NULL) != 50 || pt_flush(c, 5000) != PT_OK)) _exit(3);
-            if (round == 1 && ts_count_files(dir, "seg-", NULL) != 0) _exit(4);
-            if (round == 2 && ts_track(c, "sq2", 0, 5, NULL) != 5) _exit(5);
-            _exit(0);
-        }
+        if (pid == 0) _exit(ts_settled_child(url, dir, round));
         PT_REQUIRE(pid > 0);
         st = -1;
         waitpid(pid, &st, 0);
         PT_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+#endif
     }
     pts_set_refuse(s, 0);
     ts_recover(s, dir, NULL, 5, &rep);
@@ -1037,6 +1084,7 @@ PT_TEST(spool_manual_mode_replays_through_pump) {
 /* The kill -9 child (tests/run --spool-crash-child URL DIR BATCH POLICY ROUND FD):
    tracks events with known keys into a durable client and writes each key
    to FD once pt_track returned OK, until the parent kills it. */
+#ifndef _WIN32
 static int ts_crash_child(int argc, char **argv) {
     pt_config cfg;
     pt_client *c = NULL;
@@ -1064,12 +1112,16 @@ static int ts_crash_child(int argc, char **argv) {
         if (k % 64 == 63) pt__sleep_ms(1);
     }
 }
+#endif
 
 /* kill -9 at random points: every event whose pt_track returned OK in the
    killed child reaches the server once the next client on the directory has
    run; duplicates only for the batch whose 2xx the child had not recorded. */
 #define TS_CRASH_ROUNDS 24
 PT_TEST(spool_survives_kill9_at_random_points) {
+#if defined(_WIN32)
+    PT_SKIP("fork()+exec of a child killed with SIGKILL at random points: POSIX only");
+#else
     pts_server *s = pts_start();
     char dir[64], url[64], self[4096];
     uint64_t rng;
@@ -1188,6 +1240,7 @@ PT_TEST(spool_survives_kill9_at_random_points) {
     (void)total_dups;
     ts_rmdir(dir);
     pts_stop(s);
+#endif
 }
 
 /* A spool failure logged while the client lock is held must reach a logger
@@ -1228,6 +1281,21 @@ PT_TEST(spool_failure_log_lines_reach_a_reentrant_logger) {
     ts_rmdir(dir);
     pts_stop(s);
 }
+
+#ifdef _WIN32
+/* The child process of ts_run_child: "lock" exits 0 when the spool of DIR is
+   locked by the parent; "settled" is one round of ts_settled_child. */
+static int ts_child_main(int argc, char **argv) {
+    if (argc < 6) return 2;
+    if (strcmp(argv[2], "lock") == 0) {
+        pt_client *x = NULL;
+        pt_config cc = ts_cfg_url(argv[3], argv[4]);
+        return pt_client_new(&cc, &x, NULL) == PT_ERR_SPOOL_LOCKED ? 0 : 1;
+    }
+    if (strcmp(argv[2], "settled") == 0) return ts_settled_child(argv[3], argv[4], atoi(argv[5]));
+    return 2;
+}
+#endif
 
 static const pt_test_case spool_tests[] = {
     PT_CASE(spool_failure_log_lines_reach_a_reentrant_logger),

@@ -15,7 +15,10 @@
        clears HANDLE_FLAG_INHERIT;
      - MSG_DONTWAIT does not exist: accept() makes every accepted socket
        non-blocking instead (the server only calls recv/send after poll, with
-       MSG_DONTWAIT on POSIX);
+       MSG_DONTWAIT on POSIX), and MSG_DONTWAIT is a private flag bit that
+       recv/send strip: without it they wait (WSAPoll) and retry while the
+       socket would block, so a test's own blocking accept-recv-send peer
+       (tests/test_http.c) reads as on POSIX;
      - MSG_NOSIGNAL does not exist (Windows has no SIGPIPE): test_server.c
        defines it as 0;
      - send/recv/poll/accept failures set errno from WSAGetLastError()
@@ -24,7 +27,15 @@
      - pipe() (the server's stop/wake pipe, which poll() must watch) is a
        connected pair of loopback TCP sockets; write() on it is send();
      - setsockopt takes `const char *` on Windows: cast here;
-     - WSAStartup runs once, before the first socket (pts_w_net_init). */
+     - WSAStartup runs once, before the first socket (pts_w_net_init).
+   Files and the environment (tests/test_spool.c, tests/test_ingest.c):
+     - mkdir(path, mode) is _mkdir(path) (no modes); mkdtemp() is here (mingw
+       has none); pts_w_tmp_template() gives "%TEMP%\<name>" for it;
+     - opendir/readdir/stat/unlink/rmdir are mingw's own (<dirent.h>, <io.h>);
+     - setenv/unsetenv are _putenv("N=V") / _putenv("N=") (setenv always
+       overwrites: the tests pass 1);
+     - no fork(): pts_w_run_self() runs this executable again with arguments
+       (CreateProcess, no handles inherited) and returns its exit status. */
 #ifndef PTS_WIN_COMPAT_H
 #define PTS_WIN_COMPAT_H
 #ifndef WIN32_LEAN_AND_MEAN
@@ -38,10 +49,17 @@
 #include <stdarg.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <io.h>
+#include <direct.h>
+#include <dirent.h>
+#include <process.h>
 
 #define SHUT_WR   SD_SEND
 #define SHUT_RDWR SD_BOTH
-#define MSG_DONTWAIT 0
+#define MSG_DONTWAIT 0x40000    /* private: no Winsock flag uses this bit; stripped */
 #define F_GETFD 1
 #define F_SETFD 2
 #define F_GETFL 3
@@ -103,14 +121,32 @@ static int pts_w_accept(int lfd, struct sockaddr *a, socklen_t *al) {
   return (int)s;
 }
 
+/* Blocks until fd is readable (or writable), for recv/send without MSG_DONTWAIT
+   on a socket accept() made non-blocking. */
+static void pts_w_wait(int fd, int want_write) {
+  WSAPOLLFD q;
+  q.fd = (SOCKET)fd; q.events = want_write ? POLLOUT : POLLIN; q.revents = 0;
+  WSAPoll(&q, 1, -1);
+}
+
 static ssize_t pts_w_recv(int fd, void *b, size_t n, int flags) {
-  int r = recv((SOCKET)fd, (char *)b, n > 0x40000000 ? 0x40000000 : (int)n, flags);
+  int r;
+  for (;;) {
+    r = recv((SOCKET)fd, (char *)b, n > 0x40000000 ? 0x40000000 : (int)n, flags & ~MSG_DONTWAIT);
+    if (r != SOCKET_ERROR || (flags & MSG_DONTWAIT) || WSAGetLastError() != WSAEWOULDBLOCK) break;
+    pts_w_wait(fd, 0);
+  }
   if (r == SOCKET_ERROR) { pts_w_set_errno(); return -1; }
   return r;
 }
 
 static ssize_t pts_w_send(int fd, const void *b, size_t n, int flags) {
-  int r = send((SOCKET)fd, (const char *)b, n > 0x40000000 ? 0x40000000 : (int)n, flags);
+  int r;
+  for (;;) {
+    r = send((SOCKET)fd, (const char *)b, n > 0x40000000 ? 0x40000000 : (int)n, flags & ~MSG_DONTWAIT);
+    if (r != SOCKET_ERROR || (flags & MSG_DONTWAIT) || WSAGetLastError() != WSAEWOULDBLOCK) break;
+    pts_w_wait(fd, 1);
+  }
   if (r == SOCKET_ERROR) { pts_w_set_errno(); return -1; }
   return r;
 }
@@ -164,6 +200,69 @@ static int pts_w_pipe(int fds[2]) {
   return 0;
 }
 
+/* mkdtemp(): the trailing XXXXXX replaced until CreateDirectory makes a new one. */
+static char *pts_w_mkdtemp(char *tmpl) {
+  static const char abc[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  size_t n = strlen(tmpl), i;
+  unsigned long long x = (unsigned long long)GetTickCount64() * 0x9E3779B97F4A7C15ULL ^
+                         (unsigned long long)GetCurrentProcessId() << 20 ^ (unsigned long long)(size_t)tmpl;
+  int tries;
+  if (n < 6 || strcmp(tmpl + n - 6, "XXXXXX") != 0) { errno = EINVAL; return NULL; }
+  for (tries = 0; tries < 1000; tries++) {
+    LARGE_INTEGER q;
+    QueryPerformanceCounter(&q);
+    x += (unsigned long long)q.QuadPart + 0x9E3779B97F4A7C15ULL;
+    x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+    for (i = 0; i < 6; i++) tmpl[n - 6 + i] = abc[(x >> (i * 6)) % (sizeof abc - 1)];
+    if (CreateDirectoryA(tmpl, NULL)) return tmpl;
+    if (GetLastError() != ERROR_ALREADY_EXISTS) break;
+  }
+  errno = EEXIST;
+  return NULL;
+}
+
+/* "%TEMP%\<name>" into out (name ends in XXXXXX for mkdtemp); "" if it does not fit. */
+static void pts_w_tmp_template(char *out, size_t cap, const char *name) {
+  char t[MAX_PATH + 1];
+  DWORD k = GetTempPathA((DWORD)sizeof t, t);
+  if (k == 0 || k >= sizeof t) strcpy(t, ".\\");
+  if ((size_t)snprintf(out, cap, "%s%s", t, name) >= cap) out[0] = 0;
+}
+
+static int pts_w_setenv(const char *name, const char *value) {
+  char kv[1024];
+  if ((size_t)snprintf(kv, sizeof kv, "%s=%s", name, value) >= sizeof kv) { errno = EINVAL; return -1; }
+  return _putenv(kv);       /* the CRT copies the string */
+}
+static int pts_w_unsetenv(const char *name) { return pts_w_setenv(name, ""); }
+
+/* Runs this executable again with args (each quoted; none may contain '"')
+   and waits at most ms for it: its exit status, or -1 (did not start, or
+   killed at the time limit). Stands in for fork() + waitpid(). */
+static int pts_w_run_self(const char *const *args, int n, DWORD ms) {
+  char self[MAX_PATH + 1], cmd[4096];
+  size_t len;
+  int i;
+  DWORD k = GetModuleFileNameA(NULL, self, (DWORD)sizeof self), code = 0;
+  STARTUPINFOA si;
+  PROCESS_INFORMATION pi;
+  if (k == 0 || k >= sizeof self) return -1;
+  len = (size_t)snprintf(cmd, sizeof cmd, "\"%s\"", self);
+  for (i = 0; i < n && len < sizeof cmd; i++) len += (size_t)snprintf(cmd + len, sizeof cmd - len, " \"%s\"", args[i]);
+  if (len >= sizeof cmd) return -1;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  if (!CreateProcessA(self, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return -1;
+  if (WaitForSingleObject(pi.hProcess, ms) != WAIT_OBJECT_0) {
+    TerminateProcess(pi.hProcess, 255);
+    WaitForSingleObject(pi.hProcess, INFINITE);
+    code = (DWORD)-1;
+  } else if (!GetExitCodeProcess(pi.hProcess, &code)) code = (DWORD)-1;
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  return (int)code;
+}
+
 #define socket(af, type, proto) pts_w_socket(af, type, proto)
 #define close(fd) pts_w_close(fd)
 #define fcntl pts_w_fcntl
@@ -174,5 +273,9 @@ static int pts_w_pipe(int fds[2]) {
 #define pipe(fds) pts_w_pipe(fds)
 #define write(fd, b, n) pts_w_send(fd, b, n, 0)
 #define setsockopt(fd, lvl, opt, v, n) setsockopt((SOCKET)(fd), lvl, opt, (const char *)(v), (int)(n))
+#define mkdir(path, mode) _mkdir(path)
+#define mkdtemp(tmpl) pts_w_mkdtemp(tmpl)
+#define setenv(n, v, overwrite) pts_w_setenv(n, v)
+#define unsetenv(n) pts_w_unsetenv(n)
 
 #endif /* PTS_WIN_COMPAT_H */

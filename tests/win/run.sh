@@ -4,7 +4,8 @@
 # against two native test servers on 127.0.0.1 (one answers 200, one reads
 # requests and never answers). Also checks that the implementation compiles
 # warning-free (-Werror) as C99 and as C++11 with mingw. Then builds the real
-# suites tests/test_pipeline.c and tests/test_transport.c with the in-process
+# suites tests/test_http.c, test_ingest.c, test_pipeline.c, test_transport.c
+# and test_spool.c (durable mode: the Win32 file layer) with the in-process
 # test server (tests/test_server.c on Winsock 2, tests/win/compat.h) into
 # tests/win/run_suite.c and runs them under wine; needs libz-mingw-w64-dev.
 # Skips cleanly (exit 0) when mingw-w64 or wine is not installed.
@@ -148,8 +149,8 @@ if [ -n "$exp" ]; then
     fi
 fi
 
-# ---- the real suites (tests/test_pipeline.c, tests/test_transport.c) under
-#      wine, with the in-process test server compiled for Windows ------------
+# ---- the real suites (tests/test_{http,ingest,pipeline,transport,spool}.c)
+#      under wine, with the in-process test server compiled for Windows ------
 # winpthreads and zlib are linked statically: wine finds no missing DLL.
 if ! echo '#include <zlib.h>' | "$MINGW_CC" -E -x c - >/dev/null 2>&1; then
     s=$((s + 1)); echo "skip: windows suite (no zlib for mingw: apt-get install libz-mingw-w64-dev)"

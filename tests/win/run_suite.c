@@ -1,5 +1,6 @@
-/* run_suite.c - the Windows runner of the real suites: tests/test_pipeline.c
-   and tests/test_transport.c, unchanged, with the in-process test server
+/* run_suite.c - the Windows runner of the real suites: tests/test_http.c,
+   tests/test_ingest.c, tests/test_pipeline.c, tests/test_transport.c and
+   tests/test_spool.c, the same files as on Linux, with the in-process test server
    (tests/test_server.c on Winsock 2 through tests/win/compat.h), built with
    mingw-w64 and run under wine (or on Windows) by tests/win/run.sh.
    Mirrors tests/run.c: the implementation and the test files in one
@@ -9,21 +10,33 @@
    The library keeps its own Win32 threads, condition variables and Winsock;
    only the test code (server, producers) runs on winpthreads. */
 #define PACKTRACK_IMPLEMENTATION
+/* As in tests/run.c: the built-in client resolves through th_getaddrinfo
+   (tests/test_http.c), which hangs on *.hang.test names. Winsock's
+   getaddrinfo has the same signature (ADDRINFOA is struct addrinfo). */
+struct addrinfo;
+static int th_getaddrinfo(const char *host, const char *port, const struct addrinfo *hints, struct addrinfo **res);
+#define PT__GETADDRINFO th_getaddrinfo
 #include "../../packtrack.h"
 #include "../pt_test.h"
 #include "../test_server.c"
 #include "../test_util.h"
 
+#include "../test_http.c"
+#include "../test_ingest.c"
 #include "../test_pipeline.c"
 #include "../test_transport.c"
+#include "../test_spool.c"
 
 #include <io.h>
 
 typedef struct pt_suite { const char *name; const pt_test_case *cases; size_t n; } pt_suite;
 #define PT_SUITE_ENTRY(arr) { #arr, arr, sizeof(arr) / sizeof(arr[0]) }
 static const pt_suite pt_suites[] = {
+    PT_SUITE_ENTRY(http_tests),
+    PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
     PT_SUITE_ENTRY(transport_tests),
+    PT_SUITE_ENTRY(spool_tests),
 };
 
 /* Per-test limit: far above any test's run time under wine (the slowest,
@@ -60,6 +73,7 @@ int main(int argc, char **argv) {
     const char *env = getenv("PT_WATCHDOG_S");
     HANDLE wd;
     WSADATA wsa;
+    if (argc > 1 && strcmp(argv[1], "--spool-child") == 0) return ts_child_main(argc, argv);
     if (env && atoi(env) > 0) limit_s = atoi(env);
     setvbuf(stdout, NULL, _IONBF, 0);
     setvbuf(stderr, NULL, _IONBF, 0);
@@ -67,6 +81,9 @@ int main(int argc, char **argv) {
     wd = CreateThread(NULL, 0, pt_w_watchdog, NULL, 0, NULL);
     if (!wd) { printf("cannot start the watchdog thread\n0 passed, 1 failed, 0 skipped\n"); return 1; }
     for (s = 0; s < sizeof pt_suites / sizeof pt_suites[0]; s++) {
+        /* per suite: one line with its counts and wall time, for run.sh's log */
+        long p0 = pt_w_passed, f0 = pt_w_failed, k0 = pt_w_skipped;
+        double ts = pt_t_now();
         for (i = 0; i < pt_suites[s].n; i++) {
             const pt_test_case *tc = &pt_suites[s].cases[i];
             int want = argc < 2;
@@ -83,6 +100,9 @@ int main(int argc, char **argv) {
             else if (pt_t_skipped) { InterlockedIncrement(&pt_w_skipped); printf("skip %s\n", tc->name); }
             else { InterlockedIncrement(&pt_w_passed); printf("ok   %s (%.0f ms)\n", tc->name, (pt_t_now() - t0) * 1e3); }
         }
+        if (pt_w_passed + pt_w_failed + pt_w_skipped > p0 + f0 + k0)
+            printf("  -- suite %s: %ld passed, %ld failed, %ld skipped, %.1f s\n", pt_suites[s].name, (long)(pt_w_passed - p0),
+                   (long)(pt_w_failed - f0), (long)(pt_w_skipped - k0), pt_t_now() - ts);
     }
     printf("%ld passed, %ld failed, %ld skipped\n", (long)pt_w_passed, (long)pt_w_failed, (long)pt_w_skipped);
     return pt_w_failed ? 1 : 0;
