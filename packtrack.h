@@ -557,8 +557,39 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #include <math.h>
 #include <limits.h>
 
+/* Transports. http:// and https:// go through
+     PT__CURL_LINKED  libcurl linked in (PACKTRACK_USE_CURL), for both schemes;
+     PT__WINHTTP      WinHTTP, the Windows default, for both schemes;
+   otherwise http:// through the built-in socket client, and https:// through
+     PT__CURL_DL      libcurl loaded at run time (POSIX default; the first
+                      client with an https base_url and no HTTP hook loads it).
+   PACKTRACK_NO_DLOPEN turns run-time loading off, PACKTRACK_NO_WINHTTP
+   selects the built-in socket client on Windows (http only there). */
 #if defined(PACKTRACK_USE_CURL)
 #include <curl/curl.h>
+#define PT__CURL_LINKED 1
+#else
+#define PT__CURL_LINKED 0
+#endif
+#if !PT__CURL_LINKED && PT__WIN32 && !defined(PACKTRACK_NO_WINHTTP)
+#define PT__WINHTTP 1
+#else
+#define PT__WINHTTP 0
+#endif
+#if !PT__CURL_LINKED && PT__POSIX && !defined(PACKTRACK_NO_DLOPEN) && !defined(__EMSCRIPTEN__)
+#define PT__CURL_DL 1
+#else
+#define PT__CURL_DL 0
+#endif
+#define PT__CURL (PT__CURL_LINKED || PT__CURL_DL)
+/* http:// requests of a client without a hook use the built-in client */
+#define PT__HTTP_BUILTIN_NATIVE (!PT__CURL_LINKED && !PT__WINHTTP)
+#ifndef PACKTRACK_CURL_LIBRARY
+#if defined(__APPLE__)
+#define PACKTRACK_CURL_LIBRARY "libcurl.4.dylib"
+#else
+#define PACKTRACK_CURL_LIBRARY "libcurl.so.4"
+#endif
 #endif
 #if defined(PACKTRACK_USE_ZLIB)
 #include <zlib.h>
@@ -846,6 +877,9 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#if PT__CURL_DL
+#include <dlfcn.h>   /* in libc from glibc 2.34; older glibc needs -ldl */
+#endif
 typedef int pt__sock;
 #define PT__BAD_SOCK (-1)
 typedef pthread_mutex_t pt__mutex;
@@ -1150,6 +1184,19 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s", strerror(e)); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#if PT__CURL_DL
+/* Run-time loading (libcurl on POSIX). NULL + a message when name cannot be loaded. */
+PT__PRIVATE void *pt__dl_open(const char *name, char *msg, size_t cap) {
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h && msg && cap) {
+        const char *e = dlerror();
+        snprintf(msg, cap, "%s", e ? e : "not found");
+    }
+    return h;
+}
+PT__PRIVATE void *pt__dl_sym(void *h, const char *name) { return dlsym(h, name); }
+PT__PRIVATE void pt__dl_close(void *h) { dlclose(h); }
+#endif
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
@@ -1959,8 +2006,8 @@ typedef struct pt__conn {
     unsigned requests;                    /* carried on this connection */
     char    *rb;                          /* read buffer */
     size_t   rlen;
-#if defined(PACKTRACK_USE_CURL)
-    CURL    *curl;
+#if PT__CURL
+    void    *curl;                        /* libcurl easy handle (pt__curl_easy) */
 #endif
 } pt__conn;
 
@@ -2300,6 +2347,57 @@ PT__PRIVATE pt_result pt__http_io_fail(long r, pt_http_response *resp, const cha
     if (r == -3) { pt__fmt(resp->error, sizeof resp->error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
     pt__fmt(resp->error, sizeof resp->error, "connection lost while %s", what);
     return PT_ERR_NETWORK;
+}
+
+/* ---- failure messages shared by the TLS transports (curl, WinHTTP) ----
+   They name the cause and the host, never a header (so never the API key),
+   and fit pt_http_response.error. */
+enum { PT__TLS_UNTRUSTED = 1, PT__TLS_NAME, PT__TLS_DATE, PT__TLS_HANDSHAKE };
+PT__PRIVATE int pt__has_word(const char *text, const char *w) {
+    size_t n = strlen(w);
+    for (; *text; text++) if (pt__strncaseeq(text, w, n)) return 1;
+    return 0;
+}
+/* The cause of a failed certificate check, from a TLS library's text. */
+PT__PRIVATE int pt__tls_cause(const char *text) {
+    if (pt__has_word(text, "match")) return PT__TLS_NAME;          /* "does not match", "Hostname mismatch" */
+    if (pt__has_word(text, "expired") || pt__has_word(text, "not yet valid")) return PT__TLS_DATE;
+    return PT__TLS_UNTRUSTED;
+}
+/* The host[:port] of url (at most cap-1 bytes), for messages. */
+PT__PRIVATE void pt__url_host(const char *url, char *out, size_t cap) {
+    pt__url u;
+    out[0] = 0;
+    if (url && pt__url_parse(url, &u, NULL) == PT_OK) pt__url_authority(&u, out, cap);
+}
+/* The host[:port] of a proxy URL, without scheme or user:password. */
+PT__PRIVATE void pt__proxy_host(const char *proxy, char *out, size_t cap) {
+    const char *p = proxy ? proxy : "", *at, *sl = strstr(p, "://");
+    size_t n;
+    if (sl) p = sl + 3;
+    at = strchr(p, '@');
+    if (at) p = at + 1;
+    for (n = 0; p[n] && p[n] != '/' && n + 1 < cap; n++) out[n] = p[n];
+    out[n] = 0;
+}
+PT__PRIVATE pt_result pt__tls_fail(pt_http_response *resp, int cause, const char *host, const char *detail) {
+    char *m = resp->error;
+    size_t cap = sizeof resp->error;
+    resp->not_sent = 1;
+    switch (cause) {
+    case PT__TLS_NAME: pt__fmt(m, cap, "TLS: the certificate is not for host %.60s (name mismatch)", host); break;
+    case PT__TLS_DATE: pt__fmt(m, cap, "TLS: the certificate of %.60s has expired or is not yet valid", host); break;
+    case PT__TLS_UNTRUSTED: pt__fmt(m, cap, "TLS: the certificate of %.50s is not trusted (%.30s); set ca_file", host, detail); break;
+    default: pt__fmt(m, cap, "TLS handshake with %.50s failed: %.50s", host, detail); break;
+    }
+    return PT_ERR_TLS;
+}
+PT__PRIVATE pt_result pt__proxy_fail(pt_http_response *resp, const char *proxy, const char *what, const char *detail) {
+    char ph[80];
+    pt__proxy_host(proxy, ph, sizeof ph);
+    resp->not_sent = 1;
+    pt__fmt(resp->error, sizeof resp->error, "proxy %.60s: %s: %.40s", ph[0] ? ph : "(from the environment)", what, detail);
+    return PT_ERR_CONNECT;
 }
 
 /* One request over the built-in client. user is a pt__conn. */
@@ -2934,7 +3032,219 @@ done:   /* also on failure: heads written so far must fall out of the window */
 }
 
 /* ==== [pt:curl] ========================================================== */
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
+/* ---- the libcurl function table ----
+   One table serves both builds. With PACKTRACK_USE_CURL it holds the linked
+   functions from the start; otherwise pt__curl_load() fills it from
+   PACKTRACK_CURL_LIBRARY (libcurl.so.4, libcurl.4.dylib on macOS) with
+   dlopen, when the first client with an https:// base_url and no HTTP hook
+   is made, and the library stays loaded for the life of the process. The
+   few types and constants used are declared here with libcurl's ABI values
+   (stable since 7.x; a linked build checks them against curl.h), so loading
+   needs no curl header at build time. */
+#if PT__CURL_LINKED
+typedef CURL pt__curl_easy;
+typedef CURLM pt__curl_multi;
+typedef CURLcode pt__curl_code;
+typedef CURLMcode pt__curl_mcode;
+typedef CURLoption pt__curl_opt;
+typedef CURLINFO pt__curl_info;
+typedef CURLMsg pt__curl_msg;
+typedef struct curl_slist pt__curl_slist;
+typedef struct curl_waitfd pt__curl_waitfd;
+typedef curl_off_t pt__curl_off;
+#else
+typedef struct pt__curl_easy_s pt__curl_easy;
+typedef struct pt__curl_multi_s pt__curl_multi;
+typedef int pt__curl_code;
+typedef int pt__curl_mcode;
+typedef int pt__curl_opt;
+typedef int pt__curl_info;
+typedef struct pt__curl_msg { int msg; pt__curl_easy *easy_handle; union { void *whatever; pt__curl_code result; } data; } pt__curl_msg;
+typedef struct pt__curl_slist { char *data; struct pt__curl_slist *next; } pt__curl_slist;
+typedef struct pt__curl_waitfd_s pt__curl_waitfd;
+typedef int64_t pt__curl_off;             /* curl_off_t: 64 bits wherever libcurl.so.4 is built */
+#endif
+#define PT__CURL_GLOBAL_DEFAULT 3L
+#define PT__CURL_ERROR_SIZE 256
+#define PT__CURLPROTO_HTTP 1L
+#define PT__CURLPROTO_HTTPS 2L
+#define PT__CURLMSG_DONE 1
+#define PT__CURLOPT_WRITEDATA 10001
+#define PT__CURLOPT_URL 10002
+#define PT__CURLOPT_PROXY 10004
+#define PT__CURLOPT_ERRORBUFFER 10010
+#define PT__CURLOPT_POSTFIELDS 10015
+#define PT__CURLOPT_HTTPHEADER 10023
+#define PT__CURLOPT_HEADERDATA 10029
+#define PT__CURLOPT_CUSTOMREQUEST 10036
+#define PT__CURLOPT_CAINFO 10065
+#define PT__CURLOPT_CAPATH 10097
+#define PT__CURLOPT_PRIVATE 10103
+#define PT__CURLOPT_PROTOCOLS_STR 10318
+#define PT__CURLOPT_PROTOCOLS 181
+#define PT__CURLOPT_NOPROGRESS 43
+#define PT__CURLOPT_NOBODY 44
+#define PT__CURLOPT_POST 47
+#define PT__CURLOPT_SSL_VERIFYPEER 64
+#define PT__CURLOPT_HTTPGET 80
+#define PT__CURLOPT_SSL_VERIFYHOST 81
+#define PT__CURLOPT_NOSIGNAL 99
+#define PT__CURLOPT_TIMEOUT_MS 155
+#define PT__CURLOPT_CONNECTTIMEOUT_MS 156
+#define PT__CURLOPT_POSTFIELDSIZE_LARGE 30120
+#define PT__CURLOPT_WRITEFUNCTION 20011
+#define PT__CURLOPT_HEADERFUNCTION 20079
+#define PT__CURLINFO_PRIVATE 0x100015
+#define PT__CURLINFO_OS_ERRNO 0x200019
+#define PT__CURLINFO_REQUEST_SIZE 0x20000C
+#define PT__CURLE_OK 0
+#define PT__CURLE_UNSUPPORTED_PROTOCOL 1
+#define PT__CURLE_FAILED_INIT 2
+#define PT__CURLE_URL_MALFORMAT 3
+#define PT__CURLE_COULDNT_RESOLVE_PROXY 5
+#define PT__CURLE_COULDNT_RESOLVE_HOST 6
+#define PT__CURLE_COULDNT_CONNECT 7
+#define PT__CURLE_WEIRD_SERVER_REPLY 8
+#define PT__CURLE_WRITE_ERROR 23
+#define PT__CURLE_OUT_OF_MEMORY 27
+#define PT__CURLE_OPERATION_TIMEDOUT 28
+#define PT__CURLE_SSL_CONNECT_ERROR 35
+#define PT__CURLE_UNKNOWN_OPTION 48
+#define PT__CURLE_GOT_NOTHING 52
+#define PT__CURLE_SSL_ENGINE_NOTFOUND 53
+#define PT__CURLE_SSL_ENGINE_SETFAILED 54
+#define PT__CURLE_SEND_ERROR 55
+#define PT__CURLE_RECV_ERROR 56
+#define PT__CURLE_SSL_CERTPROBLEM 58
+#define PT__CURLE_SSL_CIPHER 59
+#define PT__CURLE_PEER_FAILED_VERIFICATION 60
+#define PT__CURLE_USE_SSL_FAILED 64
+#define PT__CURLE_SSL_ENGINE_INITFAILED 66
+#define PT__CURLE_SSL_CACERT_BADFILE 77
+#define PT__CURLE_SSL_SHUTDOWN_FAILED 80
+#define PT__CURLE_SSL_CRL_BADFILE 82
+#define PT__CURLE_SSL_ISSUER_ERROR 83
+#define PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH 90
+#define PT__CURLE_SSL_INVALIDCERTSTATUS 91
+#define PT__CURLE_PROXY 97
+#define PT__CURLE_SSL_CLIENTCERT 98
+#define PT__CURLM_OK 0
+#define PT__CURLM_OUT_OF_MEMORY 3
+#if PT__CURL_LINKED   /* the values above are libcurl's */
+PT__STATIC_ASSERT(curl_abi_opt, PT__CURLOPT_URL == (int)CURLOPT_URL && PT__CURLOPT_PRIVATE == (int)CURLOPT_PRIVATE
+                  && PT__CURLOPT_POSTFIELDSIZE_LARGE == (int)CURLOPT_POSTFIELDSIZE_LARGE && PT__CURLOPT_HEADERFUNCTION == (int)CURLOPT_HEADERFUNCTION
+                  && PT__CURLOPT_CONNECTTIMEOUT_MS == (int)CURLOPT_CONNECTTIMEOUT_MS && PT__CURLOPT_SSL_VERIFYHOST == (int)CURLOPT_SSL_VERIFYHOST
+                  && PT__CURLOPT_CAPATH == (int)CURLOPT_CAPATH && PT__CURLOPT_WRITEFUNCTION == (int)CURLOPT_WRITEFUNCTION);
+PT__STATIC_ASSERT(curl_abi_info, PT__CURLINFO_PRIVATE == (int)CURLINFO_PRIVATE && PT__CURLINFO_OS_ERRNO == (int)CURLINFO_OS_ERRNO
+                  && PT__CURLINFO_REQUEST_SIZE == (int)CURLINFO_REQUEST_SIZE && PT__CURL_ERROR_SIZE == CURL_ERROR_SIZE);
+PT__STATIC_ASSERT(curl_abi_code, PT__CURLE_PEER_FAILED_VERIFICATION == (int)CURLE_PEER_FAILED_VERIFICATION
+                  && PT__CURLE_SSL_INVALIDCERTSTATUS == (int)CURLE_SSL_INVALIDCERTSTATUS && PT__CURLE_GOT_NOTHING == (int)CURLE_GOT_NOTHING
+                  && PT__CURLE_UNKNOWN_OPTION == (int)CURLE_UNKNOWN_OPTION && PT__CURLMSG_DONE == (int)CURLMSG_DONE);
+#endif
+
+typedef struct pt__curl_api {
+    pt__curl_code   (*global_init)(long);
+    pt__curl_easy  *(*easy_init)(void);
+    void            (*easy_cleanup)(pt__curl_easy *);
+    void            (*easy_reset)(pt__curl_easy *);
+    pt__curl_code   (*easy_setopt)(pt__curl_easy *, pt__curl_opt, ...);
+    pt__curl_code   (*easy_getinfo)(pt__curl_easy *, pt__curl_info, ...);
+    const char     *(*easy_strerror)(pt__curl_code);
+    pt__curl_multi *(*multi_init)(void);
+    pt__curl_mcode  (*multi_cleanup)(pt__curl_multi *);
+    pt__curl_mcode  (*multi_add_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_remove_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_perform)(pt__curl_multi *, int *);
+    pt__curl_msg   *(*multi_info_read)(pt__curl_multi *, int *);
+    pt__curl_mcode  (*multi_wait)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);
+    pt__curl_mcode  (*multi_poll)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);   /* 7.66+; may be NULL */
+    pt__curl_slist *(*slist_append)(pt__curl_slist *, const char *);
+    void            (*slist_free_all)(pt__curl_slist *);
+} pt__curl_api;
+
+#if PT__CURL_LINKED
+static pt__curl_api pt__cu = {
+    curl_global_init, curl_easy_init, curl_easy_cleanup, curl_easy_reset, curl_easy_setopt, curl_easy_getinfo,
+    curl_easy_strerror, curl_multi_init, curl_multi_cleanup, curl_multi_add_handle, curl_multi_remove_handle,
+    curl_multi_perform, curl_multi_info_read, curl_multi_wait,
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_multi_poll,
+#else
+    NULL,
+#endif
+    curl_slist_append, curl_slist_free_all
+};
+static int pt__cu_loaded = 1;
+#else
+static pt__curl_api pt__cu;               /* filled once by pt__curl_load (registry lock) */
+static int pt__cu_loaded;                 /* read under the registry lock, or after pt_client_new saw it set */
+static const char *pt__curl_library = PACKTRACK_CURL_LIBRARY;   /* tests point it elsewhere */
+#define PT__CURL_SYM(f, req) { "curl_" #f, offsetof(pt__curl_api, f), req }
+static const struct { const char *name; size_t off; int required; } pt__curl_syms[] = {
+    PT__CURL_SYM(global_init, 1), PT__CURL_SYM(easy_init, 1), PT__CURL_SYM(easy_cleanup, 1), PT__CURL_SYM(easy_reset, 1),
+    PT__CURL_SYM(easy_setopt, 1), PT__CURL_SYM(easy_getinfo, 1), PT__CURL_SYM(easy_strerror, 1), PT__CURL_SYM(multi_init, 1),
+    PT__CURL_SYM(multi_cleanup, 1), PT__CURL_SYM(multi_add_handle, 1), PT__CURL_SYM(multi_remove_handle, 1),
+    PT__CURL_SYM(multi_perform, 1), PT__CURL_SYM(multi_info_read, 1), PT__CURL_SYM(multi_wait, 1), PT__CURL_SYM(multi_poll, 0),
+    PT__CURL_SYM(slist_append, 1), PT__CURL_SYM(slist_free_all, 1)
+};
+PT__STATIC_ASSERT(curl_fnptr_size, sizeof(void *) == sizeof(void (*)(void)));
+
+/* Resolves every function of the table from the library `name` into *api.
+   0 ok; -1: the library is not there (msg says what to install); -2: it
+   is, but lacks a function (msg names it). *api is only touched on success
+   paths' copy, so a failure leaves the process's table as it was. */
+PT__PRIVATE PT__COLD int pt__curl_resolve(const char *name, pt__curl_api *api, void **handle, char *msg, size_t cap) {
+    char why[200];
+    pt__curl_api t;
+    size_t i;
+    void *h = pt__dl_open(name, why, sizeof why);
+    if (!h) {
+        pt__fmt(msg, cap, "https needs libcurl, which could not be loaded (%.120s): install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: libcurl), or build with PACKTRACK_USE_CURL and link -lcurl", why);
+        return -1;
+    }
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < sizeof pt__curl_syms / sizeof pt__curl_syms[0]; i++) {
+        void *f = pt__dl_sym(h, pt__curl_syms[i].name);
+        if (!f && pt__curl_syms[i].required) {
+            pt__fmt(msg, cap, "%s has no %s (libcurl too old?): install libcurl 7.28 or later, or build with PACKTRACK_USE_CURL and link -lcurl", name, pt__curl_syms[i].name);
+            pt__dl_close(h);
+            return -2;
+        }
+        memcpy((char *)&t + pt__curl_syms[i].off, &f, sizeof f);
+    }
+    *api = t;
+    *handle = h;
+    return 0;
+}
+#endif
+
+/* Makes the table usable: 0 ok, else -1 with msg (PT_ERR_CONFIG text). */
+PT__PRIVATE PT__COLD int pt__curl_load(char *msg, size_t cap) {
+#if PT__CURL_LINKED
+    (void)msg; (void)cap;
+    return 0;
+#else
+    int rc = 0;
+    pt__reg_lock();
+    if (!pt__cu_loaded) {
+        void *h = NULL;
+        pt__curl_api t;
+        if (pt__curl_resolve(pt__curl_library, &t, &h, msg, cap) == 0) { pt__cu = t; pt__cu_loaded = 1; }   /* h: never closed */
+        else rc = -1;
+    }
+    pt__reg_unlock();
+    return rc;
+#endif
+}
+
+/* Typed setters: the table's setopt is variadic, these pass the right type. */
+PT__PRIVATE void pt__cu_setl(pt__curl_easy *e, int opt, long v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+PT__PRIVATE void pt__cu_setp(pt__curl_easy *e, int opt, const void *v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+typedef size_t (*pt__curl_cb)(char *, size_t, size_t, void *);
+PT__PRIVATE void pt__cu_setf(pt__curl_easy *e, int opt, pt__curl_cb f) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, f); }
+PT__PRIVATE pt__curl_code pt__cu_sets(pt__curl_easy *e, int opt, const char *v) { return pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+
 /* libcurl transport: the same pt_http_fn contract as pt__http_builtin, plus
    https, proxies and CA options. Each pt__conn owns one easy handle and one
    multi handle (kept as the easy handle's CURLOPT_PRIVATE); the multi owns
@@ -2957,7 +3267,7 @@ static int pt__curl_ready;               /* curl_global_init succeeded (registry
 PT__PRIVATE int pt__curl_global_init(void) {
     int ok;
     pt__reg_lock();
-    if (!pt__curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) pt__curl_ready = 1;
+    if (!pt__curl_ready && pt__cu.global_init(PT__CURL_GLOBAL_DEFAULT) == PT__CURLE_OK) pt__curl_ready = 1;
     ok = pt__curl_ready;
     pt__reg_unlock();
     return ok;
@@ -3022,7 +3332,7 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
 }
 /* Body bytes: the first ones go to body_head, the rest is counted and
    dropped; past PT__BODY_DRAIN_MAX a short count makes curl abort the
-   transfer (CURLE_WRITE_ERROR) and close the connection. */
+   transfer (PT__CURLE_WRITE_ERROR) and close the connection. */
 PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud) {
     pt__curl_xfer *x = (pt__curl_xfer *)ud;
     pt_http_response *r = x->resp;
@@ -3033,89 +3343,93 @@ PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud
     return n;
 }
 
-PT__PRIVATE CURLM *pt__curl_multi_of(CURL *e) {
+PT__PRIVATE pt__curl_multi *pt__curl_multi_of(pt__curl_easy *e) {
     char *p = NULL;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, &p);
-    return (CURLM *)(void *)p;
+    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_PRIVATE, &p);
+    return (pt__curl_multi *)(void *)p;
 }
 PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) {
-    CURLM *m;
+    pt__curl_multi *m;
     if (!cn->curl) return;
-    m = pt__curl_multi_of(cn->curl);
-    curl_easy_cleanup(cn->curl);
-    if (m) curl_multi_cleanup(m);
+    m = pt__curl_multi_of((pt__curl_easy *)cn->curl);
+    pt__cu.easy_cleanup((pt__curl_easy *)cn->curl);
+    if (m) pt__cu.multi_cleanup(m);
     cn->curl = NULL;
 }
 PT__PRIVATE int pt__curl_conn_open(pt__conn *cn) {
-    CURL *e;
-    CURLM *m;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
     if (cn->curl) return 0;
     if (!pt__curl_global_init()) return -1;
-    e = curl_easy_init();
-    m = curl_multi_init();
+    e = pt__cu.easy_init();
+    m = pt__cu.multi_init();
     if (!e || !m) {
-        if (e) curl_easy_cleanup(e);
-        if (m) curl_multi_cleanup(m);
+        if (e) pt__cu.easy_cleanup(e);
+        if (m) pt__cu.multi_cleanup(m);
         return -1;
     }
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
     cn->curl = e;
     return 0;
 }
 
 /* Maps a failed transfer to a result and a message (curl's text: it never
    holds request headers, so never the API key). */
-PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const char *text, pt_http_response *resp) {
-    char *m = resp->error;
+PT__PRIVATE pt_result pt__curl_fail(int cc, long os_errno, long sent, const char *text, const pt_http_request *req, pt_http_response *resp) {
+    char *m = resp->error, host[80];
     size_t cap = sizeof resp->error;
+    /* the proxy, if the failure was its: the configured one or curl's *_proxy */
+    int via_proxy = (req->proxy && req->proxy[0]) || pt__has_word(text, "proxy");
+    pt__url_host(req->url, host, sizeof host);
     switch (cc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+    case PT__CURLE_COULDNT_RESOLVE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", text);
+    case PT__CURLE_COULDNT_RESOLVE_HOST:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not resolve host: %s", text);
+        pt__fmt(m, cap, "could not resolve host %.60s: %.40s", host, text);
         return PT_ERR_RESOLVE;
-    case CURLE_COULDNT_CONNECT:
+    case PT__CURLE_COULDNT_CONNECT:
+        if (via_proxy) return pt__proxy_fail(resp, req->proxy, "could not connect", text);
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not connect (%s): %s", pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
+        pt__fmt(m, cap, "could not connect to %.60s (%s): %.40s", host, pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
         return PT_ERR_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT:
+    case PT__CURLE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "refused or failed the tunnel", text);
+    case PT__CURLE_RECV_ERROR:
+        if (!sent && pt__has_word(text, "CONNECT")) return pt__proxy_fail(resp, req->proxy, "refused the tunnel", text);
+        pt__fmt(m, cap, "network error: %s", text);
+        return PT_ERR_NETWORK;
+    case PT__CURLE_OPERATION_TIMEDOUT:
         pt__fmt(m, cap, "timed out: %s", text);
         return PT_ERR_TIMEOUT;
-    case CURLE_PEER_FAILED_VERIFICATION:
+    case PT__CURLE_PEER_FAILED_VERIFICATION:
+        return pt__tls_fail(resp, pt__tls_cause(text), host, text);
+    case PT__CURLE_SSL_CACERT_BADFILE:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS certificate verification failed: %.70s; set ca_file", text);
+        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.60s; check ca_file/ca_path", text);
         return PT_ERR_TLS;
-    case CURLE_SSL_CACERT_BADFILE:
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.70s; check ca_file/ca_path", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_CONNECT_ERROR:
+    case PT__CURLE_SSL_CONNECT_ERROR:
         resp->not_sent = 1;
         /* A reset or EOF during the handshake is the network, not TLS: retryable. */
         if (os_errno != 0 || strstr(text, "SSL_ERROR_SYSCALL") || strstr(text, "unexpected eof")) {
-            pt__fmt(m, cap, "connection lost during the TLS handshake: %s", text);
+            pt__fmt(m, cap, "connection to %.40s lost during the TLS handshake: %.40s", host, text);
             return PT_ERR_NETWORK;
         }
-        pt__fmt(m, cap, "TLS handshake failed: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_SSL_CRL_BADFILE: case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
-#if LIBCURL_VERSION_NUM >= 0x074d00
-    case CURLE_SSL_CLIENTCERT:
-#endif
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS error: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_OUT_OF_MEMORY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_SSL_ENGINE_NOTFOUND: case PT__CURLE_SSL_ENGINE_SETFAILED: case PT__CURLE_SSL_CERTPROBLEM:
+    case PT__CURLE_SSL_CIPHER: case PT__CURLE_SSL_ENGINE_INITFAILED: case PT__CURLE_USE_SSL_FAILED:
+    case PT__CURLE_SSL_SHUTDOWN_FAILED: case PT__CURLE_SSL_CRL_BADFILE: case PT__CURLE_SSL_ISSUER_ERROR:
+    case PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH: case PT__CURLE_SSL_INVALIDCERTSTATUS:
+    case PT__CURLE_SSL_CLIENTCERT:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_OUT_OF_MEMORY:
         pt__fmt(m, cap, "out of memory in libcurl");
         return PT_ERR_NO_MEMORY;
-    case CURLE_URL_MALFORMAT:
+    case PT__CURLE_URL_MALFORMAT:
         resp->not_sent = 1;
         pt__fmt(m, cap, "bad request URL: %s", text);
         return PT_ERR_INVALID_ARG;
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    case PT__CURLE_UNSUPPORTED_PROTOCOL:
         if (sent) {   /* curl's word for an answer in an unknown HTTP version */
             pt__fmt(m, cap, "malformed HTTP response: %s", text);
             return PT_ERR_PROTOCOL;
@@ -3123,7 +3437,7 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
         resp->not_sent = 1;
         pt__fmt(m, cap, "this libcurl cannot do it: %s", text);
         return PT_ERR_UNSUPPORTED;
-    case CURLE_WEIRD_SERVER_REPLY:
+    case PT__CURLE_WEIRD_SERVER_REPLY:
         pt__fmt(m, cap, "malformed HTTP response: %s", text);
         return PT_ERR_PROTOCOL;
     default:
@@ -3134,15 +3448,15 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
 
 /* Appends "Name: value" (or "Name;" for an empty value, which curl would
    otherwise drop) to the list. 0 ok, -1 out of memory. */
-PT__PRIVATE int pt__curl_header(struct curl_slist **list, const char *name, const char *value) {
+PT__PRIVATE int pt__curl_header(pt__curl_slist **list, const char *name, const char *value) {
     char stack[512], *line = stack;
     size_t nn = strlen(name), vn = strlen(value);
-    struct curl_slist *t;
+    pt__curl_slist *t;
     if (nn + vn + 3 > sizeof stack && !(line = (char *)PT__MALLOC(nn + vn + 3))) return -1;
     memcpy(line, name, nn);
     if (vn) { line[nn] = ':'; line[nn + 1] = ' '; memcpy(line + nn + 2, value, vn); line[nn + 2 + vn] = 0; }
     else { line[nn] = ';'; line[nn + 1] = 0; }
-    t = curl_slist_append(*list, line);
+    t = pt__cu.slist_append(*list, line);
     if (line != stack) PT__FREE(line);
     if (!t) return -1;
     *list = t;
@@ -3153,12 +3467,12 @@ PT__PRIVATE int pt__curl_header(struct curl_slist **list, const char *name, cons
 PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
     pt__conn *cn = (pt__conn *)user;
     pt__curl_xfer x;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE];
+    pt__curl_slist *hdrs = NULL;
+    char errbuf[PT__CURL_ERROR_SIZE];
     const char *text;
-    CURL *e;
-    CURLM *m;
-    CURLcode cc = CURLE_OK;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
+    int cc = PT__CURLE_OK;
     int64_t t0 = pt__mono_ms(), now = t0, deadline;
     long os_errno = 0;
     long sent = 0;
@@ -3170,22 +3484,27 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
         pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
         return PT_ERR_CANCELLED;
     }
+    if (!pt__cu_loaded) {   /* pt_client_new loads it; a hook calling us directly may not have */
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "https needs libcurl, which is not loaded");
+        return PT_ERR_UNSUPPORTED;
+    }
     if (pt__curl_conn_open(cn) != 0) {
         resp->not_sent = 1;
         pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
         return PT_ERR_NO_MEMORY;
     }
-    e = cn->curl;
+    e = (pt__curl_easy *)cn->curl;
     m = pt__curl_multi_of(e);
     deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
     if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
     for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&hdrs, req->headers[i].name, req->headers[i].value);
     if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
-        struct curl_slist *t = curl_slist_append(hdrs, "Expect:");
+        pt__curl_slist *t = pt__cu.slist_append(hdrs, "Expect:");
         if (t) hdrs = t; else oom = -1;
     }
     if (oom) {
-        curl_slist_free_all(hdrs);
+        pt__cu.slist_free_all(hdrs);
         resp->not_sent = 1;
         return PT_ERR_NO_MEMORY;
     }
@@ -3194,76 +3513,70 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
     x.content_length = -1;
     errbuf[0] = 0;
     /* A clean slate per request; the connection cache lives in the multi handle. */
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
+    pt__cu.easy_reset(e);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_URL, req->url);
+    /* http and https only; libcurl before 7.85 knows only the bit mask */
+    if (pt__cu_sets(e, PT__CURLOPT_PROTOCOLS_STR, "http,https") != PT__CURLE_OK)
+        pt__cu_setl(e, PT__CURLOPT_PROTOCOLS, PT__CURLPROTO_HTTP | PT__CURLPROTO_HTTPS);
+    pt__cu_setl(e, PT__CURLOPT_NOSIGNAL, 1L);
+    pt__cu_setl(e, PT__CURLOPT_NOPROGRESS, 1L);
+    pt__cu_setp(e, PT__CURLOPT_ERRORBUFFER, errbuf);
+    pt__cu_setp(e, PT__CURLOPT_HTTPHEADER, hdrs);
+    pt__cu_setl(e, PT__CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
+    pt__cu_setl(e, PT__CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
     if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        pt__cu_setl(e, PT__CURLOPT_POST, 1L);
+        pt__cu_setp(e, PT__CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        pt__cu.easy_setopt(e, (pt__curl_opt)PT__CURLOPT_POSTFIELDSIZE_LARGE, (pt__curl_off)req->body_len);
     } else if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        pt__cu_setl(e, PT__CURLOPT_HTTPGET, 1L);
     } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-        if (strcmp(req->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        pt__cu_setp(e, PT__CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "HEAD") == 0) pt__cu_setl(e, PT__CURLOPT_NOBODY, 1L);
     }
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, pt__curl_on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)&x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pt__curl_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&x);
-    if (req->proxy && req->proxy[0]) curl_easy_setopt(e, CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
-    if (req->ca_file && req->ca_file[0]) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
-    if (req->ca_path && req->ca_path[0]) curl_easy_setopt(e, CURLOPT_CAPATH, req->ca_path);
+    pt__cu_setf(e, PT__CURLOPT_HEADERFUNCTION, pt__curl_on_header);
+    pt__cu_setp(e, PT__CURLOPT_HEADERDATA, (void *)&x);
+    pt__cu_setf(e, PT__CURLOPT_WRITEFUNCTION, pt__curl_on_body);
+    pt__cu_setp(e, PT__CURLOPT_WRITEDATA, (void *)&x);
+    if (req->proxy && req->proxy[0]) pt__cu_setp(e, PT__CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
+    if (req->ca_file && req->ca_file[0]) pt__cu_setp(e, PT__CURLOPT_CAINFO, req->ca_file);
+    if (req->ca_path && req->ca_path[0]) pt__cu_setp(e, PT__CURLOPT_CAPATH, req->ca_path);
     /* Verification is on unless the user turned it off, and then both checks go. */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
 
-    if (curl_multi_add_handle(m, e) != CURLM_OK) {
-        curl_slist_free_all(hdrs);
+    if (pt__cu.multi_add_handle(m, e) != PT__CURLM_OK) {
+        pt__cu.slist_free_all(hdrs);
         resp->not_sent = 1;
         pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
         return PT_ERR_INTERNAL;
     }
     for (;;) {
         int running = 0, left = 0;
-        CURLMsg *msg;
+        pt__curl_msg *msg;
         int64_t slice;
-        CURLMcode mc = curl_multi_perform(m, &running);
-        if (mc != CURLM_OK) { cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT; done = 1; break; }
-        while ((msg = curl_multi_info_read(m, &left)) != NULL)
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) { cc = msg->data.result; done = 1; }
+        pt__curl_mcode mc = pt__cu.multi_perform(m, &running);
+        if (mc != PT__CURLM_OK) { cc = mc == PT__CURLM_OUT_OF_MEMORY ? PT__CURLE_OUT_OF_MEMORY : PT__CURLE_FAILED_INIT; done = 1; break; }
+        while ((msg = pt__cu.multi_info_read(m, &left)) != NULL)
+            if (msg->msg == PT__CURLMSG_DONE && msg->easy_handle == e) { cc = (int)msg->data.result; done = 1; }
         if (done) break;
-        if (!running) { cc = CURLE_GOT_NOTHING; done = 1; break; }
+        if (!running) { cc = PT__CURLE_GOT_NOTHING; done = 1; break; }
         if (req->cancelled && req->cancelled(req)) { cancelled = 1; break; }
         now = pt__mono_ms();
         if (now >= deadline) { timed_out = 1; break; }
         slice = PT__MIN(deadline - now, (int64_t)PT__CURL_SLICE_MS);
-#if LIBCURL_VERSION_NUM >= 0x074200
-        mc = curl_multi_poll(m, NULL, 0, (int)slice, NULL);
-#else
-        mc = curl_multi_wait(m, NULL, 0, (int)slice, NULL);
-#endif
-        if (mc != CURLM_OK) { cc = CURLE_FAILED_INIT; done = 1; break; }
+        mc = (pt__cu.multi_poll ? pt__cu.multi_poll : pt__cu.multi_wait)(m, NULL, 0, (int)slice, NULL);
+        if (mc != PT__CURLM_OK) { cc = PT__CURLE_FAILED_INIT; done = 1; break; }
     }
-    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_OS_ERRNO, &os_errno);
+    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_REQUEST_SIZE, &sent);
     /* Removing an unfinished transfer abandons it and closes its connection.
        Then drop the options that point into this stack frame. */
-    curl_multi_remove_handle(m, e);
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_slist_free_all(hdrs);
+    pt__cu.multi_remove_handle(m, e);
+    pt__cu.easy_reset(e);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+    pt__cu.slist_free_all(hdrs);
     status = x.final_status;
     resp->status = status;
     resp->body_head[resp->body_head_len] = 0;
@@ -3271,10 +3584,10 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
         pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
         return PT_ERR_PROTOCOL;
     }
-    if (done && cc == CURLE_OK && status >= 200) return PT_OK;
+    if (done && cc == PT__CURLE_OK && status >= 200) return PT_OK;
     /* A status line arrived: a body problem does not hide a 2xx (the server
        accepted), nor any status when we cut an over-long body ourselves. */
-    if (status >= 200 && (status < 300 || (done && cc == CURLE_WRITE_ERROR && x.cut))) return PT_OK;
+    if (status >= 200 && (status < 300 || (done && cc == PT__CURLE_WRITE_ERROR && x.cut))) return PT_OK;
     if (cancelled) {
         if (sent == 0) resp->not_sent = 1;
         pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
@@ -3285,18 +3598,36 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
         pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
         return PT_ERR_TIMEOUT;
     }
-    if (cc == CURLE_OK) cc = CURLE_WEIRD_SERVER_REPLY;
-    text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    if (cc == PT__CURLE_OK) cc = PT__CURLE_WEIRD_SERVER_REPLY;
+    text = errbuf[0] ? errbuf : pt__cu.easy_strerror((pt__curl_code)cc);
     {
-        pt_result r = pt__curl_fail(cc, os_errno, sent, text, resp);
+        pt_result r = pt__curl_fail(cc, os_errno, sent, text, req, resp);
         if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
         return r;
     }
 }
-#define PT__HAVE_TLS 1
+#endif /* PT__CURL */
+
+/* The TLS decision of pt_client_new for an https:// base_url without an
+   HTTP hook: PT_OK when this build and machine can do TLS (loading libcurl
+   now if that is how), else PT_ERR_CONFIG naming what to install or build.
+   There is never a fallback to plain http. */
+PT__PRIVATE PT__COLD pt_result pt__tls_ready(pt_error *err) {
+#if PT__CURL_LINKED || PT__WINHTTP
+    (void)err;
+    return PT_OK;
+#elif PT__CURL_DL
+    char msg[400];
+    if (pt__curl_load(msg, sizeof msg) == 0) return PT_OK;
+    return pt__err(err, PT_ERR_CONFIG, "%s; or set cfg.http to an HTTP hook (packtrack never falls back to plain http)", msg);
+#elif defined(PACKTRACK_NO_DLOPEN) && PT__POSIX
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build loads no libcurl at run time (PACKTRACK_NO_DLOPEN): build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+#elif PT__WIN32
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport (PACKTRACK_NO_WINHTTP): drop PACKTRACK_NO_WINHTTP, build with PACKTRACK_USE_CURL (link -lcurl), or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #else
-#define PT__HAVE_TLS 0
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #endif
+}
 
 /* ==== [pt:spool] ========================================================= */
 /* Durable mode (cfg.spool_dir). The memory queue stays the source of what
@@ -4451,8 +4782,11 @@ PT__PRIVATE void pt__registry_remove(pt__core *c) {
 PT__PRIVATE void pt__conn_init(pt__conn *cn) { memset(cn, 0, sizeof *cn); cn->fd = PT__BAD_SOCK; }
 PT__PRIVATE void pt__conn_release(pt__conn *cn) {
     pt__conn_drop(cn);
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
     pt__curl_conn_free(cn);
+#endif
+#if PT__WINHTTP
+    pt__winhttp_conn_free(cn);
 #endif
     PT__FREE(cn->rb);
     cn->rb = NULL;
@@ -4515,8 +4849,14 @@ PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method,
         if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
         return r;
     }
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL_LINKED
     return pt__http_curl(&req, resp, cn);
+#elif PT__WINHTTP
+    return pt__http_winhttp(&req, resp, cn);
+#elif PT__CURL_DL
+    /* https through the libcurl pt_client_new loaded; http stays built-in */
+    if (pt__strncaseeq(url, "https:", 6)) return pt__http_curl(&req, resp, cn);
+    return pt__http_builtin(&req, resp, cn);
 #else
     return pt__http_builtin(&req, resp, cn);
 #endif
@@ -5236,8 +5576,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__header_safe(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key contains a control character");
     if (!cfg.base_url) cfg.base_url = PT_DEFAULT_BASE_URL;
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
-    if (url.https && !PT__HAVE_TLS && !cfg.http)
-        return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+    if (url.https && !cfg.http && (r = pt__tls_ready(err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -5842,13 +6181,13 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
         c->flush_conn.curl = NULL;   /* leaked on purpose: cleaning up would talk on the parent's connection */
 #endif
         for (i = 0; i < c->npool; i++) {
             if (c->pool[i]->fd != PT__BAD_SOCK) pt__sock_close(c->pool[i]->fd);
             c->pool[i]->fd = PT__BAD_SOCK; c->pool[i]->rlen = 0; c->pool[i]->authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
             c->pool[i]->curl = NULL;
 #endif
         }
