@@ -3200,14 +3200,17 @@ PT__PRIVATE PT__COLD int pt__curl_resolve(const char *name, pt__curl_api *api, v
     size_t i;
     void *h = pt__dl_open(name, why, sizeof why);
     if (!h) {
-        pt__fmt(msg, cap, "https needs libcurl, which could not be loaded (%.120s): install libcurl (Debian/Ubuntu: apt-get install libcurl4; Fedora: libcurl), or build with PACKTRACK_USE_CURL and link -lcurl", why);
+        size_t nl = strlen(name);
+        const char *w = strncmp(why, name, nl) == 0 && why[nl] == ':' ? why + nl + 1 : why;   /* dlerror repeats the name */
+        while (*w == ' ') w++;
+        pt__fmt(msg, cap, "https needs libcurl; %.40s: %.60s. Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, w);
         return -1;
     }
     memset(&t, 0, sizeof t);
     for (i = 0; i < sizeof pt__curl_syms / sizeof pt__curl_syms[0]; i++) {
         void *f = pt__dl_sym(h, pt__curl_syms[i].name);
         if (!f && pt__curl_syms[i].required) {
-            pt__fmt(msg, cap, "%s has no %s (libcurl too old?): install libcurl 7.28 or later, or build with PACKTRACK_USE_CURL and link -lcurl", name, pt__curl_syms[i].name);
+            pt__fmt(msg, cap, "https needs libcurl; %.40s has no %s (not libcurl, or older than 7.28). Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, pt__curl_syms[i].name);
             pt__dl_close(h);
             return -2;
         }
@@ -3619,7 +3622,7 @@ PT__PRIVATE PT__COLD pt_result pt__tls_ready(pt_error *err) {
 #elif PT__CURL_DL
     char msg[400];
     if (pt__curl_load(msg, sizeof msg) == 0) return PT_OK;
-    return pt__err(err, PT_ERR_CONFIG, "%s; or set cfg.http to an HTTP hook (packtrack never falls back to plain http)", msg);
+    return pt__err(err, PT_ERR_CONFIG, "%s, or set cfg.http; packtrack never falls back to plain http", msg);
 #elif defined(PACKTRACK_NO_DLOPEN) && PT__POSIX
     return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build loads no libcurl at run time (PACKTRACK_NO_DLOPEN): build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #elif PT__WIN32

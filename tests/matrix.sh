@@ -42,6 +42,7 @@ run_and_count() {
 run_variant default run ./$B/run
 run_variant curl-zlib run-curl ./$B/run-curl
 run_variant libdeflate run-libdeflate ./$B/run-libdeflate
+run_variant no-dlopen run-nodlopen ./$B/run-nodlopen tls_ https
 run_variant cxx run-cxx ./$B/run-cxx
 run_variant asan-ubsan run-asan env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$B/run-asan
 run_variant tsan run-tsan env TSAN_OPTIONS="halt_on_error=1" ./$B/run-tsan

@@ -411,7 +411,7 @@ PT_TEST(ingest_https_without_tls_is_a_config_error) {
 #if PT__CURL_LINKED || PT__WINHTTP || PT__CURL_DL
     {   /* libcurl or WinHTTP brings TLS (a run-time load may find no libcurl: then it says so) */
         pt_result r = pt_client_new(&cfg, &c, &err);
-        PT_CHECK_MSG(r == PT_OK || (PT__CURL_DL && r == PT_ERR_CONFIG && strstr(err.message, "install libcurl")), "%s", err.message);
+        PT_CHECK_MSG(r == PT_OK || (PT__CURL_DL && r == PT_ERR_CONFIG && strstr(err.message, "Install libcurl")), "%s", err.message);
         if (c) ti_free(c);
     }
 #else
