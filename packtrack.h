@@ -623,8 +623,14 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #include <direct.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#if PT__WINHTTP
+#include <winhttp.h>
+#endif
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
+#if PT__WINHTTP
+#pragma comment(lib, "winhttp.lib")
+#endif
 #endif
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
@@ -2008,6 +2014,10 @@ typedef struct pt__conn {
     size_t   rlen;
 #if PT__CURL
     void    *curl;                        /* libcurl easy handle (pt__curl_easy) */
+#endif
+#if PT__WINHTTP
+    void    *wh_session, *wh_connect;     /* WinHTTP session, and connect handle of wh_host */
+    char     wh_host[300];
 #endif
 } pt__conn;
 
@@ -3611,23 +3621,402 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
 }
 #endif /* PT__CURL */
 
+/* ==== [pt:winhttp] ======================================================= */
+#if PT__WINHTTP
+/* WinHTTP transport (the Windows default): the same pt_http_fn contract as
+   pt__http_builtin, for http and https, with the system certificate store
+   and the system proxy settings. Each pt__conn owns one asynchronous
+   WinHTTP session (its connection pool carries keep-alive and TLS sessions
+   over) and the connect handle of its current host. A request runs its
+   WinHTTP steps asynchronously; this thread waits on an event in slices of
+   at most 10 ms, so a deadline or the close deadline (req->cancelled) cuts
+   the request off by closing its handle within about 10 ms.
+
+   The request context is shared with WinHTTP's callback thread: it is
+   reference-counted (this thread, and the request handle until WinHTTP
+   reports HANDLE_CLOSING) and holds the body copy and the read buffer,
+   so nothing on this stack is touched after a cut-off.
+
+   Not possible with WinHTTP: ca_file/ca_path (it trusts the Windows store
+   only; pt_client_new refuses them for https). insecure_skip_verify sets
+   SECURITY_FLAG_IGNORE_UNKNOWN_CA, _CERT_CN_INVALID, _CERT_DATE_INVALID
+   and _CERT_WRONG_USAGE. Proxy: cfg.proxy when set (http://[user:pass@]host:port),
+   else WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY (Windows 8.1 and later), else the
+   Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
+   else WinHTTP's own setting (netsh winhttp). */
+#define PT__WH_SLICE_MS 10
+#define PT__WH_READ 16384
+
+typedef struct pt__wh_ctx {
+    volatile LONG refs;                   /* this thread + the request handle */
+    HANDLE ev;                            /* set by the callback when a step ends */
+    volatile LONG sending;                /* WinHTTP began sending the request */
+    volatile LONG done;                   /* a step ended (with err) */
+    DWORD err;                            /* 0, or the WinHTTP error of the step */
+    DWORD secure_flags;                   /* WINHTTP_CALLBACK_STATUS_FLAG_* of a failed TLS check */
+    DWORD got;                            /* bytes of the last read */
+    char *body;                           /* a copy of the request body */
+    char buf[PT__WH_READ];
+} pt__wh_ctx;
+
+PT__PRIVATE void pt__wh_unref(pt__wh_ctx *x) {
+    if (InterlockedDecrement(&x->refs) == 0) {
+        CloseHandle(x->ev);
+        PT__FREE(x->body);
+        PT__FREE(x);
+    }
+}
+PT__PRIVATE void CALLBACK pt__wh_callback(HINTERNET h, DWORD_PTR ctx, DWORD status, LPVOID info, DWORD len) {
+    pt__wh_ctx *x = (pt__wh_ctx *)ctx;
+    (void)h;
+    if (!x) return;                       /* the session's and connect handles' notices */
+    switch (status) {
+    case WINHTTP_CALLBACK_STATUS_SENDING_REQUEST: InterlockedExchange(&x->sending, 1); break;
+    case WINHTTP_CALLBACK_STATUS_SECURE_FAILURE: if (info && len >= sizeof(DWORD)) x->secure_flags |= *(const DWORD *)info; break;
+    case WINHTTP_CALLBACK_STATUS_SENDREQUEST_COMPLETE:
+    case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE:
+        x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_DATA_AVAILABLE:
+        x->got = info && len >= sizeof(DWORD) ? *(const DWORD *)info : 0; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_READ_COMPLETE:
+        x->got = len; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_REQUEST_ERROR:
+        x->err = info ? ((const WINHTTP_ASYNC_RESULT *)info)->dwError : ERROR_WINHTTP_INTERNAL_ERROR;
+        if (!x->err) x->err = ERROR_WINHTTP_INTERNAL_ERROR;
+        InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_HANDLE_CLOSING: pt__wh_unref(x); break;
+    default: break;
+    }
+}
+
+/* UTF-8 to a NUL-terminated UTF-16 string (heap); NULL on failure. */
+PT__PRIVATE WCHAR *pt__wh_wide(const char *s, size_t n) {
+    int k = n ? MultiByteToWideChar(CP_UTF8, 0, s, (int)n, NULL, 0) : 0;
+    WCHAR *w = (WCHAR *)PT__MALLOC(((size_t)(k > 0 ? k : 0) + 1) * sizeof(WCHAR));
+    if (!w) return NULL;
+    if (k > 0) MultiByteToWideChar(CP_UTF8, 0, s, (int)n, w, k);
+    w[k > 0 ? k : 0] = 0;
+    return w;
+}
+
+PT__PRIVATE void pt__winhttp_conn_free(pt__conn *cn) {
+    if (cn->wh_connect) WinHttpCloseHandle((HINTERNET)cn->wh_connect);
+    if (cn->wh_session) WinHttpCloseHandle((HINTERNET)cn->wh_session);
+    cn->wh_connect = cn->wh_session = NULL;
+    cn->wh_host[0] = 0;
+}
+
+/* The session: the configured proxy, else the system's. NULL on failure. */
+PT__PRIVATE HINTERNET pt__wh_session(const pt_http_request *req) {
+    HINTERNET s = NULL;
+    if (req->proxy && req->proxy[0]) {
+        char hp[300];
+        WCHAR *w;
+        pt__proxy_host(req->proxy, hp, sizeof hp);
+        if ((w = pt__wh_wide(hp, strlen(hp))) != NULL) {
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, w, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+            PT__FREE(w);
+        }
+        return s;
+    }
+    s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    if (!s) {   /* before Windows 8.1: the user's Internet Options proxy, else WinHTTP's default */
+        WINHTTP_CURRENT_USER_IE_PROXY_CONFIG ie;
+        memset(&ie, 0, sizeof ie);
+        if (WinHttpGetIEProxyConfigForCurrentUser(&ie) && ie.lpszProxy && ie.lpszProxy[0])
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, ie.lpszProxy,
+                            ie.lpszProxyBypass ? ie.lpszProxyBypass : WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+        if (ie.lpszProxy) GlobalFree(ie.lpszProxy);
+        if (ie.lpszProxyBypass) GlobalFree(ie.lpszProxyBypass);
+        if (ie.lpszAutoConfigUrl) GlobalFree(ie.lpszAutoConfigUrl);
+        if (!s) s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_DEFAULT_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    }
+    return s;
+}
+
+/* The session and the connect handle for u on cn. 0 ok, -1 failure. */
+PT__PRIVATE int pt__wh_open(pt__conn *cn, const pt_http_request *req, const pt__url *u) {
+    char key[300];
+    WCHAR *wh;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    if (cn->wh_connect && strcmp(cn->wh_host, key) == 0) return 0;
+    if (cn->wh_connect) { WinHttpCloseHandle((HINTERNET)cn->wh_connect); cn->wh_connect = NULL; }
+    if (!cn->wh_session) {
+        HINTERNET s = pt__wh_session(req);
+        DWORD redirects = WINHTTP_OPTION_REDIRECT_POLICY_NEVER;
+        if (!s) return -1;
+        if (WinHttpSetStatusCallback(s, pt__wh_callback, WINHTTP_CALLBACK_FLAG_ALL_COMPLETIONS | WINHTTP_CALLBACK_FLAG_HANDLES
+                                     | WINHTTP_CALLBACK_FLAG_SECURE_FAILURE | WINHTTP_CALLBACK_FLAG_SEND_REQUEST, 0)
+            == WINHTTP_INVALID_STATUS_CALLBACK) { WinHttpCloseHandle(s); return -1; }
+        WinHttpSetOption(s, WINHTTP_OPTION_REDIRECT_POLICY, &redirects, sizeof redirects);
+        cn->wh_session = s;
+    }
+    pt__fmt(key, sizeof key, u->ipv6 ? "[%s]" : "%s", u->host);   /* WinHTTP wants IPv6 literals bracketed */
+    if (!(wh = pt__wh_wide(key, strlen(key)))) return -1;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    cn->wh_connect = WinHttpConnect((HINTERNET)cn->wh_session, wh, (INTERNET_PORT)u->port, 0);
+    PT__FREE(wh);
+    if (!cn->wh_connect) return -1;
+    strncpy(cn->wh_host, key, sizeof cn->wh_host - 1);
+    cn->wh_host[sizeof cn->wh_host - 1] = 0;
+    return 0;
+}
+
+/* Waits for the step in flight: 0 it ended (x->err says how), -2 cut off
+   (req->cancelled), -3 deadline passed. */
+PT__PRIVATE int pt__wh_wait(pt__wh_ctx *x, const pt_http_request *req, int64_t deadline) {
+    for (;;) {
+        int64_t now;
+        if (InterlockedCompareExchange(&x->done, 0, 0)) return 0;
+        if (req->cancelled && req->cancelled(req)) return -2;
+        now = pt__mono_ms();
+        if (now >= deadline) return -3;
+        WaitForSingleObject(x->ev, (DWORD)PT__MIN(deadline - now, (int64_t)PT__WH_SLICE_MS));
+    }
+}
+/* Arms the context for the next step. */
+PT__PRIVATE void pt__wh_arm(pt__wh_ctx *x) { ResetEvent(x->ev); x->err = 0; x->got = 0; InterlockedExchange(&x->done, 0); }
+
+/* Maps a WinHTTP error to a result and a message naming the cause and host. */
+PT__PRIVATE pt_result pt__wh_fail(DWORD e, DWORD secure_flags, int sending, const pt_http_request *req, pt_http_response *resp) {
+    char host[80], num[32];
+    int proxied = req->proxy && req->proxy[0];
+    pt__url_host(req->url, host, sizeof host);
+    pt__fmt(num, sizeof num, "WinHTTP error %lu", (unsigned long)e);
+    if (!sending) resp->not_sent = 1;
+    switch (e) {
+    case ERROR_WINHTTP_NAME_NOT_RESOLVED:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.60s", host);
+        resp->not_sent = 1;
+        return PT_ERR_RESOLVE;
+    case ERROR_WINHTTP_CANNOT_CONNECT:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not connect", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.60s (refused or unreachable)", host);
+        resp->not_sent = 1;
+        return PT_ERR_CONNECT;
+    case ERROR_WINHTTP_TIMEOUT:
+        pt__fmt(resp->error, sizeof resp->error, "timed out talking to %.60s", host);
+        return PT_ERR_TIMEOUT;
+    case ERROR_WINHTTP_SECURE_CERT_CN_INVALID: return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+    case ERROR_WINHTTP_SECURE_INVALID_CA: return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+    case ERROR_WINHTTP_SECURE_CERT_DATE_INVALID: return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+    case ERROR_WINHTTP_SECURE_FAILURE:
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID) return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA) return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID) return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_SECURE_CHANNEL_ERROR:
+    case ERROR_WINHTTP_SECURE_FAILURE_PROXY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_INVALID_SERVER_RESPONSE:
+        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response from %.60s", host);
+        return PT_ERR_PROTOCOL;
+    case ERROR_NOT_ENOUGH_MEMORY:
+        pt__fmt(resp->error, sizeof resp->error, "out of memory in WinHTTP");
+        return PT_ERR_NO_MEMORY;
+    default:
+        pt__fmt(resp->error, sizeof resp->error, "network error talking to %.50s (%s)", host, num);
+        return PT_ERR_NETWORK;
+    }
+}
+
+/* The request handle with its options and headers, or NULL. */
+PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, const pt__url *u, int64_t deadline, int64_t now) {
+    HINTERNET r;
+    WCHAR *wm = pt__wh_wide(req->method, strlen(req->method)), *wp = pt__wh_wide(u->prefix[0] ? u->prefix : "/", u->prefix[0] ? strlen(u->prefix) : 1);
+    DWORD feat = WINHTTP_DISABLE_COOKIES | WINHTTP_DISABLE_REDIRECTS | WINHTTP_DISABLE_AUTHENTICATION;
+    int ct = (int)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1);
+    int io = (int)PT__MAX(PT__MIN(deadline - now, (int64_t)INT_MAX), (int64_t)1);
+    pt__buf h;
+    size_t i;
+    r = wm && wp ? WinHttpOpenRequest((HINTERNET)cn->wh_connect, wm, wp, NULL, WINHTTP_NO_REFERER, WINHTTP_DEFAULT_ACCEPT_TYPES,
+                                      u->https ? WINHTTP_FLAG_SECURE : 0) : NULL;
+    PT__FREE(wm); PT__FREE(wp);
+    if (!r) return NULL;
+    WinHttpSetTimeouts(r, ct, ct, io, io);
+    WinHttpSetOption(r, WINHTTP_OPTION_DISABLE_FEATURE, &feat, sizeof feat);
+    if (u->https && req->insecure_skip_verify) {
+        DWORD f = SECURITY_FLAG_IGNORE_UNKNOWN_CA | SECURITY_FLAG_IGNORE_CERT_CN_INVALID | SECURITY_FLAG_IGNORE_CERT_DATE_INVALID | SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
+        WinHttpSetOption(r, WINHTTP_OPTION_SECURITY_FLAGS, &f, sizeof f);
+    }
+    if (req->proxy && req->proxy[0]) {   /* user:password@ of cfg.proxy */
+        const char *p = strstr(req->proxy, "://"), *at, *colon;
+        p = p ? p + 3 : req->proxy;
+        at = strchr(p, '@');
+        colon = at ? (const char *)memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (at) {
+            WCHAR *wu = pt__wh_wide(p, (size_t)((colon ? colon : at) - p)), *wpw = pt__wh_wide(colon ? colon + 1 : at, colon ? (size_t)(at - colon - 1) : 0);
+            if (wu) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_USERNAME, wu, (DWORD)wcslen(wu));
+            if (wpw) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_PASSWORD, wpw, (DWORD)wcslen(wpw));
+            PT__FREE(wu); PT__FREE(wpw);
+        }
+    }
+    pt__buf_init(&h, NULL, 0);
+    for (i = 0; i < req->header_count; i++) {
+        pt__buf_puts(&h, req->headers[i].name);
+        pt__buf_lit(&h, ": ");
+        pt__buf_puts(&h, req->headers[i].value);
+        pt__buf_lit(&h, "\r\n");
+    }
+    if (h.oom) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    if (h.len) {
+        WCHAR *wh = pt__wh_wide(h.p, h.len);
+        BOOL ok = wh && WinHttpAddRequestHeaders(r, wh, (DWORD)-1L, WINHTTP_ADDREQ_FLAG_ADD | WINHTTP_ADDREQ_FLAG_REPLACE);
+        PT__FREE(wh);
+        if (!ok) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    }
+    pt__buf_free(&h);
+    return r;
+}
+
+/* Status and Retry-After of the response head; 1 when the body has a
+   length (Content-Length or chunked), 0 when it runs until the close. */
+PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
+    DWORD st = 0, sz = sizeof st, cl = 0;
+    WCHAR ra[64], te[32];
+    int framed;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_STATUS_CODE | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &st, &sz, WINHTTP_NO_HEADER_INDEX))
+        resp->status = (int)st;
+    sz = sizeof ra;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_RETRY_AFTER, WINHTTP_HEADER_NAME_BY_INDEX, ra, &sz, WINHTTP_NO_HEADER_INDEX)) {
+        size_t i, n = sz / sizeof(WCHAR);
+        for (i = 0; i < n && i < sizeof resp->retry_after - 1 && ra[i]; i++) resp->retry_after[i] = ra[i] < 128 ? (char)ra[i] : '?';
+        resp->retry_after[i] = 0;
+    }
+    sz = sizeof cl;
+    framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &cl, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
+    sz = sizeof te;
+    if (!framed && WinHttpQueryHeaders(r, WINHTTP_QUERY_TRANSFER_ENCODING, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX)) framed = 1;
+    return framed;
+}
+
+/* One request over WinHTTP. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__conn *cn = (pt__conn *)user;
+    pt__url u;
+    pt__wh_ctx *x;
+    HINTERNET r;
+    DWORD_PTR cp;
+    int64_t t0 = pt__mono_ms(), deadline;
+    int w = 0, step;
+    uint64_t total = 0;
+    pt_result rc = PT_OK;
+    memset(resp, 0, sizeof *resp);
+    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; return PT_ERR_INVALID_ARG; }
+    if (req->cancelled && req->cancelled(req)) {
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        return PT_ERR_CANCELLED;
+    }
+    deadline = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
+    x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
+    if (!x) { resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    memset(x, 0, sizeof *x);
+    x->refs = 1;
+    x->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
+    if (!x->ev || (req->body_len && !x->body)) {
+        if (x->ev) CloseHandle(x->ev);
+        PT__FREE(x->body); PT__FREE(x);
+        resp->not_sent = 1;
+        return PT_ERR_NO_MEMORY;
+    }
+    if (req->body_len) memcpy(x->body, req->body, req->body_len);
+    if (pt__wh_open(cn, req, &u) != 0 || !(r = pt__wh_request(cn, req, &u, deadline, t0))) {
+        DWORD e = GetLastError();
+        pt__wh_unref(x);
+        return pt__wh_fail(e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR, 0, 0, req, resp);
+    }
+    /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
+    x->refs = 2;
+    cp = (DWORD_PTR)x;
+    WinHttpSetOption(r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
+    for (step = 0; step < 2 && rc == PT_OK; step++) {   /* 0: send the request, 1: receive the head */
+        BOOL ok;
+        pt__wh_arm(x);
+        ok = step == 0 ? WinHttpSendRequest(r, WINHTTP_NO_ADDITIONAL_HEADERS, 0, x->body ? x->body : WINHTTP_NO_REQUEST_DATA,
+                                            (DWORD)req->body_len, (DWORD)req->body_len, cp)
+                       : WinHttpReceiveResponse(r, NULL);
+        if (!ok) { rc = pt__wh_fail(GetLastError(), 0, step, req, resp); break; }
+        if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
+        if (x->err) rc = pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), req, resp);
+    }
+    if (rc == PT_OK && w == 0) {
+        /* The body: the first bytes to body_head, at most PT__BODY_DRAIN_MAX
+           read so the connection can be reused. A body that runs until the
+           close gets one read of the head only (the connection cannot be
+           reused anyway; and wine 8's WinHTTP overreads such bodies). */
+        int framed = pt__wh_head(r, resp);
+        for (;;) {
+            size_t k;
+            if (strcmp(req->method, "HEAD") == 0 || total > PT__BODY_DRAIN_MAX || (!framed && total)) break;
+            pt__wh_arm(x);   /* how much is there (0: the end), then read that much */
+            if (!WinHttpQueryDataAvailable(r, NULL)) { rc = pt__wh_fail(GetLastError(), 0, 1, req, resp); break; }
+            if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
+            if (x->err) { rc = pt__wh_fail(x->err, 0, 1, req, resp); break; }
+            if (!x->got) break;
+            k = PT__MIN((size_t)x->got, framed ? sizeof x->buf : sizeof resp->body_head - 1);
+            pt__wh_arm(x);
+            if (!WinHttpReadData(r, x->buf, (DWORD)k, NULL)) { rc = pt__wh_fail(GetLastError(), 0, 1, req, resp); break; }
+            if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
+            if (x->err) { rc = pt__wh_fail(x->err, 0, 1, req, resp); break; }
+            if (!x->got) break;
+            k = PT__MIN((size_t)x->got, sizeof resp->body_head - 1 - resp->body_head_len);
+            memcpy(resp->body_head + resp->body_head_len, x->buf, k);
+            resp->body_head_len += k;
+            total += x->got;
+        }
+        resp->body_head[resp->body_head_len] = 0;
+    }
+    /* Closing cancels whatever is in flight; WinHTTP drops the connection
+       of an unfinished response instead of reusing it. */
+    {
+        int sending = (int)InterlockedCompareExchange(&x->sending, 0, 0);
+        WinHttpCloseHandle(r);
+        pt__wh_unref(x);
+        if (w == -2 || w == -3) {
+            if (resp->status >= 200 && resp->status < 300) return PT_OK;   /* accepted; the body was cut */
+            resp->status = 0;
+            if (!sending) resp->not_sent = 1;
+            if (w == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline"); return PT_ERR_CANCELLED; }
+            pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
+            return PT_ERR_TIMEOUT;
+        }
+    }
+    /* A status line arrived: a body problem does not hide a 2xx. */
+    if (rc != PT_OK && resp->status >= 200 && resp->status < 300) return PT_OK;
+    if (rc != PT_OK) resp->status = 0;
+    return rc;
+}
+#endif /* PT__WINHTTP */
+
 /* The TLS decision of pt_client_new for an https:// base_url without an
    HTTP hook: PT_OK when this build and machine can do TLS (loading libcurl
    now if that is how), else PT_ERR_CONFIG naming what to install or build.
    There is never a fallback to plain http. */
-PT__PRIVATE PT__COLD pt_result pt__tls_ready(pt_error *err) {
-#if PT__CURL_LINKED || PT__WINHTTP
-    (void)err;
+PT__PRIVATE PT__COLD pt_result pt__tls_ready(const pt_config *cfg, pt_error *err) {
+#if PT__CURL_LINKED
+    (void)cfg; (void)err;
+    return PT_OK;
+#elif PT__WINHTTP
+    if ((cfg->ca_file && cfg->ca_file[0]) || (cfg->ca_path && cfg->ca_path[0]))
+        return pt__err(err, PT_ERR_CONFIG, "ca_file/ca_path cannot be used with WinHTTP, which trusts the Windows certificate store only: add the CA to the store (certutil -addstore Root ca.pem), or build with PACKTRACK_USE_CURL");
     return PT_OK;
 #elif PT__CURL_DL
     char msg[400];
+    (void)cfg;
     if (pt__curl_load(msg, sizeof msg) == 0) return PT_OK;
     return pt__err(err, PT_ERR_CONFIG, "%s, or set cfg.http; packtrack never falls back to plain http", msg);
 #elif defined(PACKTRACK_NO_DLOPEN) && PT__POSIX
+    (void)cfg;
     return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build loads no libcurl at run time (PACKTRACK_NO_DLOPEN): build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #elif PT__WIN32
+    (void)cfg;
     return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport (PACKTRACK_NO_WINHTTP): drop PACKTRACK_NO_WINHTTP, build with PACKTRACK_USE_CURL (link -lcurl), or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #else
+    (void)cfg;
     return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #endif
 }
@@ -5579,7 +5968,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__header_safe(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key contains a control character");
     if (!cfg.base_url) cfg.base_url = PT_DEFAULT_BASE_URL;
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
-    if (url.https && !cfg.http && (r = pt__tls_ready(err)) != PT_OK) return r;
+    if (url.https && !cfg.http && (r = pt__tls_ready(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0

@@ -543,7 +543,7 @@ typedef struct tt_tls {
 } tt_tls;
 
 /* The server certificate's names (tests/test_tls.c makes one for another name). */
-static const char *tt_tls_san = "IP:127.0.0.1,DNS:localhost";
+TU_UNUSED static const char *tt_tls_san = "IP:127.0.0.1,DNS:localhost";
 static long tt_file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (long)st.st_size : -1;

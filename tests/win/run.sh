@@ -61,7 +61,7 @@ else
 fi
 
 # ---- builds ---------------------------------------------------------------
-if ! "$MINGW_CC" -std=c99 -O2 $WARN -o "$W/test_win.exe" tests/win/test_win.c -lws2_32 > "$W/build-exe.log" 2>&1; then
+if ! "$MINGW_CC" -std=c99 -O2 $WARN -o "$W/test_win.exe" tests/win/test_win.c -lwinhttp -lws2_32 > "$W/build-exe.log" 2>&1; then
     echo "FAIL build of test_win.exe:"; sed 's/^/    /' "$W/build-exe.log" | head -40
     echo "$pass passed, $((fail + 1)) failed"; exit 1
 fi
@@ -155,7 +155,7 @@ fi
 if ! echo '#include <zlib.h>' | "$MINGW_CC" -E -x c - >/dev/null 2>&1; then
     s=$((s + 1)); echo "skip: windows suite (no zlib for mingw: apt-get install libz-mingw-w64-dev)"
 elif ! "$MINGW_CC" -std=c99 -O1 -g $WARN -I. -o "$W/run_suite.exe" tests/win/run_suite.c \
-        -static -lz -lpthread -lws2_32 > "$W/build-suite.log" 2>&1; then
+        -static -lz -lpthread -lwinhttp -lws2_32 > "$W/build-suite.log" 2>&1; then
     fail=$((fail + 1)); echo "FAIL build of run_suite.exe:"; sed 's/^/    /' "$W/build-suite.log" | head -40
 else
     t_suite=$(date +%s)
