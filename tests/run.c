@@ -17,6 +17,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_ingest.c"
 #include "test_pipeline.c"
 #include "test_transport.c"
+#include "test_pump.c"
 #include "test_spool.c"
 #include "test_cli.c"
 #include "test_hostile.c"
@@ -34,6 +35,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
     PT_SUITE_ENTRY(transport_tests),
+    PT_SUITE_ENTRY(pump_tests),
     PT_SUITE_ENTRY(spool_tests),
     PT_SUITE_ENTRY(cli_tests),
     PT_SUITE_ENTRY(hostile_tests),
