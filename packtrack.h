@@ -3696,55 +3696,147 @@ PT__PRIVATE int pt__curl_header(pt__curl_slist **list, const char *name, const c
     return 0;
 }
 
-/* One request over libcurl. user is a pt__conn. */
-PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
-    pt__curl_xfer x;
-    pt__curl_slist *hdrs = NULL;
+/* ---- one request over libcurl, in steps (the pt__transport contract) ----
+   start sets the transfer up and hands it to the connection's multi handle;
+   step drives it with curl_multi_perform and waits with curl_multi_poll in
+   slices of at most 10 ms, never past `until` (a pump with no budget gets
+   one non-blocking perform); cancel abandons it (curl closes the half-used
+   connection). The state lives in x->tp_state until the transfer ends. */
+typedef struct pt__curl_st {
+    pt__curl_xfer   x;                   /* what the callbacks fill */
+    pt__curl_slist *hdrs;
+    pt__curl_easy  *e;
+    pt__curl_multi *m;
+    int64_t         t0;
+    char            errbuf[PT__CURL_ERROR_SIZE];
+} pt__curl_st;
+
+/* Takes the transfer off its multi handle and frees the state. */
+PT__PRIVATE void pt__curl_release(pt__xfer *xf, long *os_errno, long *sent) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return;
+    if (os_errno) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_OS_ERRNO, os_errno);
+    if (sent) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_REQUEST_SIZE, sent);
+    /* Removing an unfinished transfer abandons it and closes its connection.
+       Then drop the options that point into the state. */
+    pt__cu.multi_remove_handle(s->m, s->e);
+    pt__cu.easy_reset(s->e);
+    pt__cu_setp(s->e, PT__CURLOPT_PRIVATE, (void *)s->m);
+    pt__cu.slist_free_all(s->hdrs);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+
+/* Ends the transfer: done (with curl's code cc), cancelled, or timed out. */
+PT__PRIVATE int pt__curl_finish(pt__xfer *xf, int done, int cc, int cancelled, int timed_out) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_xfer x = s->x;
     char errbuf[PT__CURL_ERROR_SIZE];
     const char *text;
+    long os_errno = 0, sent = 0;
+    int64_t t0 = s->t0;
+    int status;
+    memcpy(errbuf, s->errbuf, sizeof errbuf);
+    pt__curl_release(xf, &os_errno, &sent);
+    status = x.final_status;
+    resp->status = status;
+    resp->body_head[resp->body_head_len] = 0;
+    if (x.bad_head) {
+        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
+        xf->result = PT_ERR_PROTOCOL;
+        return PT__XF_DONE;
+    }
+    xf->result = PT_OK;
+    if (done && cc == PT__CURLE_OK && status >= 200) return PT__XF_DONE;
+    /* A status line arrived: a body problem does not hide a 2xx (the server
+       accepted), nor any status when we cut an over-long body ourselves. */
+    if (status >= 200 && (status < 300 || (done && cc == PT__CURLE_WRITE_ERROR && x.cut))) return PT__XF_DONE;
+    if (cancelled || timed_out) {
+        if (sent == 0) resp->not_sent = 1;
+        if (cancelled) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+        else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
+        xf->result = cancelled ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT;
+        return PT__XF_DONE;
+    }
+    if (cc == PT__CURLE_OK) cc = PT__CURLE_WEIRD_SERVER_REPLY;
+    text = errbuf[0] ? errbuf : pt__cu.easy_strerror((pt__curl_code)cc);
+    xf->result = pt__curl_fail(cc, os_errno, sent, text, &xf->req, resp);
+    if (xf->result == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
+    return PT__XF_DONE;
+}
+
+PT__PRIVATE int pt__curl_step(pt__xfer *xf, int64_t until) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return PT__XF_DONE;
+    for (;;) {
+        int running = 0, left = 0, done = 0, cc = PT__CURLE_OK;
+        pt__curl_msg *msg;
+        int64_t now, wait_to;
+        pt__curl_mcode mc = pt__cu.multi_perform(s->m, &running);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, mc == PT__CURLM_OUT_OF_MEMORY ? PT__CURLE_OUT_OF_MEMORY : PT__CURLE_FAILED_INIT, 0, 0);
+        while ((msg = pt__cu.multi_info_read(s->m, &left)) != NULL)
+            if (msg->msg == PT__CURLMSG_DONE && msg->easy_handle == s->e) { cc = (int)msg->data.result; done = 1; }
+        if (done) return pt__curl_finish(xf, 1, cc, 0, 0);
+        if (!running) return pt__curl_finish(xf, 1, PT__CURLE_GOT_NOTHING, 0, 0);
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__curl_finish(xf, 0, 0, 1, 0);
+        now = pt__mono_ms();
+        if (now >= xf->deadline_ms) return pt__curl_finish(xf, 0, 0, 0, 1);
+        wait_to = PT__MIN(PT__MIN(xf->deadline_ms, until), now + PT__CURL_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__CURL_SLICE_MS; return PT__XF_PENDING; }
+        mc = (pt__cu.multi_poll ? pt__cu.multi_poll : pt__cu.multi_wait)(s->m, NULL, 0, (int)(wait_to - now), NULL);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, PT__CURLE_FAILED_INIT, 0, 0);
+    }
+}
+
+PT__PRIVATE int pt__curl_start(pt__xfer *xf) {
+    pt__conn *cn = (pt__conn *)xf->ctx;
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_st *s;
     pt__curl_easy *e;
     pt__curl_multi *m;
-    int cc = PT__CURLE_OK;
-    int64_t t0 = pt__mono_ms(), now = t0, deadline;
-    long os_errno = 0;
-    long sent = 0;
-    int done = 0, cancelled = 0, timed_out = 0, oom = 0, status;
+    int64_t now = pt__mono_ms();
+    int oom = 0;
     size_t i;
     memset(resp, 0, sizeof *resp);
-    if (req->cancelled && req->cancelled(req)) {
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
-        return PT_ERR_CANCELLED;
-    }
-    if (!pt__cu_loaded) {   /* pt_client_new loads it; a hook calling us directly may not have */
-        resp->not_sent = 1;
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    resp->not_sent = 1;   /* until the transfer is handed to curl */
+    if (!pt__cu_loaded) {   /* pt_client_new loads it; a caller of pt__http_curl may not have */
         pt__fmt(resp->error, sizeof resp->error, "https needs libcurl, which is not loaded");
-        return PT_ERR_UNSUPPORTED;
+        xf->result = PT_ERR_UNSUPPORTED;
+        return PT__XF_DONE;
     }
-    if (pt__curl_conn_open(cn) != 0) {
-        resp->not_sent = 1;
+    if (req->cancelled && req->cancelled(req)) {
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
+    }
+    if (pt__curl_conn_open(cn) != 0 || !(s = (pt__curl_st *)PT__MALLOC(sizeof *s))) {
         pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
-        return PT_ERR_NO_MEMORY;
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
     }
-    e = (pt__curl_easy *)cn->curl;
-    m = pt__curl_multi_of(e);
-    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
-    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&hdrs, req->headers[i].name, req->headers[i].value);
+    memset(s, 0, sizeof *s);
+    e = s->e = (pt__curl_easy *)cn->curl;
+    m = s->m = pt__curl_multi_of(e);
+    s->t0 = now;
+    xf->deadline_ms = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&s->hdrs, req->headers[i].name, req->headers[i].value);
     if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
-        pt__curl_slist *t = pt__cu.slist_append(hdrs, "Expect:");
-        if (t) hdrs = t; else oom = -1;
+        pt__curl_slist *t = pt__cu.slist_append(s->hdrs, "Expect:");
+        if (t) s->hdrs = t; else oom = -1;
     }
     if (oom) {
-        pt__cu.slist_free_all(hdrs);
-        resp->not_sent = 1;
-        return PT_ERR_NO_MEMORY;
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
     }
-    memset(&x, 0, sizeof x);
-    x.resp = resp;
-    x.content_length = -1;
-    errbuf[0] = 0;
+    s->x.resp = resp;
+    s->x.content_length = -1;
     /* A clean slate per request; the connection cache lives in the multi handle. */
     pt__cu.easy_reset(e);
     pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
@@ -3754,10 +3846,10 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
         pt__cu_setl(e, PT__CURLOPT_PROTOCOLS, PT__CURLPROTO_HTTP | PT__CURLPROTO_HTTPS);
     pt__cu_setl(e, PT__CURLOPT_NOSIGNAL, 1L);
     pt__cu_setl(e, PT__CURLOPT_NOPROGRESS, 1L);
-    pt__cu_setp(e, PT__CURLOPT_ERRORBUFFER, errbuf);
-    pt__cu_setp(e, PT__CURLOPT_HTTPHEADER, hdrs);
-    pt__cu_setl(e, PT__CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
-    pt__cu_setl(e, PT__CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
+    pt__cu_setp(e, PT__CURLOPT_ERRORBUFFER, s->errbuf);
+    pt__cu_setp(e, PT__CURLOPT_HTTPHEADER, s->hdrs);
+    pt__cu_setl(e, PT__CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), xf->deadline_ms - now), (int64_t)1));
+    pt__cu_setl(e, PT__CURLOPT_TIMEOUT_MS, (long)PT__MAX(xf->deadline_ms - now, (int64_t)1));
     if (strcmp(req->method, "POST") == 0) {
         pt__cu_setl(e, PT__CURLOPT_POST, 1L);
         pt__cu_setp(e, PT__CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
@@ -3769,75 +3861,42 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
         if (strcmp(req->method, "HEAD") == 0) pt__cu_setl(e, PT__CURLOPT_NOBODY, 1L);
     }
     pt__cu_setf(e, PT__CURLOPT_HEADERFUNCTION, pt__curl_on_header);
-    pt__cu_setp(e, PT__CURLOPT_HEADERDATA, (void *)&x);
+    pt__cu_setp(e, PT__CURLOPT_HEADERDATA, (void *)&s->x);
     pt__cu_setf(e, PT__CURLOPT_WRITEFUNCTION, pt__curl_on_body);
-    pt__cu_setp(e, PT__CURLOPT_WRITEDATA, (void *)&x);
+    pt__cu_setp(e, PT__CURLOPT_WRITEDATA, (void *)&s->x);
     if (req->proxy && req->proxy[0]) pt__cu_setp(e, PT__CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
     if (req->ca_file && req->ca_file[0]) pt__cu_setp(e, PT__CURLOPT_CAINFO, req->ca_file);
     if (req->ca_path && req->ca_path[0]) pt__cu_setp(e, PT__CURLOPT_CAPATH, req->ca_path);
     /* Verification is on unless the user turned it off, and then both checks go. */
     pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
     pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
-
     if (pt__cu.multi_add_handle(m, e) != PT__CURLM_OK) {
-        pt__cu.slist_free_all(hdrs);
-        resp->not_sent = 1;
+        pt__cu.easy_reset(e);
+        pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
         pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
-        return PT_ERR_INTERNAL;
+        xf->result = PT_ERR_INTERNAL;
+        return PT__XF_DONE;
     }
-    for (;;) {
-        int running = 0, left = 0;
-        pt__curl_msg *msg;
-        int64_t slice;
-        pt__curl_mcode mc = pt__cu.multi_perform(m, &running);
-        if (mc != PT__CURLM_OK) { cc = mc == PT__CURLM_OUT_OF_MEMORY ? PT__CURLE_OUT_OF_MEMORY : PT__CURLE_FAILED_INIT; done = 1; break; }
-        while ((msg = pt__cu.multi_info_read(m, &left)) != NULL)
-            if (msg->msg == PT__CURLMSG_DONE && msg->easy_handle == e) { cc = (int)msg->data.result; done = 1; }
-        if (done) break;
-        if (!running) { cc = PT__CURLE_GOT_NOTHING; done = 1; break; }
-        if (req->cancelled && req->cancelled(req)) { cancelled = 1; break; }
-        now = pt__mono_ms();
-        if (now >= deadline) { timed_out = 1; break; }
-        slice = PT__MIN(deadline - now, (int64_t)PT__CURL_SLICE_MS);
-        mc = (pt__cu.multi_poll ? pt__cu.multi_poll : pt__cu.multi_wait)(m, NULL, 0, (int)slice, NULL);
-        if (mc != PT__CURLM_OK) { cc = PT__CURLE_FAILED_INIT; done = 1; break; }
-    }
-    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_OS_ERRNO, &os_errno);
-    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_REQUEST_SIZE, &sent);
-    /* Removing an unfinished transfer abandons it and closes its connection.
-       Then drop the options that point into this stack frame. */
-    pt__cu.multi_remove_handle(m, e);
-    pt__cu.easy_reset(e);
-    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
-    pt__cu.slist_free_all(hdrs);
-    status = x.final_status;
-    resp->status = status;
-    resp->body_head[resp->body_head_len] = 0;
-    if (x.bad_head) {
-        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
-        return PT_ERR_PROTOCOL;
-    }
-    if (done && cc == PT__CURLE_OK && status >= 200) return PT_OK;
-    /* A status line arrived: a body problem does not hide a 2xx (the server
-       accepted), nor any status when we cut an over-long body ourselves. */
-    if (status >= 200 && (status < 300 || (done && cc == PT__CURLE_WRITE_ERROR && x.cut))) return PT_OK;
-    if (cancelled) {
-        if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
-        return PT_ERR_CANCELLED;
-    }
-    if (timed_out) {
-        if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
-        return PT_ERR_TIMEOUT;
-    }
-    if (cc == PT__CURLE_OK) cc = PT__CURLE_WEIRD_SERVER_REPLY;
-    text = errbuf[0] ? errbuf : pt__cu.easy_strerror((pt__curl_code)cc);
-    {
-        pt_result r = pt__curl_fail(cc, os_errno, sent, text, req, resp);
-        if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
-        return r;
-    }
+    resp->not_sent = 0;
+    xf->tp_state = s;
+    return pt__curl_step(xf, now);   /* one non-blocking perform */
+}
+PT__PRIVATE void pt__curl_cancel(pt__xfer *xf) { pt__curl_release(xf, NULL, NULL); }
+static const pt__transport pt__tp_curl = { "libcurl", pt__curl_start, pt__curl_step, pt__curl_cancel };
+
+/* One whole request over libcurl on this thread (tests, and a hook that
+   wants the library's own client). user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_curl, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
 }
 #endif /* PT__CURL */
 
@@ -5446,15 +5505,6 @@ PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
 static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
 
-#if PT__CURL
-/* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
-PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
-    memset(&x->resp, 0, sizeof x->resp);
-    x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
-    return PT__XF_DONE;
-}
-static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
-#endif
 #if PT__WINHTTP
 PT__PRIVATE int pt__whsync_start(pt__xfer *x) {
     memset(&x->resp, 0, sizeof x->resp);

@@ -292,6 +292,37 @@ PT_TEST(tls_delivers_over_https) {
     pts_stop(s);
 }
 
+/* A pump through libcurl (linked or loaded) keeps its 1 ms budget during
+   the TLS handshake and while the server stalls, and delivers once it
+   answers: the curl transport is driven in steps (curl_multi_perform), not
+   by one blocking call. */
+PT_TEST(tls_pump_keeps_budget_over_https) {
+    tt_tls tls;
+    pts_server *s = NULL;
+    pt_client *cl = NULL;
+    pt_config cfg;
+    pt_error err;
+    int64_t worst = 0, w;
+    TT_TLS_BEGIN(tls, s);
+    cfg = tq_cfg(tls.url);
+    cfg.ca_file = tls.ca;
+    cfg.timeout_ms = 2000;    /* the stall below must not end the request */
+    if (pt_client_new(&cfg, &cl, &err) != PT_OK) { PT_CHECK_MSG(0, "%s", err.message); tt_tls_stop(&tls); pts_stop(s); return; }
+    pts_set_stall(s, 1);
+    PT_CHECK_EQ(tq_track(cl, 10, "pumped over tls"), 10);
+    w = tq_pumps(cl, 200);    /* handshake, request sent, the server stalls */
+    PT_CHECK_MSG(tq_budget_ok(w), "pumps through curl waited for the network (longest %lld ms)", (long long)w);
+    PT_CHECK_EQ(pts_events_received(s), 0);
+    pts_set_stall(s, 0);
+    PT_CHECK_EQ(tq_pump_until(cl, 10, 5000, &worst), 10);
+    PT_CHECK_MSG(tq_budget_ok(worst), "longest pump %lld ms", (long long)worst);
+    PT_CHECK_EQ(pts_events_received(s), 10);
+    pt_close(cl, 2000, NULL);
+    pt_client_free(cl);
+    tt_tls_stop(&tls);
+    pts_stop(s);
+}
+
 static const pt_test_case tls_tests[] = {
     PT_CASE(tls_missing_libcurl_is_a_config_error),
     PT_CASE(tls_library_without_curl_symbols),
@@ -302,4 +333,5 @@ static const pt_test_case tls_tests[] = {
     PT_CASE(tls_untrusted_fails_with_tls_error),
     PT_CASE(tls_plain_server_is_a_handshake_failure),
     PT_CASE(tls_proxy_failure_names_the_proxy),
+    PT_CASE(tls_pump_keeps_budget_over_https),
 };
