@@ -2733,7 +2733,7 @@ PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
     pt__buf_init(&b->head, b->hstore, sizeof b->hstore);
     if (pt__url_parse(req->url, &b->u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); return pt__bx_fail_unsent(x, PT_ERR_INVALID_ARG); }
     if (b->u.https) {
-        pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
+        pt__fmt(resp->error, sizeof resp->error, "the built-in client is http only: https goes through libcurl or WinHTTP");
         return pt__bx_fail_unsent(x, PT_ERR_UNSUPPORTED);
     }
     if (!cn->rb && (cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE)) == NULL) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
@@ -3924,7 +3924,7 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
    Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
    else WinHTTP's own setting (netsh winhttp). */
 #define PT__WH_SLICE_MS 10
-#define PT__WH_READ 16384
+#define PT__WH_BUF 16384
 
 typedef struct pt__wh_ctx {
     volatile LONG refs;                   /* this thread + the request handle */
@@ -3935,7 +3935,7 @@ typedef struct pt__wh_ctx {
     DWORD secure_flags;                   /* WINHTTP_CALLBACK_STATUS_FLAG_* of a failed TLS check */
     DWORD got;                            /* bytes of the last read */
     char *body;                           /* a copy of the request body */
-    char buf[PT__WH_READ];
+    char buf[PT__WH_BUF];
 } pt__wh_ctx;
 
 PT__PRIVATE void pt__wh_unref(pt__wh_ctx *x) {
@@ -4041,18 +4041,6 @@ PT__PRIVATE int pt__wh_open(pt__conn *cn, const pt_http_request *req, const pt__
     return 0;
 }
 
-/* Waits for the step in flight: 0 it ended (x->err says how), -2 cut off
-   (req->cancelled), -3 deadline passed. */
-PT__PRIVATE int pt__wh_wait(pt__wh_ctx *x, const pt_http_request *req, int64_t deadline) {
-    for (;;) {
-        int64_t now;
-        if (InterlockedCompareExchange(&x->done, 0, 0)) return 0;
-        if (req->cancelled && req->cancelled(req)) return -2;
-        now = pt__mono_ms();
-        if (now >= deadline) return -3;
-        WaitForSingleObject(x->ev, (DWORD)PT__MIN(deadline - now, (int64_t)PT__WH_SLICE_MS));
-    }
-}
 /* Arms the context for the next step. */
 PT__PRIVATE void pt__wh_arm(pt__wh_ctx *x) { ResetEvent(x->ev); x->err = 0; x->got = 0; InterlockedExchange(&x->done, 0); }
 
@@ -4170,104 +4158,185 @@ PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
     return framed;
 }
 
-/* One request over WinHTTP. user is a pt__conn. */
-PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
+/* ---- one request over WinHTTP, in steps (the pt__transport contract) ----
+   start opens the request and issues WinHttpSendRequest; each later phase
+   (receive the head, ask how much body is there, read it) is issued when
+   the previous one has completed; step waits for completions on the
+   context's event, never past `until`; cancel closes the request handle. */
+enum { PT__WH_SEND = 1, PT__WH_HEAD, PT__WH_AVAIL, PT__WH_READ };
+typedef struct pt__wh_st {
+    pt__wh_ctx *x;
+    HINTERNET   r;
+    int         phase, framed;
+    uint64_t    total;
+    int64_t     t0;
+} pt__wh_st;
+
+/* Closes the request (cancelling what is in flight; WinHTTP drops the
+   connection of an unfinished response) and frees the state. */
+PT__PRIVATE void pt__wh_release(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    if (!s) return;
+    WinHttpCloseHandle(s->r);
+    pt__wh_unref(s->x);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+PT__PRIVATE int pt__wh_done(pt__xfer *xf, pt_result rc) {
+    pt_http_response *resp = &xf->resp;
+    pt__wh_release(xf);
+    resp->body_head[resp->body_head_len] = 0;
+    /* A status line arrived: a body problem does not hide a 2xx. */
+    if (rc != PT_OK && resp->status >= 200 && resp->status < 300) rc = PT_OK;
+    if (rc != PT_OK) resp->status = 0;
+    xf->result = rc;
+    return PT__XF_DONE;
+}
+/* Cut off (w -2) or timed out (w -3) while a phase was in flight. */
+PT__PRIVATE int pt__wh_cut(pt__xfer *xf, int w) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    if (s->phase > PT__WH_HEAD && resp->status >= 200 && resp->status < 300) return pt__wh_done(xf, PT_OK);   /* accepted; the body was cut */
+    if (!InterlockedCompareExchange(&s->x->sending, 0, 0)) resp->not_sent = 1;
+    resp->status = 0;
+    if (w == -2) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+    else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - s->t0));
+    return pt__wh_done(xf, w == -2 ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT);
+}
+/* Issues the next phase's call. 0 issued, else the step's DONE. */
+PT__PRIVATE int pt__wh_issue(pt__xfer *xf, int phase) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    const pt_http_request *req = &xf->req;
+    /* a body that runs until the close gets one read of the head only (the
+       connection cannot be reused anyway; and wine 8's WinHTTP overreads
+       such bodies) */
+    size_t k = PT__MIN((size_t)s->x->got, s->framed ? sizeof s->x->buf : sizeof xf->resp.body_head - 1);
+    BOOL ok;
+    s->phase = phase;
+    pt__wh_arm(s->x);
+    switch (phase) {
+    case PT__WH_SEND:
+        ok = WinHttpSendRequest(s->r, WINHTTP_NO_ADDITIONAL_HEADERS, 0, s->x->body ? s->x->body : WINHTTP_NO_REQUEST_DATA,
+                                (DWORD)req->body_len, (DWORD)req->body_len, (DWORD_PTR)s->x);
+        break;
+    case PT__WH_HEAD: ok = WinHttpReceiveResponse(s->r, NULL); break;
+    case PT__WH_AVAIL: ok = WinHttpQueryDataAvailable(s->r, NULL); break;
+    default: ok = WinHttpReadData(s->r, s->x->buf, (DWORD)k, NULL); break;   /* k: what AVAIL reported */
+    }
+    if (ok) return 0;
+    return pt__wh_done(xf, pt__wh_fail(GetLastError(), 0, phase > PT__WH_SEND, req, &xf->resp));
+}
+/* The phase in flight has completed: take its result, issue the next. */
+PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__wh_ctx *x = s->x;
+    size_t k;
+    if (x->err) return pt__wh_done(xf, pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), &xf->req, resp));
+    switch (s->phase) {
+    case PT__WH_SEND: return pt__wh_issue(xf, PT__WH_HEAD);
+    case PT__WH_HEAD:
+        s->framed = pt__wh_head(s->r, resp);
+        if (strcmp(xf->req.method, "HEAD") == 0) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    case PT__WH_AVAIL:
+        if (!x->got) return pt__wh_done(xf, PT_OK);   /* the end of the body */
+        return pt__wh_issue(xf, PT__WH_READ);
+    default:
+        if (!x->got) return pt__wh_done(xf, PT_OK);
+        k = PT__MIN((size_t)x->got, sizeof resp->body_head - 1 - resp->body_head_len);
+        memcpy(resp->body_head + resp->body_head_len, x->buf, k);
+        resp->body_head_len += k;
+        s->total += x->got;
+        /* read at most PT__BODY_DRAIN_MAX, so the connection can be reused */
+        if (s->total > PT__BODY_DRAIN_MAX || !s->framed) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    }
+}
+
+PT__PRIVATE int pt__wh_step(pt__xfer *xf, int64_t until) {
+    for (;;) {
+        pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+        int64_t now, wait_to;
+        if (!s) return PT__XF_DONE;
+        if (InterlockedCompareExchange(&s->x->done, 0, 0)) {
+            if (pt__wh_advance(xf) == PT__XF_DONE) return PT__XF_DONE;
+            continue;
+        }
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__wh_cut(xf, -2);
+        now = pt__mono_ms();
+        if (now >= xf->deadline_ms) return pt__wh_cut(xf, -3);
+        wait_to = PT__MIN(PT__MIN(xf->deadline_ms, until), now + PT__WH_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__WH_SLICE_MS; return PT__XF_PENDING; }
+        WaitForSingleObject(s->x->ev, (DWORD)(wait_to - now));
+    }
+}
+
+PT__PRIVATE int pt__wh_start(pt__xfer *xf) {
+    pt__conn *cn = (pt__conn *)xf->ctx;
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
     pt__url u;
+    pt__wh_st *s;
     pt__wh_ctx *x;
     HINTERNET r;
     DWORD_PTR cp;
-    int64_t t0 = pt__mono_ms(), deadline;
-    int w = 0, step;
-    uint64_t total = 0;
-    pt_result rc = PT_OK;
+    int64_t t0 = pt__mono_ms();
     memset(resp, 0, sizeof *resp);
-    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; return PT_ERR_INVALID_ARG; }
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; xf->result = PT_ERR_INVALID_ARG; return PT__XF_DONE; }
     if (req->cancelled && req->cancelled(req)) {
         resp->not_sent = 1;
         pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
-        return PT_ERR_CANCELLED;
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
     }
-    deadline = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
+    xf->deadline_ms = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    s = (pt__wh_st *)PT__MALLOC(sizeof *s);
     x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
-    if (!x) { resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    memset(x, 0, sizeof *x);
-    x->refs = 1;
-    x->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
-    if (req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
-    if (!x->ev || (req->body_len && !x->body)) {
-        if (x->ev) CloseHandle(x->ev);
-        PT__FREE(x->body); PT__FREE(x);
+    if (x) { memset(x, 0, sizeof *x); x->refs = 1; x->ev = CreateEventW(NULL, TRUE, FALSE, NULL); }
+    if (x && req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
+    if (!s || !x || !x->ev || (req->body_len && !x->body)) {
+        if (x && x->ev) CloseHandle(x->ev);
+        if (x) PT__FREE(x->body);
+        PT__FREE(x); PT__FREE(s);
         resp->not_sent = 1;
-        return PT_ERR_NO_MEMORY;
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
     }
-    if (req->body_len) memcpy(x->body, req->body, req->body_len);
-    if (pt__wh_open(cn, req, &u) != 0 || !(r = pt__wh_request(cn, req, &u, deadline, t0))) {
+    if (req->body_len) memcpy(x->body, req->body, req->body_len);   /* WinHTTP may read it after a cut-off */
+    if (pt__wh_open(cn, req, &u) != 0 || !(r = pt__wh_request(cn, req, &u, xf->deadline_ms, t0))) {
         DWORD e = GetLastError();
         pt__wh_unref(x);
-        return pt__wh_fail(e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR, 0, 0, req, resp);
+        PT__FREE(s);
+        xf->result = pt__wh_fail(e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR, 0, 0, req, resp);
+        return PT__XF_DONE;
     }
     /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
     x->refs = 2;
     cp = (DWORD_PTR)x;
     WinHttpSetOption(r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
-    for (step = 0; step < 2 && rc == PT_OK; step++) {   /* 0: send the request, 1: receive the head */
-        BOOL ok;
-        pt__wh_arm(x);
-        ok = step == 0 ? WinHttpSendRequest(r, WINHTTP_NO_ADDITIONAL_HEADERS, 0, x->body ? x->body : WINHTTP_NO_REQUEST_DATA,
-                                            (DWORD)req->body_len, (DWORD)req->body_len, cp)
-                       : WinHttpReceiveResponse(r, NULL);
-        if (!ok) { rc = pt__wh_fail(GetLastError(), 0, step, req, resp); break; }
-        if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
-        if (x->err) rc = pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), req, resp);
-    }
-    if (rc == PT_OK && w == 0) {
-        /* The body: the first bytes to body_head, at most PT__BODY_DRAIN_MAX
-           read so the connection can be reused. A body that runs until the
-           close gets one read of the head only (the connection cannot be
-           reused anyway; and wine 8's WinHTTP overreads such bodies). */
-        int framed = pt__wh_head(r, resp);
-        for (;;) {
-            size_t k;
-            if (strcmp(req->method, "HEAD") == 0 || total > PT__BODY_DRAIN_MAX || (!framed && total)) break;
-            pt__wh_arm(x);   /* how much is there (0: the end), then read that much */
-            if (!WinHttpQueryDataAvailable(r, NULL)) { rc = pt__wh_fail(GetLastError(), 0, 1, req, resp); break; }
-            if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
-            if (x->err) { rc = pt__wh_fail(x->err, 0, 1, req, resp); break; }
-            if (!x->got) break;
-            k = PT__MIN((size_t)x->got, framed ? sizeof x->buf : sizeof resp->body_head - 1);
-            pt__wh_arm(x);
-            if (!WinHttpReadData(r, x->buf, (DWORD)k, NULL)) { rc = pt__wh_fail(GetLastError(), 0, 1, req, resp); break; }
-            if ((w = pt__wh_wait(x, req, deadline)) != 0) break;
-            if (x->err) { rc = pt__wh_fail(x->err, 0, 1, req, resp); break; }
-            if (!x->got) break;
-            k = PT__MIN((size_t)x->got, sizeof resp->body_head - 1 - resp->body_head_len);
-            memcpy(resp->body_head + resp->body_head_len, x->buf, k);
-            resp->body_head_len += k;
-            total += x->got;
-        }
-        resp->body_head[resp->body_head_len] = 0;
-    }
-    /* Closing cancels whatever is in flight; WinHTTP drops the connection
-       of an unfinished response instead of reusing it. */
-    {
-        int sending = (int)InterlockedCompareExchange(&x->sending, 0, 0);
-        WinHttpCloseHandle(r);
-        pt__wh_unref(x);
-        if (w == -2 || w == -3) {
-            if (resp->status >= 200 && resp->status < 300) return PT_OK;   /* accepted; the body was cut */
-            resp->status = 0;
-            if (!sending) resp->not_sent = 1;
-            if (w == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline"); return PT_ERR_CANCELLED; }
-            pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
-            return PT_ERR_TIMEOUT;
-        }
-    }
-    /* A status line arrived: a body problem does not hide a 2xx. */
-    if (rc != PT_OK && resp->status >= 200 && resp->status < 300) return PT_OK;
-    if (rc != PT_OK) resp->status = 0;
-    return rc;
+    memset(s, 0, sizeof *s);
+    s->x = x; s->r = r; s->t0 = t0;
+    xf->tp_state = s;
+    if (pt__wh_issue(xf, PT__WH_SEND) == PT__XF_DONE) return PT__XF_DONE;
+    return pt__wh_step(xf, t0);
+}
+PT__PRIVATE void pt__wh_cancel(pt__xfer *xf) { pt__wh_release(xf); }
+static const pt__transport pt__tp_winhttp = { "WinHTTP", pt__wh_start, pt__wh_step, pt__wh_cancel };
+
+/* One whole request over WinHTTP on this thread. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_winhttp, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
 }
 #endif /* PT__WINHTTP */
 
@@ -5505,14 +5574,6 @@ PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
 static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
 
-#if PT__WINHTTP
-PT__PRIVATE int pt__whsync_start(pt__xfer *x) {
-    memset(&x->resp, 0, sizeof x->resp);
-    x->result = pt__http_winhttp(&x->req, &x->resp, x->ctx);
-    return PT__XF_DONE;
-}
-static const pt__transport pt__tp_winhttp = { "WinHTTP", pt__whsync_start, pt__sync_step, pt__sync_cancel };
-#endif
 /* The client's own transport for url (no hook set). */
 PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
 #if PT__CURL_LINKED

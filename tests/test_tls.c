@@ -237,6 +237,38 @@ PT_TEST(tls_plain_server_is_a_handshake_failure) {
     PT_CHECK_EQ(ps.posts, 0);
 }
 
+/* The built-in client never speaks plain http to an https:// URL, even
+   when a hook hands it one: PT_ERR_UNSUPPORTED, and not a byte of HTTP
+   reaches the server. */
+static pt_result tl_builtin_hook(const pt_http_request *req, pt_http_response *resp, void *user) {
+    return pt__http_builtin(req, resp, user);
+}
+PT_TEST(tls_builtin_never_downgrades) {
+    tl_plain ps;
+    char url[64];
+    pt_config cfg;
+    pt_client *c = NULL;
+    pt_error err;
+    pt__conn cn;
+    pt_event ev = tu_event("must not leave in clear");
+    PT_REQUIRE(tl_plain_start(&ps) == 0);
+    pt__conn_init(&cn);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", ps.port);
+    cfg = tu_config(url);
+    cfg.max_retries = PT_RETRIES_NONE;
+    cfg.http = tl_builtin_hook; cfg.http_user = &cn;
+    PT_CHECK_EQ(pt_client_new(&cfg, &c, &err), PT_OK);
+    if (c) {
+        PT_CHECK_EQ(pt_ingest(c, &ev, &err), PT_ERR_UNSUPPORTED);
+        PT_CHECK_MSG(strstr(err.message, "http only") != NULL, "%s", err.message);
+        pt_close(c, 100, NULL); pt_client_free(c);
+    }
+    pt__conn_release(&cn);
+    tl_plain_stop(&ps);
+    PT_CHECK_EQ(ps.conns, 0);
+    PT_CHECK_EQ(ps.posts, 0);
+}
+
 /* A proxy that is not listening: PT_ERR_CONNECT naming the proxy, without
    its credentials. */
 PT_TEST(tls_proxy_failure_names_the_proxy) {
@@ -333,5 +365,6 @@ static const pt_test_case tls_tests[] = {
     PT_CASE(tls_untrusted_fails_with_tls_error),
     PT_CASE(tls_plain_server_is_a_handshake_failure),
     PT_CASE(tls_proxy_failure_names_the_proxy),
+    PT_CASE(tls_builtin_never_downgrades),
     PT_CASE(tls_pump_keeps_budget_over_https),
 };
