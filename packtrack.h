@@ -14,7 +14,7 @@
          pt_client *client = NULL;
          pt_error err;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080"; // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080"; // default https://pack.shimcounty.com
          if (pt_client_new(&cfg, &client, &err) != PT_OK) { puts(err.message); return 1; }
          pt_event ev = {0};
          ev.source_system = "checkout-svc";  ev.workflow_id = "wf-1";
@@ -26,7 +26,12 @@
          pt_client_free(client);                 // releases the handle pt_close keeps
 
    BUILD MACROS (define before the implementation include)
-     PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
+     PACKTRACK_USE_CURL         link libcurl (-lcurl) for http and https
+                                (default: POSIX loads libcurl.so.4 at run time
+                                for https; Windows uses WinHTTP, link -lwinhttp)
+     PACKTRACK_NO_DLOPEN        POSIX: never load libcurl at run time
+     PACKTRACK_CURL_LIBRARY     POSIX: library loaded for https ("libcurl.so.4")
+     PACKTRACK_NO_WINHTTP       Windows: built-in socket client (http only)
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
@@ -3930,6 +3935,7 @@ typedef struct pt__wh_ctx {
     volatile LONG refs;                   /* this thread + the request handle */
     HANDLE ev;                            /* set by the callback when a step ends */
     volatile LONG sending;                /* WinHTTP began sending the request */
+    volatile LONG received;               /* response bytes arrived */
     volatile LONG done;                   /* a step ended (with err) */
     DWORD err;                            /* 0, or the WinHTTP error of the step */
     DWORD secure_flags;                   /* WINHTTP_CALLBACK_STATUS_FLAG_* of a failed TLS check */
@@ -3951,6 +3957,7 @@ PT__PRIVATE void CALLBACK pt__wh_callback(HINTERNET h, DWORD_PTR ctx, DWORD stat
     if (!x) return;                       /* the session's and connect handles' notices */
     switch (status) {
     case WINHTTP_CALLBACK_STATUS_SENDING_REQUEST: InterlockedExchange(&x->sending, 1); break;
+    case WINHTTP_CALLBACK_STATUS_RESPONSE_RECEIVED: if (info && len >= sizeof(DWORD) && *(const DWORD *)info) InterlockedExchange(&x->received, 1); break;
     case WINHTTP_CALLBACK_STATUS_SECURE_FAILURE: if (info && len >= sizeof(DWORD)) x->secure_flags |= *(const DWORD *)info; break;
     case WINHTTP_CALLBACK_STATUS_SENDREQUEST_COMPLETE:
     case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE:
@@ -4025,7 +4032,8 @@ PT__PRIVATE int pt__wh_open(pt__conn *cn, const pt_http_request *req, const pt__
         DWORD redirects = WINHTTP_OPTION_REDIRECT_POLICY_NEVER;
         if (!s) return -1;
         if (WinHttpSetStatusCallback(s, pt__wh_callback, WINHTTP_CALLBACK_FLAG_ALL_COMPLETIONS | WINHTTP_CALLBACK_FLAG_HANDLES
-                                     | WINHTTP_CALLBACK_FLAG_SECURE_FAILURE | WINHTTP_CALLBACK_FLAG_SEND_REQUEST, 0)
+                                     | WINHTTP_CALLBACK_FLAG_SECURE_FAILURE | WINHTTP_CALLBACK_FLAG_SEND_REQUEST
+                                     | WINHTTP_CALLBACK_FLAG_RECEIVE_RESPONSE, 0)
             == WINHTTP_INVALID_STATUS_CALLBACK) { WinHttpCloseHandle(s); return -1; }
         WinHttpSetOption(s, WINHTTP_OPTION_REDIRECT_POLICY, &redirects, sizeof redirects);
         cn->wh_session = s;
@@ -4138,7 +4146,8 @@ PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, c
 }
 
 /* Status and Retry-After of the response head; 1 when the body has a
-   length (Content-Length or chunked), 0 when it runs until the close. */
+   length (Content-Length or chunked), 0 when it runs until the close, -1
+   for a Content-Length that is not a number that fits. */
 PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
     DWORD st = 0, sz = sizeof st, cl = 0;
     WCHAR ra[64], te[32];
@@ -4151,8 +4160,14 @@ PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
         for (i = 0; i < n && i < sizeof resp->retry_after - 1 && ra[i]; i++) resp->retry_after[i] = ra[i] < 128 ? (char)ra[i] : '?';
         resp->retry_after[i] = 0;
     }
-    sz = sizeof cl;
-    framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &cl, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
+    sz = sizeof te;
+    framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
+    if (framed) {   /* digits that fit, as the built-in client wants */
+        size_t i, n = sz / sizeof(WCHAR);
+        if (n == 0 || n > 18) return -1;
+        for (i = 0; i < n; i++) if (te[i] < '0' || te[i] > '9') return -1;
+    }
+    (void)cl;
     sz = sizeof te;
     if (!framed && WinHttpQueryHeaders(r, WINHTTP_QUERY_TRANSFER_ENCODING, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX)) framed = 1;
     return framed;
@@ -4164,12 +4179,14 @@ PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
    the previous one has completed; step waits for completions on the
    context's event, never past `until`; cancel closes the request handle. */
 enum { PT__WH_SEND = 1, PT__WH_HEAD, PT__WH_AVAIL, PT__WH_READ };
+#define PT__WH_BODY_GRACE_MS 200   /* after a 2xx head, the body may take this long */
 typedef struct pt__wh_st {
     pt__wh_ctx *x;
     HINTERNET   r;
-    int         phase, framed;
+    int         phase, framed, retried;
     uint64_t    total;
-    int64_t     t0;
+    int64_t     t0, head_at;
+    pt__url     u;
 } pt__wh_st;
 
 /* Closes the request (cancelling what is in flight; WinHTTP drops the
@@ -4226,17 +4243,68 @@ PT__PRIVATE int pt__wh_issue(pt__xfer *xf, int phase) {
     if (ok) return 0;
     return pt__wh_done(xf, pt__wh_fail(GetLastError(), 0, phase > PT__WH_SEND, req, &xf->resp));
 }
+/* A new request handle with its own context for s (a first one, or a
+   fresh try). 0 ok, else a WinHTTP error. */
+PT__PRIVATE DWORD pt__wh_open_request(pt__xfer *xf, pt__wh_st *s) {
+    const pt_http_request *req = &xf->req;
+    pt__wh_ctx *x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
+    DWORD_PTR cp;
+    if (!x) return ERROR_NOT_ENOUGH_MEMORY;
+    memset(x, 0, sizeof *x);
+    x->refs = 1;
+    x->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
+    if (!x->ev || (req->body_len && !x->body)) {
+        if (x->ev) CloseHandle(x->ev);
+        PT__FREE(x->body); PT__FREE(x);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    if (req->body_len) memcpy(x->body, req->body, req->body_len);   /* WinHTTP may read it after a cut-off */
+    if (pt__wh_open((pt__conn *)xf->ctx, req, &s->u) != 0 || !(s->r = pt__wh_request((pt__conn *)xf->ctx, req, &s->u, xf->deadline_ms, pt__mono_ms()))) {
+        DWORD e = GetLastError();
+        pt__wh_unref(x);
+        return e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR;
+    }
+    /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
+    x->refs = 2;
+    cp = (DWORD_PTR)x;
+    WinHttpSetOption(s->r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
+    s->x = x;
+    return 0;
+}
 /* The phase in flight has completed: take its result, issue the next. */
 PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
     pt__wh_st *s = (pt__wh_st *)xf->tp_state;
     pt_http_response *resp = &xf->resp;
     pt__wh_ctx *x = s->x;
     size_t k;
+    if (x->err && s->phase <= PT__WH_HEAD && !s->retried && !InterlockedCompareExchange(&x->received, 0, 0)
+        && (x->err == ERROR_WINHTTP_CONNECTION_ERROR || x->err == ERROR_WINHTTP_INVALID_SERVER_RESPONSE || x->err == ERROR_WINHTTP_RESEND_REQUEST)) {
+        /* Not a byte of response: the kept-alive connection may have been
+           closed by the server while idle. One fresh try, as the built-in client
+           does (the Idempotency-Key makes a repeat harmless). */
+        DWORD e;
+        s->retried = 1;
+        WinHttpCloseHandle(s->r);
+        pt__wh_unref(x);
+        s->x = NULL; s->r = NULL;
+        if ((e = pt__wh_open_request(xf, s)) != 0) {
+            PT__FREE(s); xf->tp_state = NULL;
+            return pt__wh_done(xf, pt__wh_fail(e, 0, 0, &xf->req, resp));
+        }
+        return pt__wh_issue(xf, PT__WH_SEND);
+    }
     if (x->err) return pt__wh_done(xf, pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), &xf->req, resp));
     switch (s->phase) {
     case PT__WH_SEND: return pt__wh_issue(xf, PT__WH_HEAD);
     case PT__WH_HEAD:
+        s->head_at = pt__mono_ms();
         s->framed = pt__wh_head(s->r, resp);
+        if (s->framed < 0 || resp->status < 100 || resp->status > 599) {
+            pt__fmt(resp->error, sizeof resp->error, s->framed < 0 ? "malformed HTTP response head (Content-Length)" : "malformed HTTP status line");
+            resp->status = 0;
+            return pt__wh_done(xf, PT_ERR_PROTOCOL);
+        }
         if (strcmp(xf->req.method, "HEAD") == 0) return pt__wh_done(xf, PT_OK);
         return pt__wh_issue(xf, PT__WH_AVAIL);
     case PT__WH_AVAIL:
@@ -4257,7 +4325,7 @@ PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
 PT__PRIVATE int pt__wh_step(pt__xfer *xf, int64_t until) {
     for (;;) {
         pt__wh_st *s = (pt__wh_st *)xf->tp_state;
-        int64_t now, wait_to;
+        int64_t now, wait_to, end;
         if (!s) return PT__XF_DONE;
         if (InterlockedCompareExchange(&s->x->done, 0, 0)) {
             if (pt__wh_advance(xf) == PT__XF_DONE) return PT__XF_DONE;
@@ -4265,61 +4333,47 @@ PT__PRIVATE int pt__wh_step(pt__xfer *xf, int64_t until) {
         }
         if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__wh_cut(xf, -2);
         now = pt__mono_ms();
-        if (now >= xf->deadline_ms) return pt__wh_cut(xf, -3);
-        wait_to = PT__MIN(PT__MIN(xf->deadline_ms, until), now + PT__WH_SLICE_MS);
+        end = xf->deadline_ms;
+        if (s->phase > PT__WH_HEAD && xf->resp.status >= 200 && xf->resp.status < 300) end = PT__MIN(end, s->head_at + PT__WH_BODY_GRACE_MS);
+        if (now >= end) return pt__wh_cut(xf, -3);
+        wait_to = PT__MIN(PT__MIN(end, until), now + PT__WH_SLICE_MS);
         if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__WH_SLICE_MS; return PT__XF_PENDING; }
         WaitForSingleObject(s->x->ev, (DWORD)(wait_to - now));
     }
 }
 
 PT__PRIVATE int pt__wh_start(pt__xfer *xf) {
-    pt__conn *cn = (pt__conn *)xf->ctx;
     const pt_http_request *req = &xf->req;
     pt_http_response *resp = &xf->resp;
-    pt__url u;
     pt__wh_st *s;
-    pt__wh_ctx *x;
-    HINTERNET r;
-    DWORD_PTR cp;
+    DWORD e;
     int64_t t0 = pt__mono_ms();
     memset(resp, 0, sizeof *resp);
     xf->tp_state = NULL;
     xf->result = PT_OK;
-    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; xf->result = PT_ERR_INVALID_ARG; return PT__XF_DONE; }
     if (req->cancelled && req->cancelled(req)) {
         resp->not_sent = 1;
         pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
         xf->result = PT_ERR_CANCELLED;
         return PT__XF_DONE;
     }
+    if (!(s = (pt__wh_st *)PT__MALLOC(sizeof *s))) { resp->not_sent = 1; xf->result = PT_ERR_NO_MEMORY; return PT__XF_DONE; }
+    memset(s, 0, sizeof *s);
+    if (pt__url_parse(req->url, &s->u, NULL) != PT_OK) {
+        PT__FREE(s);
+        pt__fmt(resp->error, sizeof resp->error, "bad request URL");
+        resp->not_sent = 1;
+        xf->result = PT_ERR_INVALID_ARG;
+        return PT__XF_DONE;
+    }
     xf->deadline_ms = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
     if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
-    s = (pt__wh_st *)PT__MALLOC(sizeof *s);
-    x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
-    if (x) { memset(x, 0, sizeof *x); x->refs = 1; x->ev = CreateEventW(NULL, TRUE, FALSE, NULL); }
-    if (x && req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
-    if (!s || !x || !x->ev || (req->body_len && !x->body)) {
-        if (x && x->ev) CloseHandle(x->ev);
-        if (x) PT__FREE(x->body);
-        PT__FREE(x); PT__FREE(s);
-        resp->not_sent = 1;
-        xf->result = PT_ERR_NO_MEMORY;
-        return PT__XF_DONE;
-    }
-    if (req->body_len) memcpy(x->body, req->body, req->body_len);   /* WinHTTP may read it after a cut-off */
-    if (pt__wh_open(cn, req, &u) != 0 || !(r = pt__wh_request(cn, req, &u, xf->deadline_ms, t0))) {
-        DWORD e = GetLastError();
-        pt__wh_unref(x);
+    s->t0 = t0;
+    if ((e = pt__wh_open_request(xf, s)) != 0) {
         PT__FREE(s);
-        xf->result = pt__wh_fail(e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR, 0, 0, req, resp);
+        xf->result = pt__wh_fail(e, 0, 0, req, resp);
         return PT__XF_DONE;
     }
-    /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
-    x->refs = 2;
-    cp = (DWORD_PTR)x;
-    WinHttpSetOption(r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
-    memset(s, 0, sizeof *s);
-    s->x = x; s->r = r; s->t0 = t0;
     xf->tp_state = s;
     if (pt__wh_issue(xf, PT__WH_SEND) == PT__XF_DONE) return PT__XF_DONE;
     return pt__wh_step(xf, t0);

@@ -883,7 +883,7 @@ PT_TEST(transport_https_config) {
     pt_client *c = NULL;
     pt_error err;
     pt_result r = pt_client_new(&cfg, &c, &err);
-#if PT__CURL_LINKED
+#if PT__CURL_LINKED || PT__WINHTTP
     PT_CHECK_EQ(r, PT_OK);
 #elif PT__CURL_DL   /* libcurl loaded at run time, or a config error saying to install it */
     PT_CHECK_MSG(r == PT_OK || (r == PT_ERR_CONFIG && strstr(err.message, "libcurl4")), "%s", err.message);
