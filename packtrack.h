@@ -51,11 +51,18 @@
    Full documentation: README.md
 */
 /* The implementation needs POSIX declarations even under strict -std=c99;
-   they must be requested before the first system header (the ones below).
-   In strict ISO modes this happens on every inclusion, so that a file that
-   includes the header before defining PACKTRACK_IMPLEMENTATION still works. */
-#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && (defined(PACKTRACK_IMPLEMENTATION) || defined(__STRICT_ANSI__))
+   they must be requested before the first system header. Only the file that
+   defines PACKTRACK_IMPLEMENTATION gets them: a declarations-only include
+   defines no feature-test macro in the user's file. Consequence (strict ISO
+   modes such as -std=c99, not gnu99): in the implementation file, define
+   PACKTRACK_IMPLEMENTATION before the first #include of any header
+   (packtrack.h included, which pulls in <stdint.h>), or define
+   _POSIX_C_SOURCE 200809L yourself at its top. */
+#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && defined(PACKTRACK_IMPLEMENTATION)
 #define PT__FEATURES_SET
+#if defined(__STRICT_ANSI__) && defined(_FEATURES_H) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#error "packtrack.h: in strict ISO mode (-std=c99/c11) define PACKTRACK_IMPLEMENTATION before including any header (or define _POSIX_C_SOURCE 200809L at the top of this file): a system header was already included without POSIX declarations"
+#endif
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -487,6 +494,18 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 #pragma warning(push)
 #pragma warning(disable: 4996)
 #endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+/* Compiled as C++ (engines build .cpp files), the implementation is still C:
+   its casts are C casts, and a few are no-ops only in C++ ('x' is a char
+   there, an int in C). Both warnings are purely stylistic for C-in-C++; every
+   other warning is fixed in the code. Popped at the end of the implementation,
+   so the user's own code after the include keeps them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+#endif
 
 /* ==== [pt:config] ======================================================== */
 #if defined(PACKTRACK_MALLOC) && defined(PACKTRACK_REALLOC) && defined(PACKTRACK_FREE)
@@ -598,7 +617,37 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
 #endif
+#else /* POSIX */
+#include <pthread.h>
+#include <time.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#endif
+/* After the last system header: in C++11 the implementation's NULL is
+   nullptr (clang < 16 flags GNU's __null under -Wzero-as-null-pointer-constant).
+   The user's NULL is restored at the end of the implementation. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma push_macro("NULL")
+#undef NULL
+#define NULL nullptr
+#endif
+
+#if PT__WIN32
 typedef SOCKET pt__sock;
+typedef int pt__socklen;
 #define PT__BAD_SOCK INVALID_SOCKET
 typedef CRITICAL_SECTION pt__mutex;
 typedef CONDITION_VARIABLE pt__cond;
@@ -721,8 +770,8 @@ PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
 /* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
 PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
     WSABUF w[2]; DWORD sent = 0;
-    w[0].buf = (char *)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
-    w[1].buf = (char *)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
+    w[0].buf = (char *)(uintptr_t)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
+    w[1].buf = (char *)(uintptr_t)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
     if (WSASend(s, w, 2, &sent, 0, NULL, NULL) != 0) return -1;
     return (long)sent;
 }
@@ -829,24 +878,8 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
 }
 
 #else /* POSIX */
-#include <pthread.h>
-#include <time.h>
-#include <errno.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <dirent.h>
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/utsname.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <netdb.h>
 typedef int pt__sock;
+typedef socklen_t pt__socklen;
 #define PT__BAD_SOCK (-1)
 typedef pthread_mutex_t pt__mutex;
 typedef pthread_cond_t pt__cond;
@@ -1154,14 +1187,18 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
 
 /* A process-wide lock for the client registry (fork handling). */
 #if PT__WIN32
-static INIT_ONCE pt__reg_once = INIT_ONCE_STATIC_INIT;
+static INIT_ONCE pt__reg_once;   /* static zero = INIT_ONCE_STATIC_INIT (spelled {0}, which C++ flags) */
 static CRITICAL_SECTION pt__reg_mu;
 static BOOL CALLBACK pt__reg_init(PINIT_ONCE o, PVOID p, PVOID *c) { (void)o; (void)p; (void)c; InitializeCriticalSection(&pt__reg_mu); return TRUE; }
 PT__PRIVATE void pt__reg_lock(void) { InitOnceExecuteOnce(&pt__reg_once, pt__reg_init, NULL, NULL); EnterCriticalSection(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { LeaveCriticalSection(&pt__reg_mu); }
 #else
-static pthread_mutex_t pt__reg_mu = PTHREAD_MUTEX_INITIALIZER;
-PT__PRIVATE void pt__reg_lock(void) { pthread_mutex_lock(&pt__reg_mu); }
+/* Initialised once at run time, not with PTHREAD_MUTEX_INITIALIZER (glibc
+   spells its null pointers 0, which C++ -Wzero-as-null-pointer-constant flags). */
+static pthread_once_t pt__reg_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pt__reg_mu;
+static void pt__reg_init(void) { pthread_mutex_init(&pt__reg_mu, NULL); }
+PT__PRIVATE void pt__reg_lock(void) { pthread_once(&pt__reg_once, pt__reg_init); pthread_mutex_lock(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { pthread_mutex_unlock(&pt__reg_mu); }
 #endif
 
@@ -2232,7 +2269,7 @@ PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, 
         pt__sock_nosigpipe(s);
         if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) { cn->fd = s; break; }
+        if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) { cn->fd = s; break; }
         last_err = pt__sock_errno();
         if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
         w = pt__http_wait(s, 1, deadline, req);
@@ -4231,6 +4268,7 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
 #define PT__MAX_SPARE 8
 typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt__chunk;
 #define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
+#define PT__CHUNK_CDATA(ch) ((const unsigned char *)((ch) + 1))
 typedef struct pt__queue {
     pt__chunk *first, *last, *spare;
     pt__chunk *limbo;             /* emptied while `hold`: still being read by the batch copy */
@@ -4274,7 +4312,7 @@ PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, i
     if (!q->count) return 0;
     while (ch && ch->head == ch->tail) ch = ch->next;
     if (!ch) return 0;
-    rec = PT__CHUNK_DATA(ch) + ch->head;
+    rec = PT__CHUNK_CDATA(ch) + ch->head;
     memcpy(&l32, rec, 4);
     if (len) *len = l32;
     if (t) memcpy(t, rec + 8, 8);
@@ -4722,7 +4760,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
         size_t off = ch->head;
         while (off < ch->tail && n < maxn) {
             uint32_t l32;
-            memcpy(&l32, PT__CHUNK_DATA(ch) + off, 4);
+            memcpy(&l32, PT__CHUNK_CDATA(ch) + off, 4);
             if (n && bytes + l32 + 1 > c->cfg.batch_max_bytes) { maxn = n; break; }
             bytes += l32 + (n ? 1 : 0);
             n++;
@@ -5862,6 +5900,12 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
     pt__uuid_seed_init();
 }
 
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma pop_macro("NULL")
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 #if defined(_MSC_VER)
 #pragma warning(pop)
 #endif
