@@ -5078,98 +5078,124 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     pt__wake_waiters(c);
 }
 
-/* One request for the current range, then bookkeeping. */
-PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
+/* Sends one request for the current range (lock held, dropped around the
+   I/O) and counts it. Returns the transport result; 1 in *skipped when no
+   request went out (the body could not be built). */
+PT__PRIVATE PT__COLD pt_result pt__attempt_send(pt__core *c, pt_http_response *resp, int *skipped) {
     pt__batch *b = &c->b;
-    pt_http_response resp;
     pt_result tr;
-    int cls, flip;
-    int64_t now;
+    *skipped = 0;
     if (!b->prepared) {
         pt__mutex_unlock(&c->mu);
         pt__batch_prepare(c);
         pt__mutex_lock(&c->mu);
-        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return; }
+        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); *skipped = 1; return PT_ERR_NO_MEMORY; }
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
     pt__mutex_unlock(&c->mu);
     if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
-    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
+    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, resp);
     pt__mutex_lock(&c->mu);
-    now = pt__mono_ms();
     b->attempts++;
     c->batches++;
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
+    return tr;
+}
+
+/* The current range was accepted (2xx). */
+PT__PRIVATE void pt__attempt_delivered(pt__core *c, const pt_http_response *resp) {
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
+    pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp->status);
+}
+
+/* A retryable failure: trip the breaker if due, then schedule the next try
+   or give the batch up once retry_max_elapsed_ms has passed. */
+PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    int64_t wait, ra = -1;
+    char msg[160];
+    c->req_failed++;
+    c->consecutive_failures++;
+    if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp->status);
+    else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+    pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+    if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
+        c->breaker = PT_BREAKER_OPEN;
+        c->open_until = now + c->cfg.breaker_cooldown_ms;
+        pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
+    }
+    if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
+        pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
+                   (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
+        /* The unsettled ranges always form one contiguous tail [top.lo, n)
+           (bisection settles them left to right): report it as one range,
+           with its own payload. */
+        if (b->nranges > 1) {
+            b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
+            if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
+        }
+        pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp->status);
+    } else {
+        wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        if (tr == PT_OK) ra = pt__parse_retry_after(resp->retry_after, pt__wall_ms());
+        if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
+        b->next_try_ms = now + wait;
+        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
+                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+    }
+}
+
+/* A permanent answer: split the range to isolate the bad event(s) when the
+   status says the body was at fault, else drop it for good. */
+PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    pt__range r = b->ranges[b->nranges - 1];
+    int st = tr == PT_OK ? resp->status : 0;
+    c->req_failed++;
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
+    if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
+        size_t mid = r.lo + (r.hi - r.lo) / 2;
+        if (b->nranges + 1 >= b->rcap) {
+            pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
+            if (!nr) { b->next_try_ms = now + 100; return; }
+            b->ranges = nr; b->rcap *= 2;
+        }
+        b->nranges--;
+        b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
+        b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
+        b->prepared = 0;
+        pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
+    } else {
+        char msg[160];
+        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+        else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+        pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
+        pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
+    }
+}
+
+/* One request for the current range, then bookkeeping. */
+PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
+    pt_http_response resp;
+    pt_result tr;
+    int cls, flip, skipped;
+    int64_t now;
+    tr = pt__attempt_send(c, &resp, &skipped);
+    if (skipped) return;
+    now = pt__mono_ms();
     cls = pt__classify(tr, &resp, 1);
-    if (cls == 1) {
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
-        pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp.status);
-    } else if (tr == PT_ERR_CANCELLED) {
+    if (cls == 1) pt__attempt_delivered(c, &resp);
+    else if (tr == PT_ERR_CANCELLED) {
         c->req_failed++;
         pt__note_error(c, tr, "request cut off at the close deadline");
-        b->next_try_ms = now + 10;
+        c->b.next_try_ms = now + 10;
         return;
-    } else if (cls == 0) {
-        int64_t wait, ra = -1;
-        char msg[160];
-        c->req_failed++;
-        c->consecutive_failures++;
-        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp.status);
-        else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-        if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
-            c->breaker = PT_BREAKER_OPEN;
-            c->open_until = now + c->cfg.breaker_cooldown_ms;
-            pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
-        }
-        if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
-            pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
-                       (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
-            /* The unsettled ranges always form one contiguous tail [top.lo, n)
-               (bisection settles them left to right): report it as one range,
-               with its own payload. */
-            if (b->nranges > 1) {
-                b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
-                if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
-            }
-            pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
-        } else {
-            wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
-            if (tr == PT_OK) ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
-            if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
-            b->next_try_ms = now + wait;
-            pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
-                    (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
-        }
-    } else {
-        pt__range r = b->ranges[b->nranges - 1];
-        int st = tr == PT_OK ? resp.status : 0;
-        c->req_failed++;
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
-        if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
-            size_t mid = r.lo + (r.hi - r.lo) / 2;
-            if (b->nranges + 1 >= b->rcap) {
-                pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
-                if (!nr) { b->next_try_ms = now + 100; return; }
-                b->ranges = nr; b->rcap *= 2;
-            }
-            b->nranges--;
-            b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
-            b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
-            b->prepared = 0;
-            pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
-        } else {
-            char msg[160];
-            if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
-            else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-            pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-            pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
-            pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
-        }
-    }
+    } else if (cls == 0) pt__attempt_retry(c, tr, &resp, now);
+    else pt__attempt_reject(c, tr, &resp, now);
     flip = pt__bp_update(c);
     pt__bp_fire(c, flip);
 }
