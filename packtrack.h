@@ -30,7 +30,13 @@
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
-     PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
+     PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
+                                loop), no locks (one thread calls the client), no fork hooks
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
+     PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
+                                (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
+                                and a clock; builds for WebAssembly)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
      PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe)
