@@ -4968,7 +4968,11 @@ static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sy
    is ignored. A slot remembers its client until that client is freed, so
    a repeated or late completion can be reported in the client's log.
    Lock order: registry lock, then a client's lock (as the fork handlers). */
+#if PT__THREADS
 #define PT__OPS 256
+#else
+#define PT__OPS 32     /* PACKTRACK_NO_THREADS: one thread drives every request; keeps 7 KB of bss out of small builds */
+#endif
 enum { PT__OP_FREE = 0, PT__OP_PENDING, PT__OP_DONE, PT__OP_SPENT, PT__OP_CUT };
 typedef struct pt__op_slot {
     uint64_t  gen;
