@@ -13,7 +13,7 @@ TEST_DEPS := packtrack.h $(wildcard tests/*.c tests/*.h tests/fuzz/*.h)
 TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
-.PHONY: fuzz all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
+.PHONY: fuzz mutate all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
         test-windows check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
@@ -75,6 +75,11 @@ bench: | $(B)
 
 size: | $(B)
 	@sh bench/size.sh $(B)
+
+# mutation testing: each tests/mutants/*.mut applied alone to a copy of the
+# header; its named tests must fail (tests/mutate.sh; M=substring selects)
+mutate: | $(B)
+	@B=$(B) sh tests/mutate.sh $(M)
 
 fuzz:
 	@sh tests/fuzz/run.sh $(or $(SECS),20)

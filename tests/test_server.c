@@ -31,7 +31,9 @@
  * Inspection  pts_request_count, pts_connection_count, pts_header_failures,
  *             pts_wait_requests(s, n, ms); pts_get_request(s, i, &r) + pts_request_free
  *             + pts_header(&r, name, buf, cap) for the first 4096 requests (bodies kept
- *             up to 256 MiB in total; later records have body_dropped = 1).
+ *             up to 256 MiB in total; later records have body_dropped = 1); each record
+ *             has t_ms, the monotonic time it was fully read (pts_request_time(s, i)),
+ *             so tests measure retry schedules at the server.
  * Events      each "idempotency_key":"<v>" in a decoded body is counted when the
  *             request is answered 2xx in a well-formed mode (NORMAL, CHUNKED,
  *             CLOSE_DELIMITED, SLOW_DRIP, HUGE_BODY, HUGE_BODY_CHUNKED), just BEFORE
@@ -126,6 +128,7 @@ typedef struct pts_request {   /* deep copy owned by the caller: pts_request_fre
   int status_sent;        /* status answered (0 if none) */
   int chunked;            /* request used Transfer-Encoding: chunked */
   int body_dropped;       /* body not stored (record body budget exhausted) */
+  long long t_ms;         /* when the request was fully read (monotonic ms, pts_now_ms) */
 } pts_request;
 
 typedef struct pts_server pts_server;
@@ -958,6 +961,7 @@ PTS_FN int pts_record_add(pts_server *s, pts_conn *c, const pts_in *in) { /* loc
   r->gzip_ok = in->gzip_ok;
   r->chunked = in->chunked;
   r->conn_id = c->id;
+  r->t_ms = pts_now_ms();
   return s->nrecs++;
 }
 
@@ -1351,6 +1355,15 @@ PTS_FN int pts_get_request(pts_server *s, int i, pts_request *out) {
   }
   pthread_mutex_unlock(&s->mu);
   return 0;
+}
+
+/* Monotonic ms (pts_now_ms clock) at which request i was fully read; -1 if none. */
+PTS_FN long long pts_request_time(pts_server *s, int i) {
+  long long t = -1;
+  pthread_mutex_lock(&s->mu);
+  if (i >= 0 && i < s->nrecs) t = s->recs[i].t_ms;
+  pthread_mutex_unlock(&s->mu);
+  return t;
 }
 
 PTS_FN void pts_request_free(pts_request *r) {
