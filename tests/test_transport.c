@@ -229,7 +229,7 @@ static void tt_check_idle_close(const tt_transport *t) {
     PT_REQUIRE(c);
     PT_CHECK_EQ(tt_send(c, "first", &err), PT_OK);
     pts_drop_connections(s);
-    tu_sleep_ms(50);
+    PT_CHECK(pts_wait_closed(s, 1, 5000));   /* the server's close has arrived */
     PT_CHECK_EQ(tt_send(c, "second", &err), PT_OK);
     PT_CHECK_EQ(err.attempts, 1);
     PT_CHECK_EQ(pts_request_count(s), 2);
