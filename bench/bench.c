@@ -161,7 +161,7 @@ static void bench_track_alone(void) {
             qsort(lat, N, sizeof lat[0], cmp_ll);
             printf("pt_track, 1 thread, no flush thread competing for the 2 cores (manual mode):\n");
             printf("  settings: manual_mode 1, queue_capacity %d (default 10,000), queue_max_bytes 1024 MiB (default 8);\n"
-                   "            the second of two passes (the first faults the memory in); mallopt as below\n", N);
+                   "            the second of two passes (the first faults the memory in); mallopt as printed first\n", N);
             printf("  throughput      %.0f accepted events/s (%ld of %d calls refused), median %lld ns, p99 %lld ns, p99.9 %lld ns\n",
                    ok / (t1 - t0), N - ok, N, lat[N / 2], lat[(long)(N * 0.99)], lat[(long)(N * 0.999)]);
         }
