@@ -95,6 +95,9 @@ run_and_count() {
 ASAN_ENV="ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
 TSAN_ENV="TSAN_OPTIONS=halt_on_error=1"
 have_header zlib.h || { echo "zlib.h not found: the test runner needs zlib (Debian: zlib1g-dev)"; exit 1; }
+# the independent JSON cross-checks (python3's json module): without it those tests end as skipped
+if [ -n "${PT_PYTHON3+x}" ]; then py=$PT_PYTHON3; elif [ -x /usr/bin/python3 ]; then py=/usr/bin/python3; else py=python3; fi
+if [ -z "$py" ] || ! have "$py"; then missing python3-json-checks python3 "python3 not found (the JSON cross-checks end their tests as skipped)"; fi
 run_variant default run ./$B/run $SEL
 
 if have_header curl/curl.h; then
