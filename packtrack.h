@@ -5572,6 +5572,8 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     pt__conn_init(&c->flush_conn);
     pt__uuid_seed_init();
     pt__os_random(&c->rng, sizeof c->rng);
+    c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
+    h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
@@ -5588,8 +5590,6 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             return r;
         }
     }
-    c->handle = h;
-    h->core = c;
     pt__registry_add(c);
     pt__err_ok(err);
     *out = h;
