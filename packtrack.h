@@ -10,20 +10,23 @@
      Everywhere else just #include "packtrack.h".
 
    QUICK START (the same as examples/async.c)
-         pt_config cfg = {0};                    // C++: pt_config cfg = {};
+         pt_config cfg = {0};                          // C++: pt_config cfg = {};
          pt_client *client = NULL;
          pt_error err;
+         pt_close_report rep;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080"; // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080";       // https needs PACKTRACK_USE_CURL
+         cfg.defaults.source_system = "checkout-svc";  // filled into every event
+         cfg.defaults.workflow_id = "wf-1";
+         cfg.defaults.actor_type = "agent";  cfg.defaults.actor_id = "a-42";
          if (pt_client_new(&cfg, &client, &err) != PT_OK) { puts(err.message); return 1; }
-         pt_event ev = {0};
-         ev.source_system = "checkout-svc";  ev.workflow_id = "wf-1";
-         ev.actor_type = "agent";  ev.actor_id = "a-42";
-         ev.severity = PT_SEVERITY_INFO;  ev.status = PT_STATUS_SUCCESS;
-         ev.message = "refund issued";
-         pt_track(client, &ev);                  // copies, never blocks on the network
-         pt_close(client, 5000, NULL);           // drains the queue, at most 5 s
-         pt_client_free(client);                 // releases the handle pt_close keeps
+         pt_result r = pt_trackf(client, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "refund %d issued", 1042);
+         if (r != PT_OK) printf("not sent: %s\n", pt_strerror(r));   // copies; never blocks
+         pt_close(client, 5000, &rep);                 // drains the queue, at most 5 s
+         printf("delivered %llu of %llu\n", (unsigned long long)rep.delivered, (unsigned long long)rep.tracked);
+         pt_client_free(client);                       // releases the handle pt_close keeps
+     Steps with durations: pt_step_begin()/pt_step_end() (examples/workflow.c).
+     Diagnostics: cfg.logger = pt_log_stderr; or PACKTRACK_DEBUG=1 with pt_config_from_env().
 
    BUILD MACROS (define before the implementation include)
      PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
@@ -33,7 +36,10 @@
      PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
-     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe)
+     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
+                                Under strict -std=c99 (no POSIX by default), a file that
+                                includes <stdlib.h> or another system header before the
+                                implementation must define _POSIX_C_SOURCE 200809L first
      PACKTRACK_ASSERT(x)        internal invariant checks (default assert)
 
    GUARANTEES
@@ -43,10 +49,11 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
-     - All public functions are thread-safe except pt_close(), which must not race
-       with other calls on the same client once it has returned.
-     - The library never aborts, never prints, and never puts the API key in a
-       message, log line or stat.
+     - Every public function is thread-safe, pt_close() included: calls racing
+       with it get PT_ERR_CLOSED, and it waits for calls already inside. After
+       pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
+     - The library never aborts, never prints unless you opt in (pt_log_stderr,
+       PACKTRACK_DEBUG=1), and never puts the API key in a message, log line or stat.
 
    Full documentation: README.md
 */
