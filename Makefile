@@ -5,6 +5,9 @@
 CC      ?= cc
 CXX     ?= c++
 WARN    := -Wall -Wextra -pedantic
+# the strict set engines build with; examples must stay clean under it
+STRICT  := $(WARN) -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef -Wdouble-promotion \
+           -Wstrict-prototypes -Wmissing-prototypes
 B       := build
 # tests the valgrind runs leave out (see tests/matrix.sh for why)
 VALGRIND_EXCLUDE := -spool_disk_full -spool_new_events_after_settled -pipeline_fork -pipeline_concurrency
@@ -65,7 +68,7 @@ check-compile: | $(B)
 # ---- examples and demo ----------------------------------------------------
 examples: | $(B)
 	@sh -c 'for f in examples/*.c; do [ -f "$$f" ] || continue; n=$$(basename $$f .c); \
-	  $(CC) -std=c99 -O2 $(WARN) -o $(B)/$$n $$f -lpthread -lz -lm || exit 1; done'
+	  $(CC) -std=c99 -O2 $(STRICT) -Werror -o $(B)/$$n $$f -lpthread -lz -lm || exit 1; done'
 
 demo: examples
 	@sh examples/demo.sh $(B)

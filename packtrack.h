@@ -51,11 +51,18 @@
    Full documentation: README.md
 */
 /* The implementation needs POSIX declarations even under strict -std=c99;
-   they must be requested before the first system header (the ones below).
-   In strict ISO modes this happens on every inclusion, so that a file that
-   includes the header before defining PACKTRACK_IMPLEMENTATION still works. */
-#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && (defined(PACKTRACK_IMPLEMENTATION) || defined(__STRICT_ANSI__))
+   they must be requested before the first system header. Only the file that
+   defines PACKTRACK_IMPLEMENTATION gets them: a declarations-only include
+   defines no feature-test macro in the user's file. Consequence (strict ISO
+   modes such as -std=c99, not gnu99): in the implementation file, define
+   PACKTRACK_IMPLEMENTATION before the first #include of any header
+   (packtrack.h included, which pulls in <stdint.h>), or define
+   _POSIX_C_SOURCE 200809L yourself at its top. */
+#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && defined(PACKTRACK_IMPLEMENTATION)
 #define PT__FEATURES_SET
+#if defined(__STRICT_ANSI__) && defined(_FEATURES_H) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#error "packtrack.h: in strict ISO mode (-std=c99/c11) define PACKTRACK_IMPLEMENTATION before including any header (or define _POSIX_C_SOURCE 200809L at the top of this file): a system header was already included without POSIX declarations"
+#endif
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -487,6 +494,18 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 #pragma warning(push)
 #pragma warning(disable: 4996)
 #endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+/* Compiled as C++ (engines build .cpp files), the implementation is still C:
+   its casts are C casts, and a few are no-ops only in C++ ('x' is a char
+   there, an int in C). Both warnings are purely stylistic for C-in-C++; every
+   other warning is fixed in the code. Popped at the end of the implementation,
+   so the user's own code after the include keeps them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+#endif
 
 /* ==== [pt:config] ======================================================== */
 #if defined(PACKTRACK_MALLOC) && defined(PACKTRACK_REALLOC) && defined(PACKTRACK_FREE)
@@ -517,7 +536,9 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* Thread-local storage, to tell when pt_close is called from one of the
    client's own callbacks on the calling thread (it would wait for itself).
    Without it the check is skipped. */
-#if defined(__cplusplus) && __cplusplus >= 201103L
+#if defined(PACKTRACK_NO_THREADS)
+#define PT__TLS                 /* one thread: a plain static */
+#elif defined(__cplusplus) && __cplusplus >= 201103L
 #define PT__TLS thread_local
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PT__TLS _Thread_local
@@ -544,10 +565,37 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__WIN32 0
 #define PT__POSIX 1
 #endif
+/* Build switches (README "Build switches"): each leaves a part out, and with
+   all three of NO_THREADS, NO_SOCKETS and NO_SPOOL the library needs only the
+   C library and a clock (no thread, socket or file API is referenced). */
 #if defined(PACKTRACK_NO_THREADS)
 #define PT__THREADS 0
 #else
 #define PT__THREADS 1
+#endif
+#if defined(PACKTRACK_NO_SOCKETS)
+#define PT__SOCKETS 0
+#else
+#define PT__SOCKETS 1
+#endif
+#if defined(PACKTRACK_NO_SPOOL)
+#define PT__SPOOL 0
+#else
+#define PT__SPOOL 1
+#endif
+#if defined(PACKTRACK_NO_DEFLATE)
+#define PT__DEFLATE 0
+#else
+#define PT__DEFLATE 1
+#endif
+/* host facts (pid, host name, /dev/urandom): left out with all three */
+#if PT__THREADS || PT__SOCKETS || PT__SPOOL
+#define PT__OSINFO 1
+#else
+#define PT__OSINFO 0
+#endif
+#if !PT__SOCKETS && defined(PACKTRACK_USE_CURL)
+#error "packtrack.h: PACKTRACK_NO_SOCKETS and PACKTRACK_USE_CURL together: libcurl is a socket client; define one of them"
 #endif
 
 #include <stdlib.h>
@@ -598,8 +646,87 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
 #endif
+#else /* POSIX: each group only when its switch keeps it */
+#include <time.h>
+#include <errno.h>
+#if PT__THREADS
+#include <pthread.h>
+#include <signal.h>
+#endif
+#if PT__OSINFO || PT__SPOOL || PT__SOCKETS
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/types.h>
+#endif
+#if PT__SPOOL
+#include <dirent.h>
+#include <sys/stat.h>
+#endif
+#if PT__SOCKETS
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#endif
+#endif
+/* After the last system header: in C++11 the implementation's NULL is
+   nullptr (clang < 16 flags GNU's __null under -Wzero-as-null-pointer-constant).
+   The user's NULL is restored at the end of the implementation. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma push_macro("NULL")
+#undef NULL
+#define NULL nullptr
+#endif
+
+#if !PT__THREADS
+/* PACKTRACK_NO_THREADS: the host's one thread runs everything (all calls on
+   a client come from one thread, or the host serialises them), so locks are
+   no-ops, no thread is ever started, and a timed wait has nobody to wake it:
+   it sleeps (in slices, the callers re-check their deadlines). */
+typedef struct pt__mutex { int unused; } pt__mutex;
+typedef struct pt__cond { int unused; } pt__cond;
+typedef int pt__thread;
+PT__PRIVATE void pt__sleep_ms(int ms);
+PT__PRIVATE void pt__mutex_init(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_destroy(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_lock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_unlock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__cond_init(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_destroy(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_signal(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_broadcast(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_wait_ms(pt__cond *c, pt__mutex *m, int64_t ms) {
+    (void)c; (void)m;
+    if (ms > 0) pt__sleep_ms((int)PT__MIN(ms, (int64_t)50));
+}
+PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) { (void)t; (void)fn; (void)arg; return -1; }
+PT__PRIVATE void pt__thread_join(pt__thread t) { (void)t; }
+PT__PRIVATE void pt__thread_detach(pt__thread t) { (void)t; }
+PT__PRIVATE int pt__thread_is_self(pt__thread t) { (void)t; return 0; }
+/* fork handlers need pthread_atfork: none (see README "Build switches") */
+PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if !PT__SPOOL
+typedef int pt__file;           /* PACKTRACK_NO_SPOOL: no file is ever opened */
+#define PT__BAD_FILE (-1)
+#endif
+#if !PT__SOCKETS
+/* PACKTRACK_NO_SOCKETS: no built-in HTTP client; connections never open. */
+typedef int pt__sock;
+#define PT__BAD_SOCK (-1)
+PT__PRIVATE void pt__sock_close(pt__sock s) { (void)s; }
+#endif
+
+#if PT__WIN32
+#if PT__SOCKETS
 typedef SOCKET pt__sock;
+typedef int pt__socklen;
 #define PT__BAD_SOCK INVALID_SOCKET
+#endif
+#if PT__THREADS
 typedef CRITICAL_SECTION pt__mutex;
 typedef CONDITION_VARIABLE pt__cond;
 typedef HANDLE pt__thread;
@@ -638,6 +765,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { CloseHandle(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return GetThreadId(t) == GetCurrentThreadId(); }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
 /* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
    steps, which would make close deadlines late by up to a tick. The
@@ -676,6 +804,7 @@ PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
     DWORD n = (DWORD)cap;
     if (!GetComputerNameA(buf, &n)) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
 }
+#if PT__SOCKETS
 static volatile LONG pt__wsa_state;
 PT__PRIVATE int pt__net_init(void) {
     if (InterlockedCompareExchange(&pt__wsa_state, 1, 0) == 0) {
@@ -721,8 +850,8 @@ PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
 /* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
 PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
     WSABUF w[2]; DWORD sent = 0;
-    w[0].buf = (char *)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
-    w[1].buf = (char *)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
+    w[0].buf = (char *)(uintptr_t)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
+    w[1].buf = (char *)(uintptr_t)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
     if (WSASend(s, w, 2, &sent, 0, NULL, NULL) != 0) return -1;
     return (long)sent;
 }
@@ -732,8 +861,12 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
+#endif /* PT__SOCKETS */
 /* fork does not exist on Windows */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Handles are opened shareable (read, write,
    delete) so a spool segment can be deleted while another handle is open. */
 typedef HANDLE pt__file;
@@ -827,27 +960,15 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s (Windows error %lu)", full ? "disk full" : "I/O error", (unsigned long)e); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 
 #else /* POSIX */
-#include <pthread.h>
-#include <time.h>
-#include <errno.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <dirent.h>
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/utsname.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <netdb.h>
+#if PT__SOCKETS
 typedef int pt__sock;
+typedef socklen_t pt__socklen;
 #define PT__BAD_SOCK (-1)
+#endif
+#if PT__THREADS
 typedef pthread_mutex_t pt__mutex;
 typedef pthread_cond_t pt__cond;
 typedef pthread_t pt__thread;
@@ -927,6 +1048,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { pthread_detach(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return pthread_equal(pthread_self(), t) != 0; }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000; ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -946,6 +1068,7 @@ PT__PRIVATE int64_t pt__wall_ms(void) {
 PT__PRIVATE int64_t pt__atomic_load(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 PT__PRIVATE void pt__atomic_store(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 PT__PRIVATE int64_t pt__atomic_add(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+#if PT__OSINFO
 PT__PRIVATE int pt__getpid(void) { return (int)getpid(); }
 PT__PRIVATE void pt__os_random(void *buf, size_t n) {
     unsigned char *b = (unsigned char *)buf;
@@ -968,8 +1091,31 @@ PT__PRIVATE void pt__os_random(void *buf, size_t n) {
         }
     }
 }
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
+    buf[cap - 1] = 0;
+}
+#else
+/* Only the C library: no process id, no host name, no /dev/urandom. The
+   random seed mixes the clocks, an address and clock() (UUIDs stay unique
+   per client; two processes started in the same nanosecond could collide). */
+PT__PRIVATE int pt__getpid(void) { return 0; }
+PT__PRIVATE void pt__os_random(void *buf, size_t n) {
+    unsigned char *b = (unsigned char *)buf;
+    uint64_t x = (uint64_t)pt__mono_ns() ^ ((uint64_t)pt__wall_ms() << 20) ^ (uint64_t)(uintptr_t)buf ^ (uint64_t)clock();
+    size_t i;
+    for (i = 0; i < n; i++) {
+        x += 0x9E3779B97F4A7C15ULL ^ (uint64_t)pt__mono_ns();
+        x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+        b[i] = (unsigned char)(x >> 24);
+    }
+}
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
+#endif /* PT__OSINFO */
 PT__PRIVATE const char *pt__os_name(void) {
-#if defined(__APPLE__)
+#if defined(__EMSCRIPTEN__)
+    return "emscripten";
+#elif defined(__APPLE__)
     return "darwin";
 #elif defined(__linux__)
     return "linux";
@@ -979,10 +1125,7 @@ PT__PRIVATE const char *pt__os_name(void) {
     return "posix";
 #endif
 }
-PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
-    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
-    buf[cap - 1] = 0;
-}
+#if PT__SOCKETS
 PT__PRIVATE int pt__net_init(void) { return 0; }
 PT__PRIVATE int pt__sock_errno(void) { return errno; }
 PT__PRIVATE int pt__sock_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == EINTR; }
@@ -1041,12 +1184,16 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
+#endif /* PT__SOCKETS */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_prepare(void);
 PT__PRIVATE void pt__fork_parent(void);
 PT__PRIVATE void pt__fork_child(void);
 static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
 static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
 PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Descriptors are close-on-exec. */
 typedef int pt__file;
 #define PT__BAD_FILE (-1)
@@ -1150,18 +1297,26 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s", strerror(e)); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
-#if PT__WIN32
-static INIT_ONCE pt__reg_once = INIT_ONCE_STATIC_INIT;
+#if !PT__THREADS
+PT__PRIVATE void pt__reg_lock(void) {}
+PT__PRIVATE void pt__reg_unlock(void) {}
+#elif PT__WIN32
+static INIT_ONCE pt__reg_once;   /* static zero = INIT_ONCE_STATIC_INIT (spelled {0}, which C++ flags) */
 static CRITICAL_SECTION pt__reg_mu;
 static BOOL CALLBACK pt__reg_init(PINIT_ONCE o, PVOID p, PVOID *c) { (void)o; (void)p; (void)c; InitializeCriticalSection(&pt__reg_mu); return TRUE; }
 PT__PRIVATE void pt__reg_lock(void) { InitOnceExecuteOnce(&pt__reg_once, pt__reg_init, NULL, NULL); EnterCriticalSection(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { LeaveCriticalSection(&pt__reg_mu); }
 #else
-static pthread_mutex_t pt__reg_mu = PTHREAD_MUTEX_INITIALIZER;
-PT__PRIVATE void pt__reg_lock(void) { pthread_mutex_lock(&pt__reg_mu); }
+/* Initialised once at run time, not with PTHREAD_MUTEX_INITIALIZER (glibc
+   spells its null pointers 0, which C++ -Wzero-as-null-pointer-constant flags). */
+static pthread_once_t pt__reg_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pt__reg_mu;
+static void pt__reg_init(void) { pthread_mutex_init(&pt__reg_mu, NULL); }
+PT__PRIVATE void pt__reg_lock(void) { pthread_once(&pt__reg_once, pt__reg_init); pthread_mutex_lock(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { pthread_mutex_unlock(&pt__reg_mu); }
 #endif
 
@@ -2116,6 +2271,7 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     cn->authority[0] = 0;
 }
 
+#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out, to the end of the section */
 /* Waits for fd readiness until deadline, polling the cancel hook every
    10 ms. 1 ready, 0 timeout, -1 error, -2 cancelled. */
 PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, const pt_http_request *req) {
@@ -2232,7 +2388,7 @@ PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, 
         pt__sock_nosigpipe(s);
         if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) { cn->fd = s; break; }
+        if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) { cn->fd = s; break; }
         last_err = pt__sock_errno();
         if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
         w = pt__http_wait(s, 1, deadline, req);
@@ -2477,6 +2633,16 @@ PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_h
     pt__fmt(resp->error, sizeof resp->error, "connection closed by the server");
     return PT_ERR_NETWORK;
 }
+#else
+/* Never reached: pt_client_new refuses a config without cfg.http (see
+   pt__build_check); kept so the callers need no #if. */
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    (void)req; (void)user;
+    pt__fmt(resp->error, sizeof resp->error, "built with PACKTRACK_NO_SOCKETS: set cfg.http");
+    resp->not_sent = 1;
+    return PT_ERR_CONFIG;
+}
+#endif /* PT__SOCKETS */
 
 /* ==== [pt:deflate] ======================================================= */
 /* Built-in gzip encoder (RFC 1951 deflate inside an RFC 1952 member) and a
@@ -2577,6 +2743,7 @@ PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
 }
 
 /* ---- deflate ------------------------------------------------------------- */
+#if PT__DEFLATE   /* PACKTRACK_NO_DEFLATE leaves the encoder out, to the end of the section */
 #define PT__DF_HBITS 15        /* 32K hash heads: 128 KiB, stays in L2 */
 #define PT__DF_BLOCK 16384u    /* symbols per block: adapts the codes, header cost ~0.5% */
 #define PT__DF_WIN 32768u
@@ -2932,6 +3099,15 @@ done:   /* also on failure: heads written so far must fall out of the window */
     out[4] = (uint8_t)n; out[5] = (uint8_t)(n >> 8); out[6] = (uint8_t)(n >> 16); out[7] = (uint8_t)(n >> 24);
     return (size_t)(out + 8 - (uint8_t *)out_);
 }
+#else
+/* No built-in encoder: gzip comes from zlib, libdeflate or cfg.gzip, and
+   pt_client_new refuses enable_gzip without one (pt__build_check). */
+typedef struct pt__deflate pt__deflate;
+PT__PRIVATE pt__deflate *pt__deflate_new(void) { return NULL; }
+PT__PRIVATE void pt__deflate_free(pt__deflate *d) { (void)d; }
+PT__PRIVATE size_t pt__gzip_bound(size_t n) { return n + n / 1000 + 64; }
+PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out, size_t cap) { (void)d; (void)in; (void)n; (void)out; (void)cap; return 0; }
+#endif /* PT__DEFLATE */
 
 /* ==== [pt:curl] ========================================================== */
 #if defined(PACKTRACK_USE_CURL)
@@ -3402,6 +3578,7 @@ struct pt__spool {
     char       rb_key[37];
     uint64_t   n_replayed, n_bad;
 };
+#if PT__SPOOL   /* PACKTRACK_NO_SPOOL leaves the spool out, to the end of the section */
 static pt__spool *pt__spool_open_list;   /* spools open in this process; pt__reg_lock */
 
 PT__PRIVATE void pt__sp_w32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
@@ -4220,6 +4397,48 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
     for (pp = &pt__spool_open_list; *pp; pp = &(*pp)->reg_next) if (*pp == sp) { *pp = sp->reg_next; break; }
     pt__sp_free(sp);   /* closing our descriptors releases nothing of the parent's lock */
 }
+#else
+/* No spool: c->spool stays NULL (pt__build_check refuses spool_dir), so only
+   pt__spool_open can be reached; the rest keeps the callers free of #if. */
+PT__PRIVATE pt_result pt__spool_open(const pt_config *cfg, pt__spool **out, pt_error *err) {
+    (void)cfg; *out = NULL;
+    return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool)");
+}
+PT__PRIVATE pt_result pt__spool_append(pt__spool *sp, const char *json, size_t len, uint32_t pcrc) { (void)sp; (void)json; (void)len; (void)pcrc; return PT_OK; }
+PT__PRIVATE void pt__spool_unappend(pt__spool *sp) { (void)sp; }
+PT__PRIVATE uint64_t pt__spool_room(pt__spool *sp, size_t len, int drop_oldest) { (void)sp; (void)len; (void)drop_oldest; return 0; }
+PT__PRIVATE void pt__spool_evict(pt__spool *sp, uint64_t k) { (void)sp; (void)k; }
+PT__PRIVATE size_t pt__spool_cut_max(const pt__spool *sp, size_t maxn) { (void)sp; return maxn; }
+PT__PRIVATE void pt__spool_cut(pt__spool *sp, size_t n, char *key) { (void)sp; (void)n; (void)key; }
+PT__PRIVATE void pt__spool_settle(pt__spool *sp, size_t lo, size_t hi, int outcome,
+                                  const char *payload, const size_t *off, const size_t *len) {
+    (void)sp; (void)lo; (void)hi; (void)outcome; (void)payload; (void)off; (void)len;
+}
+PT__PRIVATE void pt__spool_sync(pt__spool *sp, pt__mutex *mu) { (void)sp; (void)mu; }
+PT__PRIVATE uint64_t pt__spool_bytes(const pt__spool *sp) { (void)sp; return 0; }
+PT__PRIVATE int pt__spool_replay(pt__spool *sp, const char **json, size_t *len) { (void)sp; (void)json; (void)len; return 0; }
+PT__PRIVATE pt_result pt__spool_close(pt__spool *sp) { (void)sp; return PT_OK; }
+PT__PRIVATE void pt__spool_forget(pt__spool *sp) { (void)sp; }
+#endif /* PT__SPOOL */
+
+/* What a configuration asks of the build switches: a part left out is a
+   clear PT_ERR_CONFIG at pt_client_new, never a silent downgrade. */
+PT__PRIVATE pt_result pt__build_check(const pt_config *cfg, pt_error *err) {
+#if !PT__SOCKETS
+    if (!cfg->http)
+        return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http to an HTTP hook");
+#endif
+#if !PT__SPOOL
+    if (!pt__empty(cfg->spool_dir))
+        return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool): leave spool_dir unset or rebuild without it");
+#endif
+#if !PT__DEFLATE && !defined(PACKTRACK_USE_ZLIB) && !defined(PACKTRACK_USE_LIBDEFLATE)
+    if (cfg->enable_gzip && !cfg->gzip)
+        return pt__err(err, PT_ERR_CONFIG, "enable_gzip needs a gzip encoder but this build has PACKTRACK_NO_DEFLATE: set cfg.gzip, or build with PACKTRACK_USE_ZLIB or PACKTRACK_USE_LIBDEFLATE");
+#endif
+    (void)cfg; (void)err;
+    return PT_OK;
+}
 
 /* ==== [pt:queue] ========================================================= */
 /* The bounded queue: serialised events in a list of 64 KiB chunks, each
@@ -4231,6 +4450,7 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
 #define PT__MAX_SPARE 8
 typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt__chunk;
 #define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
+#define PT__CHUNK_CDATA(ch) ((const unsigned char *)((ch) + 1))
 typedef struct pt__queue {
     pt__chunk *first, *last, *spare;
     pt__chunk *limbo;             /* emptied while `hold`: still being read by the batch copy */
@@ -4274,7 +4494,7 @@ PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, i
     if (!q->count) return 0;
     while (ch && ch->head == ch->tail) ch = ch->next;
     if (!ch) return 0;
-    rec = PT__CHUNK_DATA(ch) + ch->head;
+    rec = PT__CHUNK_CDATA(ch) + ch->head;
     memcpy(&l32, rec, 4);
     if (len) *len = l32;
     if (t) memcpy(t, rec + 8, 8);
@@ -4722,7 +4942,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
         size_t off = ch->head;
         while (off < ch->tail && n < maxn) {
             uint32_t l32;
-            memcpy(&l32, PT__CHUNK_DATA(ch) + off, 4);
+            memcpy(&l32, PT__CHUNK_CDATA(ch) + off, 4);
             if (n && bytes + l32 + 1 > c->cfg.batch_max_bytes) { maxn = n; break; }
             bytes += l32 + (n ? 1 : 0);
             n++;
@@ -4858,98 +5078,124 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     pt__wake_waiters(c);
 }
 
-/* One request for the current range, then bookkeeping. */
-PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
+/* Sends one request for the current range (lock held, dropped around the
+   I/O) and counts it. Returns the transport result; 1 in *skipped when no
+   request went out (the body could not be built). */
+PT__PRIVATE PT__COLD pt_result pt__attempt_send(pt__core *c, pt_http_response *resp, int *skipped) {
     pt__batch *b = &c->b;
-    pt_http_response resp;
     pt_result tr;
-    int cls, flip;
-    int64_t now;
+    *skipped = 0;
     if (!b->prepared) {
         pt__mutex_unlock(&c->mu);
         pt__batch_prepare(c);
         pt__mutex_lock(&c->mu);
-        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return; }
+        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); *skipped = 1; return PT_ERR_NO_MEMORY; }
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
     pt__mutex_unlock(&c->mu);
     if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
-    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
+    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, resp);
     pt__mutex_lock(&c->mu);
-    now = pt__mono_ms();
     b->attempts++;
     c->batches++;
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
+    return tr;
+}
+
+/* The current range was accepted (2xx). */
+PT__PRIVATE void pt__attempt_delivered(pt__core *c, const pt_http_response *resp) {
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
+    pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp->status);
+}
+
+/* A retryable failure: trip the breaker if due, then schedule the next try
+   or give the batch up once retry_max_elapsed_ms has passed. */
+PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    int64_t wait, ra = -1;
+    char msg[160];
+    c->req_failed++;
+    c->consecutive_failures++;
+    if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp->status);
+    else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+    pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+    if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
+        c->breaker = PT_BREAKER_OPEN;
+        c->open_until = now + c->cfg.breaker_cooldown_ms;
+        pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
+    }
+    if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
+        pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
+                   (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
+        /* The unsettled ranges always form one contiguous tail [top.lo, n)
+           (bisection settles them left to right): report it as one range,
+           with its own payload. */
+        if (b->nranges > 1) {
+            b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
+            if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
+        }
+        pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp->status);
+    } else {
+        wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        if (tr == PT_OK) ra = pt__parse_retry_after(resp->retry_after, pt__wall_ms());
+        if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
+        b->next_try_ms = now + wait;
+        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
+                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+    }
+}
+
+/* A permanent answer: split the range to isolate the bad event(s) when the
+   status says the body was at fault, else drop it for good. */
+PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    pt__range r = b->ranges[b->nranges - 1];
+    int st = tr == PT_OK ? resp->status : 0;
+    c->req_failed++;
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
+    if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
+        size_t mid = r.lo + (r.hi - r.lo) / 2;
+        if (b->nranges + 1 >= b->rcap) {
+            pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
+            if (!nr) { b->next_try_ms = now + 100; return; }
+            b->ranges = nr; b->rcap *= 2;
+        }
+        b->nranges--;
+        b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
+        b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
+        b->prepared = 0;
+        pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
+    } else {
+        char msg[160];
+        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+        else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+        pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
+        pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
+    }
+}
+
+/* One request for the current range, then bookkeeping. */
+PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
+    pt_http_response resp;
+    pt_result tr;
+    int cls, flip, skipped;
+    int64_t now;
+    tr = pt__attempt_send(c, &resp, &skipped);
+    if (skipped) return;
+    now = pt__mono_ms();
     cls = pt__classify(tr, &resp, 1);
-    if (cls == 1) {
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
-        pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp.status);
-    } else if (tr == PT_ERR_CANCELLED) {
+    if (cls == 1) pt__attempt_delivered(c, &resp);
+    else if (tr == PT_ERR_CANCELLED) {
         c->req_failed++;
         pt__note_error(c, tr, "request cut off at the close deadline");
-        b->next_try_ms = now + 10;
+        c->b.next_try_ms = now + 10;
         return;
-    } else if (cls == 0) {
-        int64_t wait, ra = -1;
-        char msg[160];
-        c->req_failed++;
-        c->consecutive_failures++;
-        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp.status);
-        else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-        if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
-            c->breaker = PT_BREAKER_OPEN;
-            c->open_until = now + c->cfg.breaker_cooldown_ms;
-            pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
-        }
-        if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
-            pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
-                       (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
-            /* The unsettled ranges always form one contiguous tail [top.lo, n)
-               (bisection settles them left to right): report it as one range,
-               with its own payload. */
-            if (b->nranges > 1) {
-                b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
-                if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
-            }
-            pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
-        } else {
-            wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
-            if (tr == PT_OK) ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
-            if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
-            b->next_try_ms = now + wait;
-            pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
-                    (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
-        }
-    } else {
-        pt__range r = b->ranges[b->nranges - 1];
-        int st = tr == PT_OK ? resp.status : 0;
-        c->req_failed++;
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
-        if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
-            size_t mid = r.lo + (r.hi - r.lo) / 2;
-            if (b->nranges + 1 >= b->rcap) {
-                pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
-                if (!nr) { b->next_try_ms = now + 100; return; }
-                b->ranges = nr; b->rcap *= 2;
-            }
-            b->nranges--;
-            b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
-            b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
-            b->prepared = 0;
-            pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
-        } else {
-            char msg[160];
-            if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
-            else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-            pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-            pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
-            pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
-        }
-    }
+    } else if (cls == 0) pt__attempt_retry(c, tr, &resp, now);
+    else pt__attempt_reject(c, tr, &resp, now);
     flip = pt__bp_update(c);
     pt__bp_fire(c, flip);
 }
@@ -5238,6 +5484,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
     if (url.https && !PT__HAVE_TLS && !cfg.http)
         return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+    if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -5862,6 +6109,12 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
     pt__uuid_seed_init();
 }
 
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma pop_macro("NULL")
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 #if defined(_MSC_VER)
 #pragma warning(pop)
 #endif
