@@ -165,6 +165,17 @@ static int tc_has(const char *hay, const char *needle) { return hay && needle &&
 /* The body of request i (caller frees with pts_request_free). */
 static int tc_req(pts_server *s, int i, pts_request *r) { return pts_get_request(s, i, r) == 0 && r->body; }
 
+/* Header NAME of request i into buf ("" if the header or the request is absent). */
+static const char *tc_req_header(pts_server *s, int i, const char *name, char *buf, size_t cap) {
+    pts_request r;
+    buf[0] = 0;
+    if (pts_get_request(s, i, &r) == 0) {
+        if (!pts_header(&r, name, buf, cap)) buf[0] = 0;
+        pts_request_free(&r);
+    }
+    return buf;
+}
+
 #define TC_EVENT(msg) "{\"source\":{\"system\":\"file-svc\"},\"workflow\":{\"id\":\"wf-f\"},\"actor\":{\"type\":\"agent\",\"id\":\"a-f\"},\"severity\":\"warn\",\"status\":\"ok\",\"message\":\"" msg "\"}"
 
 /* ---- 0: a single event from flags reaches the server with every field ---- */
@@ -564,7 +575,6 @@ PT_TEST(cli_503_storm_exhausts_retries_exit_3) {
     tc_out o;
     pts_action a;
     char k0[64], k2[64];
-    pts_request r;
     const char *args[] = { "--message", "m", "--retries", "3", "--backoff-initial", "1ms", "--backoff-max", "5ms", NULL };
     TC_NEED_BIN();
     PT_REQUIRE((s = pts_start()) != NULL);
@@ -577,9 +587,8 @@ PT_TEST(cli_503_storm_exhausts_retries_exit_3) {
     PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 3);
     PT_CHECK_EQ(pts_request_count(s), 3);
-    k0[0] = k2[0] = 0;
-    if (tc_req(s, 0, &r)) { pts_header(&r, "Idempotency-Key", k0, sizeof k0); pts_request_free(&r); }
-    if (tc_req(s, 2, &r)) { pts_header(&r, "Idempotency-Key", k2, sizeof k2); pts_request_free(&r); }
+    tc_req_header(s, 0, "Idempotency-Key", k0, sizeof k0);
+    tc_req_header(s, 2, "Idempotency-Key", k2, sizeof k2);
     PT_CHECK(k0[0] && strcmp(k0, k2) == 0);
     tc_free(&o);
     pts_stop(s);
@@ -880,12 +889,7 @@ PT_TEST(cli_go_idempotency_key_is_the_header) {
     PT_CHECK(tc_run(&o, single, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 0);
     PT_CHECK_EQ(pts_request_count(s), 3);
-    for (i = 0; i < 3; i++) {
-        if (tc_req(s, i, &r)) {
-            PT_CHECK_STR(pts_header(&r, "Idempotency-Key", hv, sizeof hv), "run-77");
-            pts_request_free(&r);
-        } else PT_CHECK(0);
-    }
+    for (i = 0; i < 3; i++) PT_CHECK_STR(tc_req_header(s, i, "Idempotency-Key", hv, sizeof hv), "run-77");
     PT_CHECK_EQ(pts_key_count(s, "run-77"), 1);
     tc_free(&o);
     /* a file that fits in one request: the request carries the key, the events keep their own */
@@ -909,9 +913,8 @@ PT_TEST(cli_go_idempotency_key_is_the_header) {
     PT_CHECK(tc_run(&o, file_nokey, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 0);
     PT_CHECK_EQ(pts_request_count(s), 6);
-    k1[0] = k2[0] = 0;
-    if (tc_req(s, 4, &r)) { pts_header(&r, "Idempotency-Key", k1, sizeof k1); pts_request_free(&r); }
-    if (tc_req(s, 5, &r)) { pts_header(&r, "Idempotency-Key", k2, sizeof k2); pts_request_free(&r); }
+    tc_req_header(s, 4, "Idempotency-Key", k1, sizeof k1);
+    tc_req_header(s, 5, "Idempotency-Key", k2, sizeof k2);
     PT_CHECK(strlen(k1) == 36 && strlen(k2) == 36 && strcmp(k1, k2) != 0);
     tc_free(&o);
     /* --async cannot honour one key; a key with a space is no header value */
@@ -930,10 +933,7 @@ PT_TEST(cli_go_idempotency_key_is_the_header) {
         tc_env_add(&e, "PACKTRACK_IDEMPOTENCY_KEY=env-key-9");
         PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
         PT_CHECK_EQ(o.code, 0);
-        if (tc_req(s, before, &r)) {
-            PT_CHECK_STR(pts_header(&r, "Idempotency-Key", hv, sizeof hv), "env-key-9");
-            pts_request_free(&r);
-        } else PT_CHECK(0);
+        PT_CHECK_STR(tc_req_header(s, before, "Idempotency-Key", hv, sizeof hv), "env-key-9");
         tc_free(&o);
     }
     unlink(path);
@@ -1125,7 +1125,6 @@ PT_TEST(cli_user_agent_gets_go_suffix) {
     pts_server *s;
     tc_env e;
     tc_out o;
-    pts_request r;
     char hv[128];
     const char *args[] = { "--message", "m", "--user-agent", "ci-bot/1.0", NULL };
     TC_NEED_BIN();
@@ -1134,10 +1133,7 @@ PT_TEST(cli_user_agent_gets_go_suffix) {
     tc_env_fields(&e);
     PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 0);
-    if (tc_req(s, 0, &r)) {
-        PT_CHECK_STR(pts_header(&r, "User-Agent", hv, sizeof hv), "ci-bot/1.0 packtrack-logger/" PACKTRACK_VERSION_STRING);
-        pts_request_free(&r);
-    } else PT_CHECK(0);
+    PT_CHECK_STR(tc_req_header(s, 0, "User-Agent", hv, sizeof hv), "ci-bot/1.0 packtrack-logger/" PACKTRACK_VERSION_STRING);
     tc_free(&o);
     pts_stop(s);
 }
