@@ -176,17 +176,14 @@ static int ieq(const char *a, const char *b) {
     while (*a && lower((unsigned char)*a) == lower((unsigned char)*b)) { a++; b++; }
     return *a == 0 && *b == 0;
 }
-/* This file compiles the implementation, so it parses booleans and Go-style
-   durations exactly as pt_config_from_env() does, with the library's own
-   parsers (case-insensitive 1/true/yes/y/on and 0/false/no/n/off; "1.5s",
-   "250ms", "1m30s", a bare integer is milliseconds). */
+/* This file compiles the implementation, so it parses booleans, counts and
+   Go-style durations exactly as pt_config_from_env() does, with the
+   library's own parsers (case-insensitive 1/true/yes/y/on and
+   0/false/no/n/off; "1.5s", "250ms", "1m30s"). */
 static int parse_bool(const char *v, int *out) { return pt__parse_bool(v, out); }
 static int parse_int(const char *v, long lo, long hi, int *out) {
-    char *end;
-    long x;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) return -1;
+    long long x;
+    if (pt__parse_int(v, lo, hi, &x) != 0) return -1;
     *out = (int)x;
     return 0;
 }
