@@ -1,6 +1,7 @@
 #!/bin/sh
 # Packaging check: builds tests/consumer/ against packtrack every way a user
-# can take it, and runs it (each consumer sends one event to a local sink):
+# can take it, as C and (where cmake finds a C++ compiler) as C++, and runs it
+# (each consumer sends one event to a local sink):
 #   add_subdirectory      header-only, library+curl+zlib, header-only NO_THREADS,
 #                         and cross-built for Windows with mingw-w64 (ws2_32)
 #   FetchContent          from a file:// source archive, header-only and library+libdeflate
@@ -79,6 +80,8 @@ cmake_case() {
   fi
   if ! nice cmake --build "$d" >> "$d.log" 2>&1; then bad "$name" "build failed:"; logtail "$d.log"; return 1; fi
   run_consumer "$name" "$d/consumer"
+  # the C++ build of the same consumer, when cmake found a C++ compiler
+  if [ -f "$d/CMakeFiles/consumer_cxx.dir/build.make" ]; then run_consumer "$name-cxx" "$d/consumer_cxx"; fi
 }
 # install_case NAME PREFIX [options]: configure packtrack itself, build, install into PREFIX
 install_case() {
@@ -126,7 +129,7 @@ else
   if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
     d="$W/subdir-mingw-cross"
     if nice cmake -S "$ROOT/tests/consumer" -B "$d" -DCMAKE_SYSTEM_NAME=Windows -DCMAKE_C_COMPILER=x86_64-w64-mingw32-gcc \
-         -DCONSUMER_HOW=subdir -DPACKTRACK_SOURCE="$ROOT" > "$d.log" 2>&1 && nice cmake --build "$d" -- VERBOSE=1 >> "$d.log" 2>&1; then
+         -DCONSUMER_CXX=OFF -DCONSUMER_HOW=subdir -DPACKTRACK_SOURCE="$ROOT" > "$d.log" 2>&1 && nice cmake --build "$d" -- VERBOSE=1 >> "$d.log" 2>&1; then
       # the link line: ws2_32 and no pthread (packtrack uses Win32 threads there)
       cat "$d/CMakeFiles/consumer.dir/linkLibs.rsp" "$d/CMakeFiles/consumer.dir/link.txt" >> "$d.link" 2>/dev/null
       if [ -f "$d/consumer.exe" ] && grep -q -- "-lws2_32" "$d.link" && ! grep -q -- "pthread" "$d.link"; then ok subdir-mingw-cross
