@@ -662,6 +662,8 @@ static void usage(FILE *f) {
           "  - --dry-run prints the JSON it would send, one event per line (Go prints nothing).\n"
           "  - --async retries are bounded by time (the sum of the waits --retries allows), with full jitter:\n"
           "    the library's pipeline retries by time, not by count.\n"
+          "  - --health-enable (also a flag here; Go reads only the variable) probes the server before sending\n"
+          "    and stops on an unhealthy answer; in Go the setting has no effect on sends.\n"
           "  - --file - reads standard input. Without --user-agent the User-Agent is packtrack-c/VERSION.\n"
           "  - https:// needs a build with -DPACKTRACK_USE_CURL (link -lcurl); the plain build speaks http://.\n", f);
 }
