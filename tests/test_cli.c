@@ -1138,6 +1138,37 @@ PT_TEST(cli_user_agent_gets_go_suffix) {
     pts_stop(s);
 }
 
+/* ---- --health-enable probes before sending, and an unhealthy answer stops the send ---- */
+PT_TEST(cli_health_enable_probes_first) {
+    pts_server *s;
+    tc_env e;
+    tc_out o;
+    pts_action a;
+    pts_request r;
+    const char *args[] = { "--message", "m", "--health-enable", NULL };
+    TC_NEED_BIN();
+    PT_REQUIRE((s = pts_start()) != NULL);
+    tc_env_base(&e, s);
+    tc_env_fields(&e);
+    memset(&a, 0, sizeof a);
+    a.status = 503;
+    pts_script(s, &a, 1);
+    PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
+    PT_CHECK_EQ(o.code, 3);
+    PT_CHECK_EQ(pts_request_count(s), 1);             /* the probe only */
+    PT_CHECK_EQ(pts_events_received(s), 0);
+    tc_free(&o);
+    PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
+    PT_CHECK_EQ(o.code, 0);
+    PT_CHECK_EQ(pts_request_count(s), 3);
+    if (pts_get_request(s, 1, &r) == 0) { PT_CHECK_STR(r.method, "GET"); PT_CHECK_STR(r.path, "/api/health"); pts_request_free(&r); }
+    else PT_CHECK(0);
+    if (pts_get_request(s, 2, &r) == 0) { PT_CHECK_STR(r.method, "POST"); pts_request_free(&r); } else PT_CHECK(0);
+    PT_CHECK_EQ(pts_events_received(s), 1);
+    tc_free(&o);
+    pts_stop(s);
+}
+
 static const pt_test_case cli_tests[] = {
     PT_CASE(cli_single_event_from_flags),
     PT_CASE(cli_env_first_only_message_flag),
@@ -1165,4 +1196,5 @@ static const pt_test_case cli_tests[] = {
     PT_CASE(cli_truncated_json_says_truncated),
     PT_CASE(cli_help_examples_and_differences),
     PT_CASE(cli_user_agent_gets_go_suffix),
+    PT_CASE(cli_health_enable_probes_first),
 };
