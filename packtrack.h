@@ -3025,6 +3025,12 @@ PT__PRIVATE PT__COLD int pt__bx_none(pt__xfer *x) {
 PT__PRIVATE int pt__bx_none_step(pt__xfer *x, int64_t until) { (void)until; return pt__bx_none(x); }
 PT__PRIVATE void pt__bx_none_cancel(pt__xfer *x) { (void)x; }
 static const pt__transport pt__tp_builtin = { "none (PACKTRACK_NO_SOCKETS)", pt__bx_none, pt__bx_none_step, pt__bx_none_cancel };
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    (void)req; (void)user;
+    pt__fmt(resp->error, sizeof resp->error, "built with PACKTRACK_NO_SOCKETS: set cfg.http or cfg.http_async");
+    resp->not_sent = 1;
+    return PT_ERR_CONFIG;
+}
 #endif /* PT__SOCKETS */
 
 /* ==== [pt:deflate] ======================================================= */
