@@ -161,6 +161,12 @@ elif [ -z "${WINE:-}" ] || ! have "$WINE"; then missing windows-wine wine64 "win
 else run_variant_cmd windows-wine env WINE="$WINE" B="$B" sh tests/win/run.sh $SEL
 fi
 
+# the C-library-only core: nm shows no thread/socket/file symbol, and it runs
+# natively and as WebAssembly under node (emscripten; CI=true fails a skip)
+run_variant_cmd nm-no-os sh tests/nm_check.sh
+run_variant_cmd wasm-node sh tests/wasm/run.sh
+run_variant_cmd packaging env B="$B" sh tests/packaging.sh
+
 if have_clang_san fuzzer,address,undefined; then
   run_variant_cmd fuzz-${FUZZ_SECS}s-each env FUZZ_NO_MERGE=1 FUZZ_BUILD="$B/fuzz" sh tests/fuzz/run.sh $FUZZ_SECS
 else missing fuzz-${FUZZ_SECS}s-each "$CLANG_PKG" "clang with libFuzzer not found"; fi

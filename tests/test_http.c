@@ -346,7 +346,7 @@ PT_TEST(http_builtin_resolve_is_bounded_by_deadlines) {
     cfg.flush_interval_ms = 1;
     pt_close(c, 100, NULL); pt_client_free(c); c = NULL;
     PT_REQUIRE(pt_client_new(&cfg, &c, NULL) == PT_OK);
-    PT_CHECK_EQ(pt_track_json(c, "{\"message\":\"x\"}", 15), PT_OK);
+    PT_CHECK_EQ(pt_track_json(c, TU_EV_JSON("x"), strlen(TU_EV_JSON("x"))), PT_OK);
     for (i = 0; i < 200 && th_hung_now() < 2; i++) tu_sleep_ms(5);
     PT_CHECK(th_hung_now() >= 1);
     t0 = pt_now_ms();

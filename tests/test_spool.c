@@ -1284,7 +1284,7 @@ PT_TEST(spool_failure_log_lines_reach_a_reentrant_logger) {
     ts_rl_lines = ts_rl_dead_letter = 0;
     ts_rl_client = NULL;
     PT_REQUIRE(pt_client_new(&cfg, &ts_rl_client, NULL) == PT_OK);
-    PT_CHECK_EQ(pt_track_json(ts_rl_client, "{\"message\":\"POISON\"}", 20), PT_OK);
+    PT_CHECK_EQ(pt_track_json(ts_rl_client, TU_EV_JSON("POISON"), strlen(TU_EV_JSON("POISON"))), PT_OK);
     PT_CHECK_EQ(pt_flush(ts_rl_client, 3000), PT_OK);      /* returns: no deadlock */
     PT_CHECK(ts_rl_dead_letter >= 1);
     pt_close(ts_rl_client, 500, &rep);

@@ -28,6 +28,10 @@ TU_UNUSED static pt_event tu_event(const char *message) {
     return ev;
 }
 
+/* A complete event as JSON text (pt_track_json checks the required fields). */
+#define TU_EV_JSON(msg) "{\"source\":{\"system\":\"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\",\"id\":\"i\"}," \
+                        "\"severity\":\"info\",\"status\":\"ok\",\"message\":\"" msg "\"}"
+
 /* A config aimed at a test server, with short timeouts and backoff. */
 TU_UNUSED static pt_config tu_config(const char *url) {
     pt_config cfg;

@@ -27,6 +27,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "../test_schedule.c"
 #include "../test_transport.c"
 #include "../test_spool.c"
+#include "../test_api.c"
 
 #include <io.h>
 
@@ -39,6 +40,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
     PT_SUITE_ENTRY(spool_tests),
+    PT_SUITE_ENTRY(api_tests),
 };
 
 /* Per-test limit: far above any test's run time under wine (the slowest,
