@@ -17,7 +17,7 @@ TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
 .PHONY: fuzz all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
-        test-windows check-compile demo bench size coverage clean examples
+        test-windows test-nm test-wasm check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
 
@@ -59,6 +59,12 @@ test-valgrind: $(B)/run
 # Windows: mingw-w64 cross build run under wine (skips if either is missing)
 test-windows: | $(B)
 	B=$(B) sh tests/win/run.sh $(T)
+
+# C-library-only core: no thread/socket/file symbol (nm), and under node as wasm
+test-nm: | $(B)
+	B=$(B) sh tests/nm_check.sh
+test-wasm: | $(B)
+	B=$(B) sh tests/wasm/run.sh
 
 # ---- header hygiene: C99/C11 x gcc/clang, C++11/17 x g++/clang++, two TUs,
 #      PACKTRACK_API static, no OS header through the declarations -----------

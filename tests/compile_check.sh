@@ -125,11 +125,18 @@ fi
 [ -f /usr/include/zlib.h ] && cfg -DPACKTRACK_USE_ZLIB
 [ -f /usr/include/libdeflate.h ] && cfg -DPACKTRACK_USE_LIBDEFLATE
 cfg -DPACKTRACK_NO_THREADS
+cfg -DPACKTRACK_NO_SOCKETS
+cfg -DPACKTRACK_NO_SPOOL
+cfg -DPACKTRACK_NO_DEFLATE
+cfg -DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL -DPACKTRACK_NO_DEFLATE
+[ -f /usr/include/zlib.h ] && cfg -DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL -DPACKTRACK_NO_DEFLATE -DPACKTRACK_USE_ZLIB
+must_fail "PACKTRACK_NO_SOCKETS and PACKTRACK_USE_CURL" gcc -std=c99 -I. -DPACKTRACK_NO_SOCKETS -DPACKTRACK_USE_CURL -c "$T/impl.c" -o "$T/impl.o"
 # Windows (mingw-w64), when installed; the wine variant runs the suites
 if command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
   run x86_64-w64-mingw32-gcc -std=c99 $WC -I. -c "$T/impl.c" -o "$T/impl.o"
   run x86_64-w64-mingw32-gcc -std=c11 $WC -I. -DPACKTRACK_NO_THREADS -c "$T/impl.c" -o "$T/impl.o"
   run x86_64-w64-mingw32-g++ -std=c++17 $(cxxw g++) -I. -c "$T/impl.cpp" -o "$T/impl.o"
+  run x86_64-w64-mingw32-gcc -std=c99 $WC -I. -DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL -DPACKTRACK_NO_DEFLATE -c "$T/impl.c" -o "$T/impl.o"
 fi
 if [ $fail -ne 0 ]; then echo "header hygiene checks failed"; exit 1; fi
-echo "header hygiene: ok (strict warnings as errors: gcc/clang C99/C11, g++/clang++ C++11/17, curl/zlib/libdeflate/no-threads/mingw configurations; two TUs, static API, no OS headers or feature macros, nothing leaks)"
+echo "header hygiene: ok (strict warnings as errors: gcc/clang C99/C11, g++/clang++ C++11/17, curl/zlib/libdeflate/mingw and every build switch; two TUs, static API, no OS headers or feature macros, nothing leaks)"

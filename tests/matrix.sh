@@ -53,6 +53,10 @@ run_variant tsan run-tsan env TSAN_OPTIONS="halt_on_error=1" ./$B/run-tsan
 run_variant valgrind run valgrind -q --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   ./$B/run $VALGRIND_EXCLUDE
 run_variant_cmd windows-wine sh tests/win/run.sh
+# the C-library-only core: nm shows no thread/socket/file symbol, and it runs
+# natively and as WebAssembly under node (emscripten; CI=true fails a skip)
+run_variant_cmd nm-no-os sh tests/nm_check.sh
+run_variant_cmd wasm-node sh tests/wasm/run.sh
 run_variant_cmd packaging env B="$B" sh tests/packaging.sh
 if command -v clang >/dev/null 2>&1; then
   run_variant_cmd fuzz-10s-each env FUZZ_NO_MERGE=1 FUZZ_BUILD="$B/fuzz" sh tests/fuzz/run.sh 10
