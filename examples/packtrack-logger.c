@@ -42,6 +42,9 @@
    never printed: --verbose shows "key: set (N chars)" at most. */
 #define PACKTRACK_IMPLEMENTATION
 #include "../packtrack.h"
+#if defined(PACKTRACK_NO_SOCKETS)
+#error "packtrack-logger sends through the built-in HTTP client (or libcurl): build it without PACKTRACK_NO_SOCKETS"
+#endif
 
 #include <errno.h>
 #include <limits.h>
