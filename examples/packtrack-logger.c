@@ -987,11 +987,14 @@ static size_t chunk_at(const ev_list *l, size_t i, int max_n, size_t max_bytes, 
     while (i + k < l->n && (int)k < max_n && (k == 0 || *bytes + l->json_len[i + k] + 1 <= max_bytes)) *bytes += l->json_len[i + k++] + 1;
     return k;
 }
-static size_t count_requests(pt_client *cl, const ev_list *l) {
-    const pt_config *rc = pt_client_config(cl);
-    size_t i = 0, nreq = 0, bytes;
+/* Requests that l takes with the client's batch limits (no client, as in a
+   dry run: the limits cfg asks for, else the library's defaults). */
+static size_t count_requests(pt_client *cl, const pt_config *cfg, const ev_list *l, int *batch_size) {
+    const pt_config *rc = cl ? pt_client_config(cl) : cfg;
+    size_t i = 0, nreq = 0, bytes, max_bytes = rc->batch_max_bytes ? rc->batch_max_bytes : (size_t)1 << 20;
+    *batch_size = rc->batch_size ? rc->batch_size : 100;
     if (l->n == 1) return 1;
-    while (i < l->n) { i += chunk_at(l, i, rc->batch_size, rc->batch_max_bytes, &bytes); nreq++; }
+    while (i < l->n) { i += chunk_at(l, i, *batch_size, max_bytes, &bytes); nreq++; }
     return nreq;
 }
 
@@ -1159,12 +1162,13 @@ static int run(int argc, char **argv) {
 
     if (from_input) {
         if ((rc = read_input(&events)) != EXIT_OK) goto done;
-        if (cli_idem_key && !dry) {
-            size_t nreq = count_requests(cl, &events);
+        if (cli_idem_key) {
+            int bs;
+            size_t nreq = count_requests(cl, &cfg, &events, &bs);
             if (nreq > 1) {
                 rc = fail(EXIT_ARGS, "%s names one request, but these %lu events need %lu requests (--batch-size %d): "
                           "raise --batch-size or leave the key out (each request then gets its own)",
-                          src(OPT_IDEM_KEY), (unsigned long)events.n, (unsigned long)nreq, pt_client_config(cl)->batch_size);
+                          src(OPT_IDEM_KEY), (unsigned long)events.n, (unsigned long)nreq, bs);
                 goto done;
             }
         }
