@@ -34,7 +34,7 @@ logtail() { tail -n 15 "$1" | sed 's/^/    | /'; }
 
 have_cmake=1; command -v cmake >/dev/null 2>&1 || have_cmake=0
 have_pc=1; command -v pkg-config >/dev/null 2>&1 || have_pc=0
-hdr() { printf '#include <%s>\nint main(void){return 0;}\n' "$1" | $CC -x c -fsyntax-only - >/dev/null 2>&1; }
+hdr() { printf '#include <%s>\n' "$1" | $CC ${CPPFLAGS:-} -x c -E - >/dev/null 2>&1; }   # honours CPPFLAGS, as tests/matrix.sh
 have_curl=1; hdr curl/curl.h || have_curl=0
 have_deflate=1; hdr libdeflate.h || have_deflate=0
 

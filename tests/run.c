@@ -17,6 +17,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_http.c"
 #include "test_ingest.c"
 #include "test_pipeline.c"
+#include "test_schedule.c"
 #include "test_transport.c"
 #if !defined(PACKTRACK_NO_SPOOL)   /* the mutants of tests/mutants/build_*.mut build without it */
 #include "test_spool.c"
@@ -24,6 +25,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_build.c"
 #include "test_cli.c"
 #include "test_hostile.c"
+#include "test_api.c"
 
 #include <time.h>
 #include <signal.h>
@@ -36,6 +38,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
 #if !defined(PACKTRACK_NO_SPOOL)
     PT_SUITE_ENTRY(spool_tests),
@@ -43,6 +46,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(build_tests),
     PT_SUITE_ENTRY(cli_tests),
     PT_SUITE_ENTRY(hostile_tests),
+    PT_SUITE_ENTRY(api_tests),
 };
 
 static double pt_t_now(void) {
