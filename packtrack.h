@@ -474,7 +474,9 @@ PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt
    the given metadata plus duration_ms (and parent_step_id); your metadata
    keys win. Severity is error for the statuses error/failed/timeout, else
    the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
-   is not active, PT_ERR_CLOSED after pt_close (the step is released either way). */
+   is not active (or metadata NULL with a count: the step stays active), else
+   what pt_track returned, e.g. PT_ERR_CLOSED after pt_close; the step is
+   released either way. */
 PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
 /* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
 PT__API const char *pt_step_id(const pt_step *step);
@@ -6536,7 +6538,6 @@ PT__PRIVATE int pt__status_is_error(const char *s) {
 PT__PRIVATE pt_field *pt__step_fields(pt_field *fs, size_t cap, const pt_field *md, size_t n, const pt_field *add, size_t na, size_t *count, pt_field **heap) {
     size_t i, k;
     *heap = NULL;
-    if (n && !md) n = 0;
     if (n + na > cap) {
         if (!(fs = *heap = (pt_field *)PT__MALLOC((n + na) * sizeof *fs))) return NULL;
     }
@@ -6568,6 +6569,7 @@ PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt
     if (st) memset(st, 0, sizeof *st);
     if (!cl || !st || !ev) return PT_ERR_INVALID_ARG;
     if (parent && !parent->active) return PT_ERR_INVALID_ARG;   /* its strings are gone */
+    if (ev->metadata_count && !ev->metadata) return PT_ERR_INVALID_ARG;
     src[PT__ST_SRC] = ev->source_system; src[PT__ST_ENV] = ev->source_env;
     src[PT__ST_WF] = ev->workflow_id; src[PT__ST_WFNAME] = ev->workflow_name; src[PT__ST_RUN] = ev->run_id;
     src[PT__ST_ACTT] = ev->actor_type; src[PT__ST_ACTID] = ev->actor_id; src[PT__ST_ACTNAME] = ev->actor_display_name;
@@ -6626,7 +6628,7 @@ PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_fi
     pt_event e;
     pt_result r;
     size_t na = 0, cnt;
-    if (!st || !st->active) return PT_ERR_INVALID_ARG;
+    if (!st || !st->active || (n && !md)) return PT_ERR_INVALID_ARG;   /* a bad list leaves the step active */
     st->active = 0;
     st->duration_ms = pt__mono_ms() - st->start_ms;
     if (st->duration_ms < 0) st->duration_ms = 0;

@@ -332,6 +332,8 @@ PT_TEST(api_step_nested_and_explicit) {
     memset(&child, 0xab, sizeof child);
     md[0] = pt_field_str("tool", "search");
     md[1] = pt_field_int("duration_ms", 5);   /* the caller's key wins */
+    PT_CHECK_EQ(pt_step_end(&moved, PT_STATUS_FAILED, NULL, 2), PT_ERR_INVALID_ARG);   /* still active */
+    PT_CHECK(moved.active == 1);
     PT_CHECK_EQ(pt_step_end(&moved, PT_STATUS_FAILED, md, 2), PT_OK);
     PT_CHECK_EQ(pt_step_end(&parent, PT_STATUS_SUCCESS, NULL, 0), PT_OK);
     PT_CHECK(pt_step_begin(c, &child, &parent, "late") == PT_ERR_INVALID_ARG);   /* an ended parent */
