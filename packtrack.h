@@ -33,7 +33,13 @@
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
-     PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
+     PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
+                                loop), no locks (one thread calls the client), no fork hooks
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
+     PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
+                                (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
+                                and a clock; builds for WebAssembly)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
      PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
@@ -4557,11 +4563,12 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
     pt__sp_free(sp);   /* closing our descriptors releases nothing of the parent's lock */
 }
 #else
-/* No spool: c->spool stays NULL (pt__build_check refuses spool_dir), so only
-   pt__spool_open can be reached; the rest keeps the callers free of #if. */
+/* No spool: pt_client_new calls pt__spool_open only when spool_dir is set,
+   and it refuses; c->spool stays NULL, so the rest is never reached and
+   only keeps the callers free of #if. */
 PT__PRIVATE pt_result pt__spool_open(const pt_config *cfg, pt__spool **out, pt_error *err) {
     (void)cfg; *out = NULL;
-    return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool)");
+    return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool): leave spool_dir unset or rebuild without it");
 }
 PT__PRIVATE pt_result pt__spool_append(pt__spool *sp, const char *json, size_t len, uint32_t pcrc) { (void)sp; (void)json; (void)len; (void)pcrc; return PT_OK; }
 PT__PRIVATE void pt__spool_unappend(pt__spool *sp) { (void)sp; }
@@ -4587,10 +4594,7 @@ PT__PRIVATE pt_result pt__build_check(const pt_config *cfg, pt_error *err) {
     if (!cfg->http)
         return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http to an HTTP hook");
 #endif
-#if !PT__SPOOL
-    if (!pt__empty(cfg->spool_dir))
-        return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool): leave spool_dir unset or rebuild without it");
-#endif
+    /* PACKTRACK_NO_SPOOL: pt__spool_open refuses spool_dir (its stub, above) */
 #if !PT__DEFLATE && !defined(PACKTRACK_USE_ZLIB) && !defined(PACKTRACK_USE_LIBDEFLATE)
     if (cfg->enable_gzip && !cfg->gzip)
         return pt__err(err, PT_ERR_CONFIG, "enable_gzip needs a gzip encoder but this build has PACKTRACK_NO_DEFLATE: set cfg.gzip, or build with PACKTRACK_USE_ZLIB or PACKTRACK_USE_LIBDEFLATE");
@@ -5890,6 +5894,8 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__defaults_copy(c, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
     pt__uuid_seed_init();
     pt__os_random(&c->rng, sizeof c->rng);
+    c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
+    h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
@@ -5906,8 +5912,6 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             return r;
         }
     }
-    c->handle = h;
-    h->core = c;
     pt__registry_add(c);
     pt__err_ok(err);
     *out = h;

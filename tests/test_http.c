@@ -191,7 +191,7 @@ PT_TEST(http_idle_connection_closed_by_server_is_replaced) {
     PT_REQUIRE(c);
     PT_CHECK_EQ(th_send(c, &err), PT_OK);
     pts_drop_connections(s);          /* the server closes the idle keep-alive connection */
-    tu_sleep_ms(50);
+    PT_CHECK(pts_wait_closed(s, 1, 5000));
     PT_CHECK_EQ(th_send(c, &err), PT_OK);
     PT_CHECK_EQ(err.attempts, 1);     /* no attempt charged for the stale connection */
     PT_CHECK_EQ(pts_connection_count(s), 2);

@@ -36,7 +36,7 @@ static void tj_docs_check(void) {
     int bad;
     for (i = 0; i < tj_ndocs; i++) PT_CHECK_MSG(strchr(tj_docs[i], '\n') == NULL, "raw newline in a document: %.120s", tj_docs[i]);
     bad = tu_python_json_check((const char *const *)tj_docs, tj_ndocs);
-    if (bad < 0) fprintf(stderr, "    note: python3 unavailable, independent JSON check skipped\n");
+    if (bad < 0) tu_python_missing();
     else PT_CHECK_MSG(bad == 0, "python rejected %d of %lu documents", bad, (unsigned long)tj_ndocs);
     for (i = 0; i < tj_ndocs; i++) free(tj_docs[i]);
     free(tj_docs);

@@ -24,6 +24,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "../test_http.c"
 #include "../test_ingest.c"
 #include "../test_pipeline.c"
+#include "../test_schedule.c"
 #include "../test_transport.c"
 #include "../test_spool.c"
 #include "../test_api.c"
@@ -36,6 +37,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
     PT_SUITE_ENTRY(spool_tests),
     PT_SUITE_ENTRY(api_tests),
