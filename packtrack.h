@@ -482,7 +482,8 @@ PT__API void pt_client_free(pt_client *client);
    metadata.duration_ms measured on the monotonic clock, and
    metadata.parent_step_id when the step is nested. The pt_step is storage
    you own (stack, struct member); it needs no allocation unless its strings
-   exceed PT_STEP_INLINE bytes together. End every begun step exactly once,
+   exceed PT_STEP_INLINE bytes together; begin overwrites it, so never begin
+   on a step that is still active. End every begun step exactly once,
    from any thread, before pt_client_free (after pt_close, pt_step_end
    returns PT_ERR_CLOSED and releases the step). */
 #define PT_STEP_INLINE 320
