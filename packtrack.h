@@ -2579,6 +2579,7 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     cn->authority[0] = 0;
 }
 
+#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out (see the #else below) */
 /* Name resolution that never blocks a step. An address literal resolves at
    once. A name is resolved on a short-lived detached thread, which the step
    polls (waiting on its condition variable at most until its `until`); at
@@ -2587,7 +2588,6 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
    (PACKTRACK_NO_THREADS) a name is resolved inline: getaddrinfo blocks that
    one step (once per new connection). A no-thread host that must never
    block uses an address literal in base_url, or cfg.http_async. */
-#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out, to the end of the section */
 #ifndef PT__GETADDRINFO
 #define PT__GETADDRINFO getaddrinfo   /* tests substitute a resolver that hangs */
 #endif
@@ -3008,6 +3008,21 @@ PT__PRIVATE void pt__bx_cancel(pt__xfer *x) {
     pt__bx_fin(x, PT_ERR_CANCELLED);
 }
 
+#else
+/* PACKTRACK_NO_SOCKETS: never reached (pt_client_new refuses a config
+   without cfg.http or cfg.http_async, see pt__build_check); kept so the
+   callers need no #if. */
+PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
+    memset(&x->resp, 0, sizeof x->resp);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "built with PACKTRACK_NO_SOCKETS: set cfg.http or cfg.http_async");
+    x->resp.not_sent = 1;
+    x->result = PT_ERR_CONFIG;
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
+PT__PRIVATE void pt__bx_cancel(pt__xfer *x) { (void)x; }
+#endif /* PT__SOCKETS */
+
 static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_step, pt__bx_cancel };
 
 /* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
@@ -3019,19 +3034,6 @@ PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_h
     *resp = x.resp;
     return r;
 }
-#else
-/* Never reached: pt_client_new refuses a config without an HTTP hook (see
-   pt__build_check); kept so the callers need no #if. */
-PT__PRIVATE PT__COLD int pt__bx_none(pt__xfer *x) {
-    pt__fmt(x->resp.error, sizeof x->resp.error, "built with PACKTRACK_NO_SOCKETS: set cfg.http or cfg.http_async");
-    x->resp.not_sent = 1;
-    x->result = PT_ERR_CONFIG;
-    return PT__XF_DONE;
-}
-PT__PRIVATE int pt__bx_none_step(pt__xfer *x, int64_t until) { (void)until; return pt__bx_none(x); }
-PT__PRIVATE void pt__bx_none_cancel(pt__xfer *x) { (void)x; }
-static const pt__transport pt__tp_builtin = { "none (PACKTRACK_NO_SOCKETS)", pt__bx_none, pt__bx_none_step, pt__bx_none_cancel };
-#endif /* PT__SOCKETS */
 
 /* ==== [pt:deflate] ======================================================= */
 /* Built-in gzip encoder (RFC 1951 deflate inside an RFC 1952 member) and a
