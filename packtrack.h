@@ -2340,6 +2340,11 @@ typedef struct pt__xfer pt__xfer;
 enum { PT__XF_PENDING = 0, PT__XF_DONE = 1 };
 typedef struct pt__transport {
     const char *name;
+    /* 1: step honours until_ms, so the pipeline may leave the transfer
+       pending across pumps. 0: the transfer runs to its end inside
+       start/step (a blocking backend, cfg.http): a manual-mode pt_flush
+       then enforces its own deadline through req.cancelled instead. */
+    int   stepped;
     int  (*start)(pt__xfer *x);
     int  (*step)(pt__xfer *x, int64_t until_ms);
     void (*cancel)(pt__xfer *x);
@@ -3017,7 +3022,7 @@ PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) { (void)x; (void)until; 
 PT__PRIVATE void pt__bx_cancel(pt__xfer *x) { (void)x; }
 #endif /* PT__SOCKETS */
 
-static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_step, pt__bx_cancel };
+static const pt__transport pt__tp_builtin = { "built-in", 1, pt__bx_start, pt__bx_step, pt__bx_cancel };
 
 /* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
 PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
@@ -4970,6 +4975,8 @@ struct pt__core {
     int       stopping;
     int64_t   close_deadline;
     volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
+    int64_t   work_until;          /* manual-mode pt_flush deadline: a request over a transport that
+                                      does not step is cut off there (worker-owned; PT__INF_MS otherwise) */
     pt__xfer  xf;                  /* the pipeline's request in progress (worker-owned) */
     int       xf_active;           /* xf started and not finished (lock held to change) */
     int       async_kick;          /* an async completion arrived: step xf again (lock) */
@@ -5088,6 +5095,13 @@ PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
 }
+/* The pipeline's request over a transport that does not step: also cut
+   off at a manual-mode pt_flush deadline (work_until). */
+PT__PRIVATE int pt__req_cancelled_pipe(const pt_http_request *r) {
+    pt__core *c = (pt__core *)r->cancel_ctx;
+    int64_t now = pt__mono_ms();
+    return now >= pt__atomic_load(&c->cancel_at) || now >= c->work_until;
+}
 
 /* The synchronous user hook (cfg.http): the whole request inside start. */
 PT__PRIVATE int pt__hook_start(pt__xfer *x) {
@@ -5103,7 +5117,7 @@ PT__PRIVATE int pt__hook_start(pt__xfer *x) {
 }
 PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
-static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
+static const pt__transport pt__tp_hook = { "http hook", 0, pt__hook_start, pt__sync_step, pt__sync_cancel };
 
 #if defined(PACKTRACK_USE_CURL)
 /* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
@@ -5112,7 +5126,7 @@ PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
     x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
     return PT__XF_DONE;
 }
-static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
+static const pt__transport pt__tp_curl = { "libcurl", 0, pt__curlsync_start, pt__sync_step, pt__sync_cancel };
 #define PT__TP_DEFAULT pt__tp_curl
 #else
 #define PT__TP_DEFAULT pt__tp_builtin
@@ -5260,7 +5274,7 @@ PT__PRIVATE int pt__async_start(pt__xfer *x) {
 PT__PRIVATE void pt__async_cancel(pt__xfer *x) {
     if (x->op) pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off");
 }
-static const pt__transport pt__tp_async = { "async hook", pt__async_start, pt__async_step, pt__async_cancel };
+static const pt__transport pt__tp_async = { "async hook", 1, pt__async_start, pt__async_step, pt__async_cancel };
 
 /* Sets x up for one request of this client: headers, timeouts, cut-off at
    the close deadline, and the transport. The bytes (url, body, idem_key)
@@ -5654,6 +5668,7 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     pt__mutex_unlock(&c->mu);
     if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
+    if (!c->xf.tp->stepped) c->xf.req.cancelled = pt__req_cancelled_pipe;
     c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
     pt__mutex_lock(&c->mu);
     return 0;
@@ -5823,7 +5838,7 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
    `until`, so no call outlives its budget or deadline: a request that is
    not finished stays in progress and the next pump, flush or close goes
    on with it (close cuts it off at its deadline through cancel_at). */
-PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) {
     int did = 0;
     for (;;) {
         int64_t next, now;
@@ -5843,6 +5858,13 @@ PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
         pt__cond_wait_ms(&c->cv_work, &c->mu, PT__MIN(next, until) - now);
         c->worker_waiting = 0;
     }
+}
+PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+    int r;
+    c->work_until = mode == 1 ? until : PT__INF_MS;
+    r = pt__work_loop(c, until, mode, t);
+    c->work_until = PT__INF_MS;
+    return r;
 }
 
 PT__PRIVATE void pt__flush_thread(void *arg) {
@@ -6302,6 +6324,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
         pt__fmt(c->health_url, sizeof c->health_url, "%s://%s%s%s", url.https ? "https" : "http", auth, url.prefix, cfg.health_path);
     if (cfg.include_host_context) pt__host_ctx_build(c);
     c->cancel_at = PT__INF_MS;
+    c->work_until = PT__INF_MS;
     c->hw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.high_water_pct / 100;
     c->lw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.low_water_pct / 100;
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
@@ -6942,6 +6965,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
         c->spool = NULL;

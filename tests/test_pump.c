@@ -150,14 +150,14 @@ PT_TEST(pump_budget_resetting_server) { tq_budget(TQ_RESET); }
 /* A name whose lookup hangs (tests/run.c's resolver, 1.5 s on *.hang.test):
    the lookup runs on its own thread and pumps only look at it. */
 PT_TEST(pump_budget_hanging_resolver) {
+#if defined(PACKTRACK_USE_CURL)
+    PT_SKIP("the libcurl transport resolves inside curl (blocking start)");
+#else
     pt_config cfg;
     pt_client *cl = NULL;
     pt_client_stats st;
     pt_close_report rep;
     int64_t worst, t0;
-#if defined(PACKTRACK_USE_CURL)
-    PT_SKIP("the libcurl transport resolves inside curl (blocking start)");
-#else
     cfg = tq_cfg("http://pump.hang.test:9");
     PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
     PT_CHECK_EQ(tq_track(cl, TQ_EVENTS, "hanging resolver"), TQ_EVENTS);
@@ -180,7 +180,9 @@ PT_TEST(pump_budget_hanging_resolver) {
 }
 
 /* pt_flush in manual mode keeps its own deadline against a stalled server,
-   and the request it leaves in progress is continued by later pumps. */
+   and the request it leaves in progress is continued by later pumps (a
+   transport that does not step, libcurl for now, is cut off at the
+   deadline instead and retried). */
 PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     pts_server *s = pts_start();
     pt_config cfg;
@@ -199,7 +201,11 @@ PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     PT_CHECK(pts_wait_requests(s, 1, 2000));
     pts_set_stall(s, 0);                        /* the stalled request is answered */
     PT_CHECK_EQ(tq_pump_until(cl, 5, 5000, &worst), 5);
+#if !defined(PACKTRACK_USE_CURL)
     PT_CHECK_EQ(pts_request_count(s), 1);       /* the same request, not a retry */
+#else
+    PT_CHECK(pts_request_count(s) >= 1);        /* libcurl does not step: the flush cut it off, a retry went */
+#endif
     PT_CHECK_EQ(pt_close(cl, 1000, NULL), PT_OK);
     pt_client_free(cl);
     pts_stop(s);
