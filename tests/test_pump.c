@@ -18,8 +18,19 @@
 #define TQ_HARD_MS 100
 static int tq_over;               /* calls over TQ_BOUND_MS since the last tq_budget_ok */
 static int tq_calls;
+/* Under valgrind every instruction is emulated (20-50x slower, threads
+   serialised): wall-clock bounds say nothing there, the functional checks
+   (delivery, cancellation, memory) still run. Its preload library is the tell. */
+static int tq_emulated(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
 static int tq_budget_ok(int64_t worst) {
     int ok = worst < TQ_HARD_MS && tq_over * 100 <= tq_calls;
+    if (!ok && tq_emulated()) {
+        fprintf(stderr, "      under valgrind: pump time bounds not checked (longest %lld ms)\n", (long long)worst);
+        ok = 1;
+    }
     if (!ok) fprintf(stderr, "      %d of %d pumps over %d ms, longest %lld ms\n", tq_over, tq_calls, TQ_BOUND_MS, (long long)worst);
     tq_over = tq_calls = 0;
     return ok;
@@ -171,7 +182,7 @@ PT_TEST(pump_budget_hanging_resolver) {
     PT_CHECK_EQ(st.pending, TQ_EVENTS);         /* nothing lost while the name does not resolve */
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_close(cl, 100, &rep), PT_ERR_TIMEOUT);   /* close keeps its own deadline */
-    PT_CHECK_MSG(pt_now_ms() - t0 < 1000, "close took %lld ms", (long long)(pt_now_ms() - t0));
+    PT_CHECK_MSG(pt_now_ms() - t0 < 1000 || tq_emulated(), "close took %lld ms", (long long)(pt_now_ms() - t0));
     PT_CHECK_EQ(rep.abandoned, TQ_EVENTS);
     pt_client_free(cl);
     t0 = pt_now_ms();
@@ -197,7 +208,7 @@ PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_flush(cl, 150), PT_ERR_TIMEOUT);
     dt = pt_now_ms() - t0;
-    PT_CHECK_MSG(dt >= 140 && dt < 1000, "flush returned after %lld ms", (long long)dt);
+    PT_CHECK_MSG(dt >= 140 && (dt < 1000 || tq_emulated()), "flush returned after %lld ms", (long long)dt);
     PT_CHECK(pts_wait_requests(s, 1, 2000));
     pts_set_stall(s, 0);                        /* the stalled request is answered */
     PT_CHECK_EQ(tq_pump_until(cl, 5, 5000, &worst), 5);
@@ -439,7 +450,7 @@ static void tq_never(int manual) {
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_close(cl, 200, &rep), PT_ERR_TIMEOUT);
     dt = pt_now_ms() - t0;
-    PT_CHECK_MSG(dt >= 150 && dt < 1500, "close took %lld ms", (long long)dt);
+    PT_CHECK_MSG(dt >= 150 && (dt < 1500 || tq_emulated()), "close took %lld ms", (long long)dt);
     PT_CHECK_EQ(rep.abandoned, 5);
     PT_CHECK_EQ(tq_eng_cancels(&e), 1);
     PT_CHECK(e.last_cancel.id == e.first_op.id);
