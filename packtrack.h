@@ -462,7 +462,8 @@ PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
 /* Same, for an already-serialised JSON object: checked to be valid JSON with
    every required field (source.system, workflow.id, actor.type, actor.id,
    severity, status, message) a non-empty string, else PT_ERR_INVALID_JSON /
-   PT_ERR_MISSING_FIELD naming the field (pt_stats().last_error_message).
+   PT_ERR_MISSING_FIELD naming the field (a severity other than debug, info,
+   warn, error: PT_ERR_INVALID_ARG); the text is in pt_stats' last_error_message.
    Config defaults do not apply: the JSON is sent as given (minified). */
 PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
 
@@ -477,46 +478,6 @@ PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len)
    event_max_bytes still bounds the event (PT_ERR_TOO_LARGE). Invalid UTF-8
    is replaced by U+FFFD like every string. Thread-safe, never blocks. */
 PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
-
-/* ---- steps ------------------------------------------------------------------
-   A step is one unit of work with a duration. pt_step_begin sends a
-   `running` event; pt_step_end sends the closing event (same workflow,
-   run, step id, actor, source and message; the given status) with
-   metadata.duration_ms measured on the monotonic clock, and
-   metadata.parent_step_id when the step is nested. The pt_step is storage
-   you own (stack, struct member); it needs no allocation unless its strings
-   exceed PT_STEP_INLINE bytes together. End every begun step exactly once,
-   from any thread, before pt_client_free (after pt_close, pt_step_end
-   returns PT_ERR_CLOSED and releases the step). */
-#define PT_STEP_INLINE 320
-typedef struct pt_step {
-    pt_client  *client;
-    int64_t     start_ms;               /* pt_mono_ms() at begin */
-    int64_t     duration_ms;            /* set by pt_step_end */
-    pt_severity severity;               /* of the begin event */
-    int         active;                 /* 1 between begin and end */
-    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
-    char       *heap_;                  /* private: used when inline_ is too small */
-    char        inline_[PT_STEP_INLINE];
-} pt_step;
-
-/* Begins a step named `message` (the event message, also sent at the end).
-   Everything else comes from cfg.defaults, or from the parent step (workflow,
-   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
-   Returns what pt_track returned; on failure the step is not active. */
-PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
-/* Same with a full event as the template: its step_id (NULL = generated),
-   workflow/run/actor/source, severity (UNSET = info), message and metadata
-   are used; its status is replaced by "running". */
-PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
-/* Ends the step: sends the closing event with `status` (NULL = "success") and
-   the given metadata plus duration_ms (and parent_step_id); your metadata
-   keys win. Severity is error for the statuses error/failed/timeout, else
-   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
-   is not active, PT_ERR_CLOSED after pt_close (the step is released either way). */
-PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
-/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
-PT__API const char *pt_step_id(const pt_step *step);
 
 /* Waits until every event tracked before the call is delivered or has failed
    for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
@@ -546,6 +507,51 @@ PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *r
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
    (closing first if needed); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
+
+/* ---- steps ------------------------------------------------------------------
+   A step is one unit of work with a duration. pt_step_begin sends a
+   `running` event; pt_step_end sends the closing event (same workflow,
+   run, step id, actor, source and message; the given status) with
+   metadata.duration_ms measured on the monotonic clock, and
+   metadata.parent_step_id when the step is nested. The pt_step is storage
+   you own (stack, struct member); it needs no allocation unless its strings
+   exceed PT_STEP_INLINE bytes together; begin overwrites it, so never begin
+   on a step that is still active. End every begun step exactly once,
+   from any thread, before pt_client_free (after pt_close, pt_step_end
+   returns PT_ERR_CLOSED and releases the step). */
+#define PT_STEP_INLINE 320
+typedef struct pt_step {
+    pt_client  *client;
+    int64_t     start_ms;               /* pt_mono_ms() at begin */
+    int64_t     duration_ms;            /* set by pt_step_end */
+    pt_severity severity;               /* of the begin event */
+    int         active;                 /* 1 between begin and end */
+    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
+    char       *heap_;                  /* private: used when inline_ is too small */
+    char        inline_[PT_STEP_INLINE];
+} pt_step;
+
+/* Begins a step named `message` (the event message, also sent at the end).
+   Everything else comes from cfg.defaults, or from the parent step (workflow,
+   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
+   Returns what pt_track returned. On failure the step is not begun, except
+   when the begin event was lost to load (PT_ERR_QUEUE_FULL, PT_ERR_SAMPLED,
+   PT_ERR_FILTERED): then it is, and its end (with the duration) may still go out. */
+PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
+/* Same with a full event as the template: its step_id (NULL = generated),
+   workflow/run/actor/source, severity (UNSET = info), message and metadata
+   are used; its status is replaced by "running". */
+PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
+/* Ends the step: sends the closing event with `status` (NULL = "success") and
+   the given metadata plus duration_ms (and parent_step_id); your metadata
+   keys win. Severity is error for the statuses error/failed/timeout, else
+   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
+   is not active (or metadata NULL with a count: the step stays active), else
+   what pt_track returned, e.g. PT_ERR_CLOSED after pt_close; the step is
+   released either way. */
+PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
+/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
+PT__API const char *pt_step_id(const pt_step *step);
 
 /* ---- sync ----------------------------------------------------------------- */
 /* Sends now, with retries, on the calling thread; reports in *err. Independent of the queue. */
@@ -5140,7 +5146,11 @@ static const pt__transport pt__tp_curl = { "libcurl", 0, pt__curlsync_start, pt_
    is ignored. A slot remembers its client until that client is freed, so
    a repeated or late completion can be reported in the client's log.
    Lock order: registry lock, then a client's lock (as the fork handlers). */
+#if PT__THREADS
 #define PT__OPS 256
+#else
+#define PT__OPS 32     /* PACKTRACK_NO_THREADS: one thread drives every request; keeps 7 KB of bss out of small builds */
+#endif
 enum { PT__OP_FREE = 0, PT__OP_PENDING, PT__OP_DONE, PT__OP_SPENT, PT__OP_CUT };
 typedef struct pt__op_slot {
     uint64_t  gen;
@@ -7017,7 +7027,6 @@ PT__PRIVATE int pt__status_is_error(const char *s) {
 PT__PRIVATE pt_field *pt__step_fields(pt_field *fs, size_t cap, const pt_field *md, size_t n, const pt_field *add, size_t na, size_t *count, pt_field **heap) {
     size_t i, k;
     *heap = NULL;
-    if (n && !md) n = 0;
     if (n + na > cap) {
         if (!(fs = *heap = (pt_field *)PT__MALLOC((n + na) * sizeof *fs))) return NULL;
     }
@@ -7049,6 +7058,7 @@ PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt
     if (st) memset(st, 0, sizeof *st);
     if (!cl || !st || !ev) return PT_ERR_INVALID_ARG;
     if (parent && !parent->active) return PT_ERR_INVALID_ARG;   /* its strings are gone */
+    if (ev->metadata_count && !ev->metadata) return PT_ERR_INVALID_ARG;
     src[PT__ST_SRC] = ev->source_system; src[PT__ST_ENV] = ev->source_env;
     src[PT__ST_WF] = ev->workflow_id; src[PT__ST_WFNAME] = ev->workflow_name; src[PT__ST_RUN] = ev->run_id;
     src[PT__ST_ACTT] = ev->actor_type; src[PT__ST_ACTID] = ev->actor_id; src[PT__ST_ACTNAME] = ev->actor_display_name;
@@ -7107,7 +7117,7 @@ PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_fi
     pt_event e;
     pt_result r;
     size_t na = 0, cnt;
-    if (!st || !st->active) return PT_ERR_INVALID_ARG;
+    if (!st || !st->active || (n && !md)) return PT_ERR_INVALID_ARG;   /* a bad list leaves the step active */
     st->active = 0;
     st->duration_ms = pt__mono_ms() - st->start_ms;
     if (st->duration_ms < 0) st->duration_ms = 0;
