@@ -2340,17 +2340,14 @@ PT__PRIVATE int64_t pt__backoff_ms(int base, int cap, int attempt, int jitter, u
      PT_ERR_TIMEOUT / PT_ERR_CANCELLED, whatever until_ms is.
    - cancel abandons a pending transfer (drops a half-used connection, tells
      the async host); it is a no-op on a done or never-started xfer.
-   - A synchronous transport (cfg.http, a blocking backend) may do the
-     whole request inside start; it then blocks a pump for that long. */
+   - A synchronous transport (cfg.http, a blocking backend) does the whole
+     request inside start and uses pt__sync_step as its step; it then
+     blocks a pump for that long, and a manual-mode pt_flush cuts it off at
+     the flush deadline through req.cancelled instead (pt__req_cancelled_pipe). */
 typedef struct pt__xfer pt__xfer;
 enum { PT__XF_PENDING = 0, PT__XF_DONE = 1 };
 typedef struct pt__transport {
     const char *name;
-    /* 1: step honours until_ms, so the pipeline may leave the transfer
-       pending across pumps. 0: the transfer runs to its end inside
-       start/step (a blocking backend, cfg.http): a manual-mode pt_flush
-       then enforces its own deadline through req.cancelled instead. */
-    int   stepped;
     int  (*start)(pt__xfer *x);
     int  (*step)(pt__xfer *x, int64_t until_ms);
     void (*cancel)(pt__xfer *x);
@@ -3028,7 +3025,7 @@ PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) { (void)x; (void)until; 
 PT__PRIVATE void pt__bx_cancel(pt__xfer *x) { (void)x; }
 #endif /* PT__SOCKETS */
 
-static const pt__transport pt__tp_builtin = { "built-in", 1, pt__bx_start, pt__bx_step, pt__bx_cancel };
+static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_step, pt__bx_cancel };
 
 /* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
 PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
@@ -5123,7 +5120,7 @@ PT__PRIVATE int pt__hook_start(pt__xfer *x) {
 }
 PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
-static const pt__transport pt__tp_hook = { "http hook", 0, pt__hook_start, pt__sync_step, pt__sync_cancel };
+static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
 
 #if defined(PACKTRACK_USE_CURL)
 /* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
@@ -5132,7 +5129,7 @@ PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
     x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
     return PT__XF_DONE;
 }
-static const pt__transport pt__tp_curl = { "libcurl", 0, pt__curlsync_start, pt__sync_step, pt__sync_cancel };
+static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
 #define PT__TP_DEFAULT pt__tp_curl
 #else
 #define PT__TP_DEFAULT pt__tp_builtin
@@ -5284,7 +5281,7 @@ PT__PRIVATE int pt__async_start(pt__xfer *x) {
 PT__PRIVATE void pt__async_cancel(pt__xfer *x) {
     if (x->op) pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off");
 }
-static const pt__transport pt__tp_async = { "async hook", 1, pt__async_start, pt__async_step, pt__async_cancel };
+static const pt__transport pt__tp_async = { "async hook", pt__async_start, pt__async_step, pt__async_cancel };
 
 /* Sets x up for one request of this client: headers, timeouts, cut-off at
    the close deadline, and the transport. The bytes (url, body, idem_key)
@@ -5678,7 +5675,7 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     pt__mutex_unlock(&c->mu);
     if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
-    if (!c->xf.tp->stepped) c->xf.req.cancelled = pt__req_cancelled_pipe;
+    if (c->xf.tp->step == pt__sync_step) c->xf.req.cancelled = pt__req_cancelled_pipe;   /* runs to its end inside start */
     c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
     pt__mutex_lock(&c->mu);
     return 0;
