@@ -6049,6 +6049,21 @@ PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
 #endif
 }
 
+/* One whole request over the transport a client without a hook would use
+   for req->url (built-in, libcurl or WinHTTP), on this thread; user is a
+   pt__conn. For a hook that wraps the library's own transport (the CLI).
+   https needs pt__tls_ready to have succeeded first. */
+PT__PRIVATE pt_result pt__http_native(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, pt__tp_for(req->url), user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
+
 /* ---- the asynchronous hook (cfg.http_async) ----
    Operations live in one process-wide table of slots, guarded by the
    registry lock, so a pt_http_op handle (slot index + generation) stays

@@ -355,6 +355,34 @@ PT_TEST(tls_pump_keeps_budget_over_https) {
     pts_stop(s);
 }
 
+/* The CLI as `make examples` builds it (no PACKTRACK_USE_CURL) speaks
+   https through the library's run-time libcurl: against nginx with a
+   throw-away CA it gets as far as the certificate check and says so (the
+   CLI has no CA option, so "not trusted" is the proof that TLS ran). */
+PT_TEST(tls_cli_https_out_of_the_box) {
+    tt_tls tls;
+    pts_server *s = NULL;
+    tc_env e;
+    tc_out o;
+    char url[128];
+    const char *args[] = { "--message", "over tls from the cli", "--retries", "1", NULL };
+    TC_NEED_BIN();
+    TT_TLS_BEGIN(tls, s);
+    tc_env_base(&e, s);
+    snprintf(url, sizeof url, "PACKTRACK_BASE_URL=%s", tls.url);
+    e.v[0] = url;
+    tc_env_fields(&e);
+    e.v[e.n] = NULL;
+    PT_CHECK(tc_run(&o, args, e.v, NULL) == 0);
+    PT_CHECK_MSG(o.code != 0 && tc_has(o.err, "not trusted") && tc_has(o.err, "127.0.0.1"), "exit %d: %s", o.code, o.err ? o.err : "");
+    PT_CHECK(!tc_has(o.err, "PACKTRACK_USE_CURL"));
+    PT_CHECK(!tc_has(o.err, TU_KEY));
+    tc_free(&o);
+    PT_CHECK_EQ(pts_request_count(s), 0);
+    tt_tls_stop(&tls);
+    pts_stop(s);
+}
+
 static const pt_test_case tls_tests[] = {
     PT_CASE(tls_missing_libcurl_is_a_config_error),
     PT_CASE(tls_library_without_curl_symbols),
@@ -367,4 +395,5 @@ static const pt_test_case tls_tests[] = {
     PT_CASE(tls_proxy_failure_names_the_proxy),
     PT_CASE(tls_builtin_never_downgrades),
     PT_CASE(tls_pump_keeps_budget_over_https),
+    PT_CASE(tls_cli_https_out_of_the_box),
 };
