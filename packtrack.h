@@ -1,7 +1,8 @@
 /* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT or public domain (see end of file)
 
    Sends observability events for AI-agent workflows to a PackTrack server.
-   One file. No dependencies beyond the C library, pthreads/Win32 and sockets.
+   One file. No dependencies beyond the C library, pthreads/Win32 and sockets
+   (each optional: the PACKTRACK_NO_* build switches below).
 
    USAGE
      In exactly ONE .c or .cpp file:
@@ -2340,8 +2341,10 @@ PT__PRIVATE int64_t pt__backoff_ms(int base, int cap, int attempt, int jitter, u
      PT_ERR_TIMEOUT / PT_ERR_CANCELLED, whatever until_ms is.
    - cancel abandons a pending transfer (drops a half-used connection, tells
      the async host); it is a no-op on a done or never-started xfer.
-   - A synchronous transport (cfg.http, a blocking backend) may do the
-     whole request inside start; it then blocks a pump for that long. */
+   - A synchronous transport (cfg.http, a blocking backend) does the whole
+     request inside start and uses pt__sync_step as its step; it then
+     blocks a pump for that long, and a manual-mode pt_flush cuts it off at
+     the flush deadline through req.cancelled instead (pt__req_cancelled_pipe). */
 typedef struct pt__xfer pt__xfer;
 enum { PT__XF_PENDING = 0, PT__XF_DONE = 1 };
 typedef struct pt__transport {
@@ -4976,6 +4979,8 @@ struct pt__core {
     int       stopping;
     int64_t   close_deadline;
     volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
+    int64_t   work_until;          /* manual-mode pt_flush deadline: a request over a transport that
+                                      does not step is cut off there (worker-owned; PT__INF_MS otherwise) */
     pt__xfer  xf;                  /* the pipeline's request in progress (worker-owned) */
     int       xf_active;           /* xf started and not finished (lock held to change) */
     int       async_kick;          /* an async completion arrived: step xf again (lock) */
@@ -5093,6 +5098,13 @@ PT__PRIVATE void pt__pool_put(pt__core *c, pt__conn *cn) {
 PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
+}
+/* The pipeline's request over a transport that does not step: also cut
+   off at a manual-mode pt_flush deadline (work_until). */
+PT__PRIVATE int pt__req_cancelled_pipe(const pt_http_request *r) {
+    pt__core *c = (pt__core *)r->cancel_ctx;
+    int64_t now = pt__mono_ms();
+    return now >= pt__atomic_load(&c->cancel_at) || now >= c->work_until;
 }
 
 /* The synchronous user hook (cfg.http): the whole request inside start. */
@@ -5664,6 +5676,7 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     pt__mutex_unlock(&c->mu);
     if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
+    if (c->xf.tp->step == pt__sync_step) c->xf.req.cancelled = pt__req_cancelled_pipe;   /* runs to its end inside start */
     c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
     pt__mutex_lock(&c->mu);
     return 0;
@@ -5833,7 +5846,7 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
    `until`, so no call outlives its budget or deadline: a request that is
    not finished stays in progress and the next pump, flush or close goes
    on with it (close cuts it off at its deadline through cancel_at). */
-PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) {
     int did = 0;
     for (;;) {
         int64_t next, now;
@@ -5853,6 +5866,13 @@ PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
         pt__cond_wait_ms(&c->cv_work, &c->mu, PT__MIN(next, until) - now);
         c->worker_waiting = 0;
     }
+}
+PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
+    int r;
+    c->work_until = mode == 1 ? until : PT__INF_MS;
+    r = pt__work_loop(c, until, mode, t);
+    c->work_until = PT__INF_MS;
+    return r;
 }
 
 PT__PRIVATE void pt__flush_thread(void *arg) {
@@ -6312,6 +6332,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
         pt__fmt(c->health_url, sizeof c->health_url, "%s://%s%s%s", url.https ? "https" : "http", auth, url.prefix, cfg.health_path);
     if (cfg.include_host_context) pt__host_ctx_build(c);
     c->cancel_at = PT__INF_MS;
+    c->work_until = PT__INF_MS;
     c->hw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.high_water_pct / 100;
     c->lw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.low_water_pct / 100;
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
@@ -6952,6 +6973,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
         c->spool = NULL;

@@ -18,8 +18,19 @@
 #define TQ_HARD_MS 100
 static int tq_over;               /* calls over TQ_BOUND_MS since the last tq_budget_ok */
 static int tq_calls;
+/* Under valgrind every instruction is emulated (20-50x slower, threads
+   serialised): wall-clock bounds say nothing there, the functional checks
+   (delivery, cancellation, memory) still run. Its preload library is the tell. */
+static int tq_emulated(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
 static int tq_budget_ok(int64_t worst) {
     int ok = worst < TQ_HARD_MS && tq_over * 100 <= tq_calls;
+    if (!ok && tq_emulated()) {
+        fprintf(stderr, "      under valgrind: pump time bounds not checked (longest %lld ms)\n", (long long)worst);
+        ok = 1;
+    }
     if (!ok) fprintf(stderr, "      %d of %d pumps over %d ms, longest %lld ms\n", tq_over, tq_calls, TQ_BOUND_MS, (long long)worst);
     tq_over = tq_calls = 0;
     return ok;
@@ -45,6 +56,19 @@ static int tq_log_has(tq_log *l, const char *needle) {
     pthread_mutex_unlock(&l->mu);
     return r;
 }
+
+/* The transport this client's requests go through (as the pipeline picks it). */
+static const pt__transport *tq_tp(pt_client *cl) {
+    pt__xfer *x = (pt__xfer *)malloc(sizeof *x);
+    const pt__transport *tp = NULL;
+    if (!x) return NULL;
+    pt__xfer_setup(cl->core, x, &cl->core->flush_conn, "POST", cl->core->ingest_url, NULL, 0, 0, NULL);
+    tp = x->tp;
+    free(x);
+    return tp;
+}
+/* Does it step (honour a pump's budget), or run a request inside start? */
+static int tq_steps(pt_client *cl) { const pt__transport *tp = tq_tp(cl); return tp && tp->step != pt__sync_step; }
 
 static pt_config tq_cfg(const char *url) {
     pt_config cfg = tu_config(url);
@@ -108,9 +132,6 @@ static void tq_budget(int kind) {
     pts_action a;
     int64_t worst, worst2 = 0;
     uint64_t got;
-#if defined(PACKTRACK_USE_CURL)
-    PT_SKIP("the libcurl transport still runs a request inside start (blocking); the built-in client is the one stepped");
-#endif
     s = pts_start();
     PT_REQUIRE(s);
     cfg = tq_cfg(pts_url(s));
@@ -120,6 +141,10 @@ static void tq_budget(int kind) {
     if (kind == TQ_DRIP) { a.mode = PTS_MODE_SLOW_DRIP; a.drip_ms = 1000; cfg.timeout_ms = 3000; pts_set_default(s, &a); }
     if (kind == TQ_RESET) { a.mode = PTS_MODE_RESET_MID; pts_set_default(s, &a); }
     PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    if (!tq_steps(cl)) {
+        pt_close(cl, 0, NULL); pt_client_free(cl); pts_stop(s);
+        PT_SKIP("this build's transport runs a request inside start (does not step), so a pump waits for it");
+    }
     PT_CHECK_EQ(tq_track(cl, TQ_EVENTS, "pump budget"), TQ_EVENTS);
     tq_over = tq_calls = 0;
     worst = tq_pumps(cl, 1000);
@@ -155,11 +180,12 @@ PT_TEST(pump_budget_hanging_resolver) {
     pt_client_stats st;
     pt_close_report rep;
     int64_t worst, t0;
-#if defined(PACKTRACK_USE_CURL)
-    PT_SKIP("the libcurl transport resolves inside curl (blocking start)");
-#else
     cfg = tq_cfg("http://pump.hang.test:9");
     PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    if (tq_tp(cl) != &pt__tp_builtin) {
+        pt_close(cl, 0, NULL); pt_client_free(cl);
+        PT_SKIP("the hanging resolver is the built-in client's (th_getaddrinfo); this build sends through another transport");
+    }
     PT_CHECK_EQ(tq_track(cl, TQ_EVENTS, "hanging resolver"), TQ_EVENTS);
     tq_over = tq_calls = 0;
     worst = tq_pumps(cl, 1000);
@@ -171,16 +197,22 @@ PT_TEST(pump_budget_hanging_resolver) {
     PT_CHECK_EQ(st.pending, TQ_EVENTS);         /* nothing lost while the name does not resolve */
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_close(cl, 100, &rep), PT_ERR_TIMEOUT);   /* close keeps its own deadline */
-    PT_CHECK_MSG(pt_now_ms() - t0 < 1000, "close took %lld ms", (long long)(pt_now_ms() - t0));
+    PT_CHECK_MSG(pt_now_ms() - t0 < 1000 || tq_emulated(), "close took %lld ms", (long long)(pt_now_ms() - t0));
     PT_CHECK_EQ(rep.abandoned, TQ_EVENTS);
     pt_client_free(cl);
     t0 = pt_now_ms();
-    while (th_hung_now() > 0 && pt_now_ms() - t0 < 5000) tu_sleep_ms(10);   /* let the lookups finish */
-#endif
+    for (;;) {                                  /* let the lookups finish (bounded) */
+        int hung;
+        pthread_mutex_lock(&th_hang_mu); hung = th_hung; pthread_mutex_unlock(&th_hang_mu);
+        if (!hung || pt_now_ms() - t0 >= 5000) break;
+        tu_sleep_ms(10);
+    }
 }
 
 /* pt_flush in manual mode keeps its own deadline against a stalled server,
-   and the request it leaves in progress is continued by later pumps. */
+   and the request it leaves in progress is continued by later pumps (a
+   transport that does not step is cut off at the deadline instead and
+   retried). */
 PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     pts_server *s = pts_start();
     pt_config cfg;
@@ -195,11 +227,12 @@ PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_flush(cl, 150), PT_ERR_TIMEOUT);
     dt = pt_now_ms() - t0;
-    PT_CHECK_MSG(dt >= 140 && dt < 1000, "flush returned after %lld ms", (long long)dt);
+    PT_CHECK_MSG(dt >= 140 && (dt < 1000 || tq_emulated()), "flush returned after %lld ms", (long long)dt);
     PT_CHECK(pts_wait_requests(s, 1, 2000));
     pts_set_stall(s, 0);                        /* the stalled request is answered */
     PT_CHECK_EQ(tq_pump_until(cl, 5, 5000, &worst), 5);
-    PT_CHECK_EQ(pts_request_count(s), 1);       /* the same request, not a retry */
+    if (tq_steps(cl)) PT_CHECK_EQ(pts_request_count(s), 1);   /* the same request, not a retry */
+    else PT_CHECK(pts_request_count(s) >= 2);   /* a transport that does not step: cut off at the flush deadline, retried */
     PT_CHECK_EQ(pt_close(cl, 1000, NULL), PT_OK);
     pt_client_free(cl);
     pts_stop(s);
@@ -433,7 +466,7 @@ static void tq_never(int manual) {
     t0 = pt_now_ms();
     PT_CHECK_EQ(pt_close(cl, 200, &rep), PT_ERR_TIMEOUT);
     dt = pt_now_ms() - t0;
-    PT_CHECK_MSG(dt >= 150 && dt < 1500, "close took %lld ms", (long long)dt);
+    PT_CHECK_MSG(dt >= 150 && (dt < 1500 || tq_emulated()), "close took %lld ms", (long long)dt);
     PT_CHECK_EQ(rep.abandoned, 5);
     PT_CHECK_EQ(tq_eng_cancels(&e), 1);
     PT_CHECK(e.last_cancel.id == e.first_op.id);
