@@ -6975,6 +6975,8 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        for (i = 0; i < PT__OPS; i++)   /* (registry lock held since prepare) a copied handle completes nothing here */
+            if (pt__ops[i].c == c && (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE)) { pt__ops[i].state = PT__OP_CUT; pt__ops[i].x = NULL; }
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
