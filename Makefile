@@ -17,7 +17,7 @@ TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
 .PHONY: fuzz mutate all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
-        test-windows test-fresh test-nm test-wasm check-compile demo bench size coverage clean examples
+        test-windows test-fresh test-nm test-wasm test-packaging check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
 
@@ -79,6 +79,9 @@ test-nm: | $(B)
 	B=$(B) sh tests/nm_check.sh
 test-wasm: | $(B)
 	B=$(B) sh tests/wasm/run.sh
+# CMake target + pkg-config file: tests/consumer built every way a user takes packtrack
+test-packaging: | $(B)
+	B=$(B) sh tests/packaging.sh
 
 # ---- header hygiene: C99/C11 x gcc/clang, C++11/17 x g++/clang++, two TUs,
 #      PACKTRACK_API static, no OS header through the declarations -----------

@@ -1,7 +1,8 @@
 /* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT or public domain (see end of file)
 
    Sends observability events for AI-agent workflows to a PackTrack server.
-   One file. No dependencies beyond the C library, pthreads/Win32 and sockets.
+   One file. No dependencies beyond the C library, pthreads/Win32 and sockets
+   (each optional: the PACKTRACK_NO_* build switches below).
 
    USAGE
      In exactly ONE .c or .cpp file:

@@ -5,7 +5,7 @@
 # the C library and a clock); each switch alone removes its own group; the
 # default build does reference all three groups (so the check can fail).
 # Then the C-library-only core runs its tests natively (tests/wasm/test_wasm.c,
-# the program tests/wasm/run.sh runs under node).
+# the program tests/wasm/run.sh runs under node), also under ASan + UBSan.
 # Last line: "N passed, N failed, N skipped".
 cd "$(dirname "$0")/.." || exit 1
 B=${B:-build}
@@ -70,5 +70,17 @@ for v in core smallest; do
     echo "FAIL native_$v: tests/wasm/test_wasm.c does not compile"; cat "$T/test_$v.err"; failed=$((failed + 1))
   fi
 done
+# the same under ASan + UBSan (leaks included), when clang is there
+if command -v clang >/dev/null 2>&1; then
+  if clang -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $CORE -DPACKTRACK_NO_DEFLATE \
+       -o "$T/test_asan" tests/wasm/test_wasm.c -lm 2>"$T/test_asan.err"; then
+    ASAN_OPTIONS=detect_leaks=1 "$T/test_asan" > "$T/test_asan.out" 2>&1; rc=$?
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/test_asan.out" | tail -n 1)
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then echo "FAIL native_asan_ubsan (exit $rc)"; tail -n 30 "$T/test_asan.out"; failed=$((failed + 1))
+    else echo "ok   native_asan_ubsan ($line)"; passed=$((passed + 1)); fi
+  else
+    echo "FAIL native_asan_ubsan: does not compile"; cat "$T/test_asan.err"; failed=$((failed + 1))
+  fi
+fi
 echo "$passed passed, $failed failed, 0 skipped"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,7 @@
 #include "packtrack.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #if defined(PACKTRACK_NO_SOCKETS)
 /* This build has no built-in HTTP client: a hook that answers 200 stands in
@@ -22,10 +23,11 @@ static pt_result consumer_http(const pt_http_request *req, pt_http_response *res
 #endif
 
 int main(int argc, char **argv) {
-    pt_config cfg = {0};
+    pt_config cfg;
     pt_client *client = NULL;
     pt_error err;
     pt_result r;
+    memset(&cfg, 0, sizeof cfg);         /* zero means "default"; memset is warning-free as C and C++ */
     cfg.api_key = "consumer-key";
     cfg.base_url = argc > 1 ? argv[1] : "http://127.0.0.1:9";
     cfg.max_retries = PT_RETRIES_NONE;
@@ -37,7 +39,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (argc > 1) {
-        pt_event ev = {0};
+        pt_event ev;
+        memset(&ev, 0, sizeof ev);
         ev.source_system = "consumer";
         ev.workflow_id = "packaging";
         ev.actor_type = "test";
