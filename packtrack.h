@@ -36,7 +36,7 @@
                                 (neither: a built-in deflate encoder is used)
      PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
                                 loop), no locks (one thread calls the client), no fork hooks
-     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http or cfg.http_async
      PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
@@ -56,6 +56,9 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
+     - Manual mode: pt_pump(client, budget_ms) returns within its budget whatever
+       the server does (the request in progress advances a step per pump);
+       cfg.http_async hands requests to the host's own HTTP stack instead.
      - Every public function is thread-safe, pt_close() included: calls racing
        with it get PT_ERR_CLOSED, and it waits for calls already inside. After
        pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
@@ -6973,6 +6976,8 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        for (i = 0; i < PT__OPS; i++)   /* (registry lock held since prepare) a copied handle completes nothing here */
+            if (pt__ops[i].c == c && (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE)) { pt__ops[i].state = PT__OP_CUT; pt__ops[i].x = NULL; }
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
