@@ -280,6 +280,7 @@ PT__PRIVATE pt_result ptref_fields_json(pt__buf *b, const char *which, const pt_
     return PT_OK;
 }
 
+#undef PT__REQ
 #define PT__REQ(field, name) \
     if (pt__empty(ev->field)) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
 
