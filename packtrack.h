@@ -1586,15 +1586,75 @@ PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *
     return o + n + 1;
 }
 
+/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
+   the portable word-at-a-time check needs about ten per 8 bytes. Only the
+   optimistic copy uses it; PACKTRACK_NO_SIMD keeps to the portable path. */
+#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define PT__SSE2 1
+/* Lanes of v that need attention: signed v < 0x20 is a control character or
+   a byte >= 0x80; then '"' and '\\'. */
+#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
+    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
+#else
+#define PT__SSE2 0
+#endif
+/* What the optimistic writer has seen: PT__ATTN words, SSE2 lane masks. */
+typedef struct pt__jacc {
+    uint64_t w;
+#if PT__SSE2
+    __m128i v;
+#endif
+} pt__jacc;
+PT__INLINE void pt__jacc_init(pt__jacc *a) {
+    a->w = 0;
+#if PT__SSE2
+    a->v = _mm_setzero_si128();
+#endif
+}
+PT__INLINE int pt__jacc_any(const pt__jacc *a) {
+#if PT__SSE2
+    return PT__ATTN_ANY(a->w) || _mm_movemask_epi8(a->v) != 0;
+#else
+    return PT__ATTN_ANY(a->w);
+#endif
+}
+
 /* The optimistic writer: s[0..n) in quotes at o (room for n + 2), copied as
-   is, its bytes folded into *acc (see PT__ATTN). Plain strings only: the
-   caller checks *acc and writes the section again carefully otherwise.
-   Reads nothing past s[n - 1]: 8-byte words and a last word overlapping the
-   one before (4-byte words, or 3 bytes, for short strings). */
-PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, uint64_t *acc) {
+   is, its bytes folded into *acc. Plain strings only: the caller checks
+   *acc and writes the section again carefully otherwise. Reads nothing past
+   s[n - 1]: whole blocks and a last block overlapping the one before (16 or
+   8 bytes with SSE2, else 8; 4-byte words or 3 bytes for short strings).
+   `simd` is a constant: 0 selects the portable path (the tests run both). */
+PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, pt__jacc *acc, int simd) {
     const unsigned char *s = (const unsigned char *)str;
     uint64_t x, a = 0;
     *o++ = '"';
+    (void)simd;
+#if PT__SSE2
+    if (simd && n >= 8) {
+        __m128i v;
+        if (n >= 16) {
+            size_t i;
+            for (i = 0; i + 16 < n; i += 16) {
+                v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                _mm_storeu_si128((__m128i *)(void *)(o + i), v);
+                acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+            }
+            v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 16), v);
+        } else {
+            __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)s);
+            __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8));
+            _mm_storel_epi64((__m128i *)(void *)o, lo);
+            _mm_storel_epi64((__m128i *)(void *)(o + n - 8), hi);
+            v = _mm_unpacklo_epi64(lo, hi);
+        }
+        acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+        o[n] = '"';
+        return o + n + 1;
+    }
+#endif
     if (n >= 8) {
         size_t i;
         for (i = 0; i + 8 < n; i += 8) { memcpy(&x, s + i, 8); memcpy(o + i, &x, 8); a |= PT__ATTN(x); }
@@ -1608,7 +1668,7 @@ PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, uint64_t *acc)
         o[0] = (char)s[0]; o[n >> 1] = (char)s[n >> 1]; o[n - 1] = (char)s[n - 1];
         x = (uint64_t)s[0] | (uint64_t)s[n >> 1] << 8 | (uint64_t)s[n - 1] << 16 | PT__B8(0x61) << 24;
     } else x = PT__B8(0x61);
-    *acc |= a | PT__ATTN(x);
+    acc->w |= a | PT__ATTN(x);
     o[n] = '"';
     return o + n + 1;
 }
@@ -1673,9 +1733,9 @@ PT__PRIVATE size_t pt__dbl_g15(char *out, double d) {
     m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k];
     if (m >= 1e15) { k--; m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k]; }
     if (k > 22 || k < -22 || !(m < 1e15)) return 0;
-    v = (uint64_t)(m + 0.5);
+    v = (uint64_t)(int64_t)(m + 0.5);
     if (v >= 1000000000000000ULL || v < 100000000000000ULL) return 0;
-    if ((k >= 0 ? (double)v / pt__p10[k] : (double)v * pt__p10[-k]) != a) return 0;
+    if ((k >= 0 ? (double)(int64_t)v / pt__p10[k] : (double)(int64_t)v * pt__p10[-k]) != a) return 0;
     /* D = v * 10^-k, v has 15 digits; drop its trailing zeros (at most 14) */
     if (v % 100000000u == 0) { v /= 100000000u; nd -= 8; }
     if (v % 10000u == 0) { v /= 10000u; nd -= 4; }
@@ -1725,10 +1785,10 @@ PT__PRIVATE PT__COLD void pt__json_double_printf(pt__buf *b, double d) {
    caller then uses pt__json_double_printf). */
 PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
     double m, a;
-    uint64_t v, ip;
+    int64_t iv6;
+    uint64_t ip;
     unsigned fp;
     char *p = out;
-    int k;
     if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { memcpy(out, "null", 4); return 4; }
     /* Values with at most 6 decimals whose scaled value is an exact integer
        print as a decimal with at least one fraction digit ("12.0", "0.5"):
@@ -1760,17 +1820,15 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
        (that was exact above), so it has 1 to 6 fraction digits. */
     a = d < 0 ? -d : d;
     m = a * 1e6;
-    if (a >= 1e-4 && m < 1e15 && (double)(v = (uint64_t)(m + 0.5)) / 1e6 == a) {
+    if (a >= 1e-4 && m < 1e15 && (double)(iv6 = (int64_t)(m + 0.5)) / 1e6 == a) {
+        int len = 6;
         if (d < 0) *p++ = '-';
-        ip = v / 1000000u;
-        fp = (unsigned)(v - ip * 1000000u);
+        ip = (uint64_t)iv6 / 1000000u;
         p += pt__u64_dec(p, ip);
         *p++ = '.';
-        k = 6;
-        if (fp % 1000u == 0) { fp /= 1000u; k = 3; }
-        if (fp % 10u == 0) { fp /= 10u; k--; if (fp % 10u == 0) { fp /= 10u; k--; } }
-        pt__dec_fixed(p, fp, k);
-        return (size_t)(p + k - out);
+        pt__dec_fixed(p, (uint64_t)iv6 - ip * 1000000u, 6);
+        while (p[len - 1] == '0') len--;
+        return (size_t)(p + len - out);
     }
     return pt__dbl_g15(out, d);
 }
@@ -1943,39 +2001,40 @@ PT__PRIVATE PT__COLD pt_result pt__fields_check(const char *which, const pt_fiel
     }
     return PT_OK;
 }
-/* The key lengths of the first PT__FIELDS_FAST fields, taken once: the
-   writer needs no second strlen. The same pass proves the common case has
-   no duplicate key: each key sets one of 64 bits picked from its length and
-   end bytes, and only when two keys pick the same bit (or a key or type is
-   bad, or the list is longer) does pt__fields_check compare strings. */
-#define PT__FIELDS_FAST 32
-PT__PRIVATE pt_result pt__fields_keys(const char *which, const pt_field *f, size_t n, size_t *klen, pt_error *err) {
-    uint64_t seen = 0, bit;
-    size_t i, kl;
-    int check = n > PT__FIELDS_FAST;
-    for (i = 0; i < n && i < PT__FIELDS_FAST; i++) {
-        const char *k = f[i].key;
-        if (f[i].type == PT_FIELD_UNSET) continue;
-        if (!k || !*k || (int)f[i].type < (int)PT_FIELD_STRING || (int)f[i].type > (int)PT_FIELD_RAW) { check = 1; break; }
-        klen[i] = kl = strlen(k);
-        bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
-        if (seen & bit) check = 1;
-        seen |= bit;
-    }
-    return check ? pt__fields_check(which, f, n, err) : PT_OK;
-}
-/* Writes the (checked) fields as `{"k":v,...` (no closing brace; *first
-   stays 1 if none was written), optimistically (careful = 0: strings as
-   is, folded into *acc) or carefully (careful = 1: escaped). */
-PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_field *f, size_t n, const size_t *klen,
-                                    int careful, uint64_t *acc, int *first, pt_error *err) {
+/* Writes the fields as `{"k":v,...` (no closing brace; *first stays 1 if
+   none was written), optimistically (careful = 0: strings as is, folded
+   into *acc; the keys checked on the way) or carefully (careful = 1, after
+   an optimistic pass: escaped). The optimistic pass proves the common case
+   has no bad or duplicate key without comparing strings: each key sets one
+   of 64 bits picked from its length and end bytes, and only a bad key or
+   type, or two keys picking the same bit, runs pt__fields_check (whose
+   errors come first, as they did when it ran before any writing). */
+PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                    int careful, pt__jacc *acc, int *first, pt_error *err) {
     size_t i;
+    uint64_t seen = 0, bit;
+    int checked = careful;
+    pt_result r;
     char *o = b->p + b->len;
     for (i = 0; i < n; i++) {
         const pt_field *x = &f[i];
+        const char *k = x->key;
         size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        kl = i < PT__FIELDS_FAST ? klen[i] : strlen(x->key);
+        if (!checked && (!k || !*k || (int)x->type < (int)PT_FIELD_STRING || (int)x->type > (int)PT_FIELD_RAW)) {
+            b->len = (size_t)(o - b->p);
+            return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
+        }
+        kl = strlen(k);
+        if (!checked) {
+            bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
+            if (seen & bit) {
+                b->len = (size_t)(o - b->p);
+                if ((r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                checked = 1;
+            }
+            seen |= bit;
+        }
         switch (x->type) {
         case PT_FIELD_STRING:
             if (x->str) { vl = x->len ? x->len : strlen(x->str); need = vl + 3; }
@@ -1990,14 +2049,14 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         *o = *first ? '{' : ',';
         *first = 0;
         if (careful) {
-            o = pt__json_kv_out(b, o + 1, "", 0, x->key, kl);
+            o = pt__json_kv_out(b, o + 1, "", 0, k, kl);
             if (!PT__JSON_ROOM(b, o, need + PT__JSON_TAIL)) { o = b->p + b->len; continue; }
-        } else o = pt__json_raw(o + 1, x->key, kl, acc);
+        } else o = pt__json_raw(o + 1, k, kl, acc, PT__SSE2);
         switch (x->type) {
         case PT_FIELD_STRING:
             if (!x->str) { memcpy(o, ":null", 5); o += 5; }
             else if (careful) o = pt__json_kv_out(b, o, ":", 1, x->str, vl);
-            else { *o = ':'; o = pt__json_raw(o + 1, x->str, vl, acc); }
+            else { *o = ':'; o = pt__json_raw(o + 1, x->str, vl, acc, PT__SSE2); }
             break;
         case PT_FIELD_INT:
             *o = ':';
@@ -2017,10 +2076,11 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
             size_t at = 0, len;
             *o++ = ':';
             b->len = (size_t)(o - b->p);
-            if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, x->key);
-            len = x->len ? x->len : strlen(x->str);
-            if (!pt__json_validate(x->str, len, 0, &why, &at))
-                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, x->key, (unsigned long)at, why);
+            if (!x->str || !pt__json_validate(x->str, len = x->len ? x->len : strlen(x->str), 0, &why, &at)) {
+                if (!checked && (r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, k);
+                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, k, (unsigned long)at, why);
+            }
             pt__json_minify(b, x->str, len);   /* no raw newline may reach the queue or the spool */
             o = b->p + b->len;
             break;
@@ -2033,28 +2093,28 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
 }
 PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
                                       const char *host_ctx, size_t host_ctx_len, pt_error *err) {
-    size_t i, klen[PT__FIELDS_FAST], start = b->len;
-    uint64_t acc = 0;
+    size_t i, start = b->len;
+    pt__jacc acc;
     int first = 1, user_host = 0, user_sdk = 0;
     pt_result r;
     if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
-    if ((r = pt__fields_keys(which, f, n, klen, err)) != PT_OK) return r;
-    if (host_ctx)
+    if (PT__BUF_RESERVE(b, 1)) return PT_OK;      /* the caller reports b->oom */
+    pt__jacc_init(&acc);
+    if ((r = pt__fields_put(b, which, f, n, 0, &acc, &first, err)) != PT_OK) return r;
+    if (pt__jacc_any(&acc)) {                     /* a string needs escaping: again, carefully */
+        b->len = start; first = 1;
+        if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
+    }
+    if (host_ctx && host_ctx_len) {
+        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them.
+           (The keys are checked by now.) */
+        const char *sdk = strstr(host_ctx, ",\"sdk\":");
+        size_t hlen = sdk ? (size_t)(sdk - host_ctx) : host_ctx_len;
         for (i = 0; i < n; i++) {
             if (f[i].type == PT_FIELD_UNSET) continue;
             if (strcmp(f[i].key, "host") == 0) user_host = 1;
             if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
         }
-    if (PT__BUF_RESERVE(b, 1)) return PT_OK;      /* the caller reports b->oom */
-    if ((r = pt__fields_put(b, which, f, n, klen, 0, &acc, &first, err)) != PT_OK) return r;
-    if (PT__ATTN_ANY(acc)) {                      /* a string needs escaping: again, carefully */
-        b->len = start; first = 1;
-        if ((r = pt__fields_put(b, which, f, n, klen, 1, &acc, &first, err)) != PT_OK) return r;
-    }
-    if (host_ctx && host_ctx_len) {
-        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them. */
-        const char *sdk = strstr(host_ctx, ",\"sdk\":");
-        size_t hlen = sdk ? (size_t)(sdk - host_ctx) : host_ctx_len;
         if (!user_host) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, host_ctx, hlen); }
         if (sdk && !user_sdk) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, sdk + 1, host_ctx_len - hlen - 1); }
     }
@@ -2079,9 +2139,9 @@ typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, s
    room before each string; out of memory it stops short, b->oom set). See
    pt__fields_put. */
 PT__INLINE char *pt__event_head(pt__buf *b, char *o, const pt_event *ev, const pt__evlen *L, const char *ts,
-                                int careful, uint64_t *acc) {
+                                int careful, pt__jacc *acc) {
 #define PT__HEAD_KV(lit, s, n) do { \
-        if (!careful) { memcpy(o, lit, PT__LEN(lit)); o = pt__json_raw(o + PT__LEN(lit), (s), (n), acc); } \
+        if (!careful) { memcpy(o, lit, PT__LEN(lit)); o = pt__json_raw(o + PT__LEN(lit), (s), (n), acc, PT__SSE2); } \
         else if (PT__JSON_ROOM(b, o, PT__LEN(lit) + (n) + 2 + PT__JSON_TAIL)) o = pt__json_kv_out(b, o, lit, PT__LEN(lit), (s), (n)); \
         else return b->p + b->len; } while (0)
 #define PT__HEAD_LIT(lit) (memcpy(o, lit, PT__LEN(lit)), o += PT__LEN(lit))
@@ -2114,7 +2174,7 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     pt_result r;
     pt__evlen L;
     char ts[24], *o;
-    uint64_t acc = 0;
+    pt__jacc acc;
     int has_meta = 0, has_extra = 0;
     size_t i, start, klen;
     if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
@@ -2140,8 +2200,9 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
         return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
     start = b->len;
+    pt__jacc_init(&acc);
     o = pt__event_head(b, b->p + start, ev, &L, ts, 0, &acc);
-    if (PT__ATTN_ANY(acc)) o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+    if (pt__jacc_any(&acc)) o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
     b->len = (size_t)(o - b->p);
     if (has_meta) {
         PT__LIT(b, ",\"metadata\":");
@@ -2155,10 +2216,11 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     if (!PT__BUF_RESERVE(b, PT__LEN(",\"idempotency_key\":") + 3 + klen + PT__JSON_TAIL)) {
         o = b->p + b->len;
         if (ev->idempotency_key && *ev->idempotency_key) {
-            start = b->len; acc = 0;
+            start = b->len;
+            pt__jacc_init(&acc);
             memcpy(o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"));
-            o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc);
-            if (PT__ATTN_ANY(acc))
+            o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc, PT__SSE2);
+            if (pt__jacc_any(&acc))
                 o = pt__json_kv_out(b, b->p + start, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
             *o++ = '}';
         } else {

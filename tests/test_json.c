@@ -1463,6 +1463,29 @@ PT_TEST(json_fuzz_corpus_replay) {
 
 /* ---- the writer against the one it replaced (tests/ref_json.h) -------------------- */
 
+/* The optimistic copy, both ways (SSE2 where built in, and the portable
+   words): the bytes in quotes, and "needs attention" exactly when a byte is
+   < 0x20, '"', '\\' or >= 0x80. Returns 0 if all agree. */
+static int tj_raw_check(const char *s, size_t n) {
+    char out[2][160];
+    int simd, attn[2] = { 0, 0 }, want = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) want = 1;
+    }
+    if (n + 2 > sizeof out[0]) return 0;
+    for (simd = 0; simd < 2; simd++) {
+        pt__jacc acc;
+        char *e;
+        pt__jacc_init(&acc);
+        e = simd ? pt__json_raw(out[1], s, n, &acc, 1) : pt__json_raw(out[0], s, n, &acc, 0);
+        if ((size_t)(e - out[simd]) != n + 2 || out[simd][0] != '"' || out[simd][n + 1] != '"' || memcmp(out[simd] + 1, s, n) != 0) return 1;
+        attn[simd] = pt__jacc_any(&acc);
+    }
+    return attn[0] != want || attn[1] != want;
+}
+
 /* Strings that stress the writer's block copies: a plain run of every length
    0..40 with one byte that needs attention (or a UTF-8 sequence) at every
    position, plus random ones. */
@@ -1485,6 +1508,7 @@ PT_TEST(json_writer_differential_strings) {
                 for (i = pos + 1; i < len; i++) in[n++] = (char)('A' + i % 26);
                 got = tj_str(in, n);                  /* compares with ptref_json_str */
                 if (!got) bad++;
+                if (tj_raw_check(in, n)) bad++;
                 free(got);
             }
         }
@@ -1495,6 +1519,7 @@ PT_TEST(json_writer_differential_strings) {
         size_t n = tj_rand_str(r, sizeof r, 1);
         char *got = tj_str(r, n);
         free(got);
+        PT_CHECK(tj_raw_check(r, n) == 0);
     }
     tj_ndocs = 0;                                 /* (tj_str collects nothing itself) */
 }
