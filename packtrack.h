@@ -1472,13 +1472,14 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
 #define PT__NOINLINE
 #endif
 #define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
-/* Per byte lane of w: (x - 0x20) and ((x ^ q) - 1) set the lane's top bit
-   for x < 0x20 and x == q, and `| w` for x >= 0x80 (other lanes' top bits
-   stay clear). A borrow into a lane comes only from a lower lane that is
-   itself flagged, so PT__ATTN(w) & PT__B8(0x80) is zero iff no byte of w
-   needs attention, in either byte order; and the OR of many PT__ATTN
-   values, masked, is zero iff none of their words had such a byte. */
-#define PT__ATTN(w) (((w) - PT__B8(0x20)) | (((w) ^ PT__B8(0x22)) - PT__B8(0x01)) | (((w) ^ PT__B8(0x5c)) - PT__B8(0x01)) | (w))
+/* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
+   and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
+   which the other term flags); no other lane of 0x20..0x7f gets it. A
+   borrow into a lane comes only from a lower lane that is itself flagged,
+   so PT__ATTN(w) & PT__B8(0x80) is zero iff no byte of w needs attention,
+   in either byte order; and the OR of many PT__ATTN values, masked, is zero
+   iff none of their words had such a byte. */
+#define PT__ATTN(w) (((w) - PT__B8(0x20)) | (((w) ^ PT__B8(0x22)) - PT__B8(0x01)) | (((w) ^ PT__B8(0x5c)) - PT__B8(0x01)))
 #define PT__ATTN_ANY(acc) (((acc) & PT__B8(0x80)) != 0)
 
 /* Room the careful writer keeps after a string: a following literal (up
