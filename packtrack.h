@@ -1,7 +1,8 @@
 /* packtrack.h - v0.1.0 - PackTrack observability client for C/C++ - MIT or public domain (see end of file)
 
    Sends observability events for AI-agent workflows to a PackTrack server.
-   One file. No dependencies beyond the C library, pthreads/Win32 and sockets.
+   One file. No dependencies beyond the C library, pthreads/Win32 and sockets
+   (each optional: the PACKTRACK_NO_* build switches below).
 
    USAGE
      In exactly ONE .c or .cpp file:
@@ -10,30 +11,42 @@
      Everywhere else just #include "packtrack.h".
 
    QUICK START (the same as examples/async.c)
-         pt_config cfg = {0};                    // C++: pt_config cfg = {};
+         pt_config cfg = {0};                          // C++: pt_config cfg = {};
          pt_client *client = NULL;
          pt_error err;
+         pt_close_report rep;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080"; // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080";       // https needs PACKTRACK_USE_CURL
+         cfg.defaults.source_system = "checkout-svc";  // filled into every event
+         cfg.defaults.workflow_id = "wf-1";
+         cfg.defaults.actor_type = "agent";  cfg.defaults.actor_id = "a-42";
          if (pt_client_new(&cfg, &client, &err) != PT_OK) { puts(err.message); return 1; }
-         pt_event ev = {0};
-         ev.source_system = "checkout-svc";  ev.workflow_id = "wf-1";
-         ev.actor_type = "agent";  ev.actor_id = "a-42";
-         ev.severity = PT_SEVERITY_INFO;  ev.status = PT_STATUS_SUCCESS;
-         ev.message = "refund issued";
-         pt_track(client, &ev);                  // copies, never blocks on the network
-         pt_close(client, 5000, NULL);           // drains the queue, at most 5 s
-         pt_client_free(client);                 // releases the handle pt_close keeps
+         pt_result r = pt_trackf(client, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "refund %d issued", 1042);
+         if (r != PT_OK) printf("not sent: %s\n", pt_strerror(r));   // copies; never blocks
+         pt_close(client, 5000, &rep);                 // drains the queue, at most 5 s
+         printf("delivered %llu of %llu\n", (unsigned long long)rep.delivered, (unsigned long long)rep.tracked);
+         pt_client_free(client);                       // releases the handle pt_close keeps
+     Steps with durations: pt_step_begin()/pt_step_end() (examples/workflow.c).
+     Diagnostics: cfg.logger = pt_log_stderr; or PACKTRACK_DEBUG=1 with pt_config_from_env().
 
    BUILD MACROS (define before the implementation include)
      PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
-     PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
+     PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
+                                loop), no locks (one thread calls the client), no fork hooks
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
+     PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
+                                (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
+                                and a clock; builds for WebAssembly)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
-     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe)
+     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
+                                Under strict -std=c99 (no POSIX by default), a file that
+                                includes <stdlib.h> or another system header before the
+                                implementation must define _POSIX_C_SOURCE 200809L first
      PACKTRACK_ASSERT(x)        internal invariant checks (default assert)
 
    GUARANTEES
@@ -43,19 +56,27 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
-     - All public functions are thread-safe except pt_close(), which must not race
-       with other calls on the same client once it has returned.
-     - The library never aborts, never prints, and never puts the API key in a
-       message, log line or stat.
+     - Every public function is thread-safe, pt_close() included: calls racing
+       with it get PT_ERR_CLOSED, and it waits for calls already inside. After
+       pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
+     - The library never aborts, never prints unless you opt in (pt_log_stderr,
+       PACKTRACK_DEBUG=1), and never puts the API key in a message, log line or stat.
 
    Full documentation: README.md
 */
 /* The implementation needs POSIX declarations even under strict -std=c99;
-   they must be requested before the first system header (the ones below).
-   In strict ISO modes this happens on every inclusion, so that a file that
-   includes the header before defining PACKTRACK_IMPLEMENTATION still works. */
-#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && (defined(PACKTRACK_IMPLEMENTATION) || defined(__STRICT_ANSI__))
+   they must be requested before the first system header. Only the file that
+   defines PACKTRACK_IMPLEMENTATION gets them: a declarations-only include
+   defines no feature-test macro in the user's file. Consequence (strict ISO
+   modes such as -std=c99, not gnu99): in the implementation file, define
+   PACKTRACK_IMPLEMENTATION before the first #include of any header
+   (packtrack.h included, which pulls in <stdint.h>), or define
+   _POSIX_C_SOURCE 200809L yourself at its top. */
+#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && defined(PACKTRACK_IMPLEMENTATION)
 #define PT__FEATURES_SET
+#if defined(__STRICT_ANSI__) && defined(_FEATURES_H) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#error "packtrack.h: in strict ISO mode (-std=c99/c11) define PACKTRACK_IMPLEMENTATION before including any header (or define _POSIX_C_SOURCE 200809L at the top of this file): a system header was already included without POSIX declarations"
+#endif
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -190,12 +211,22 @@ PT__API pt_field pt_field_double(const char *key, double value);
 PT__API pt_field pt_field_bool(const char *key, int value);
 PT__API pt_field pt_field_null(const char *key);
 PT__API pt_field pt_field_raw(const char *key, const char *json);
+/* Length-taking setters (C++ std::string_view, slices of a larger buffer):
+   exactly n bytes are used, no NUL needed; n == 0 is an empty string/value.
+   pt_field_strn also takes a NULL value (JSON null). */
+PT__API pt_field pt_field_strn(const char *key, const char *value, size_t n);
+PT__API pt_field pt_field_rawn(const char *key, const char *json, size_t n);
 
 /* An event. Strings are borrowed for the duration of the call only.
    Required: source_system, workflow_id, actor_type, actor_id, severity,
-   status, message. NULL optional fields are omitted from the JSON. */
+   status, message. NULL optional fields are omitted from the JSON.
+   With cfg.defaults set, every NULL string (and an UNSET severity) takes the
+   default, and the default metadata/extra entries are added under keys the
+   event does not use itself (the event's own keys win). */
 typedef struct pt_event {
-    int64_t         timestamp_ms;       /* Unix ms, UTC; 0 = time of the call */
+    int64_t         timestamp_ms;       /* Unix ms, UTC (pt_unix_ms()); 0 = time of the call.
+                                           Values before 2001-01-01 are refused: they are
+                                           not Unix time (pt_now_ms() is monotonic). */
     const char     *source_system;
     const char     *source_env;
     const char     *workflow_id;
@@ -224,6 +255,11 @@ typedef enum pt_log_level {
    thread). `message` is valid during the call only. Never carries the API
    key or event payloads. */
 typedef void (*pt_log_fn)(pt_log_level level, const char *message, void *user);
+/* A ready-made logger: one line "packtrack: <level>: <message>" to stderr per
+   call (`cfg.logger = pt_log_stderr;`, user ignored). Thread-safe. The library
+   prints nothing unless you set it (or PACKTRACK_DEBUG=1 with
+   pt_config_from_env). */
+PT__API void pt_log_stderr(pt_log_level level, const char *message, void *user);
 
 typedef struct pt_http_header { const char *name; const char *value; } pt_http_header;
 
@@ -264,15 +300,49 @@ typedef struct pt_http_response {
    _CANCELLED / _PROTOCOL. Runs on the flush thread (or the pt_ingest caller). */
 typedef pt_result (*pt_http_fn)(const pt_http_request *req, pt_http_response *resp, void *user);
 
+/* Asynchronous HTTP hook (cfg.http_async), for hosts with their own HTTP
+   stack (an engine's HTTP module, emscripten_fetch): the library hands over
+   a request and returns at once; the host completes it later with
+   pt_http_complete(op, ...), from any thread, at any time (inside the hook,
+   from its own callback, on its next frame).
+   - op: a handle by value (a slot index and a generation, no pointer), so a
+     stale handle can never reach freed memory.
+   - The hook returns PT_OK when it took the request, or an error (then the
+     request counts as failed with that result and must not be completed).
+   - Request bytes: *req and everything it points to (url, headers, body)
+     stay valid and unchanged until pt_http_complete for op has been called
+     or http_cancel for op has returned, whichever comes first. Copy what
+     you need to keep longer.
+   - Cut-off: when timeout_ms passes without a completion, or pt_close's
+     deadline (or a pt_ingest caller's close) cuts the request off, the
+     library calls cfg.http_cancel(op, http_user) once (if set) and forgets
+     op. The host should abort its request; a completion that still arrives
+     is ignored (pt_http_complete returns PT_ERR_CANCELLED or PT_ERR_CLOSED).
+   - Exactly once: the first completion counts; a second one is ignored,
+     returns PT_ERR_INVALID_ARG and is logged (PT_LOG_WARN) by the client.
+   - Threads: the hook and http_cancel run on the thread driving the
+     pipeline (the flush thread, or the caller of pt_pump/pt_flush/pt_close,
+     or of pt_ingest/pt_health) with no library lock held; they may call
+     pt_http_complete directly. The hook must not block: in manual mode it
+     runs inside pt_pump's budget.
+   The hook needs no threads and no sockets: it is the transport of builds
+   without either. */
+typedef struct pt_http_op { uint64_t id; } pt_http_op;
+typedef pt_result (*pt_http_async_fn)(const pt_http_request *req, pt_http_op op, void *user);
+typedef void (*pt_http_cancel_fn)(pt_http_op op, void *user);
+
 /* gzip hook: write one gzip member of in[0..n) into out (capacity cap, which
    is at least n + n/8 + 64), set *out_len. Return PT_OK or an error. Runs on
    the flush thread; buffers are owned by the library. */
 typedef pt_result (*pt_gzip_fn)(const void *in, size_t n, void *out, size_t cap, size_t *out_len, void *user);
 
 /* before_send: called on the pt_track caller's thread with the event the
-   caller passed. Return 1 to keep it (it may edit *ev, e.g. point fields to
-   redacted strings that stay valid until the hook returns... or longer), 0
-   to drop it (pt_track then returns PT_ERR_FILTERED and nothing is counted). */
+   caller passed (config defaults already filled in). Return 1 to keep it: it
+   may edit *ev, e.g. point fields to redacted strings, which must stay valid
+   until pt_track (or pt_ingest, pt_event_to_json) returns, because the event
+   is serialised after the hook returns: a buffer local to the hook is too
+   short-lived. Return 0 to drop it (pt_track then returns PT_ERR_FILTERED
+   and nothing is counted). */
 typedef int (*pt_before_send_fn)(pt_event *ev, void *user);
 
 /* Result of one batch request in the async pipeline (flush thread). */
@@ -314,6 +384,13 @@ typedef struct pt_config {
     const char *user_agent;          /* default: "packtrack-c/<version>" */
     const char *health_path;         /* default: NULL (no server probe); usual: "/api/health" */
 
+    /* Event defaults: what every event leaves unset (NULL string, UNSET
+       severity) is taken from here; metadata/extra entries are added unless
+       the event has an entry with the same key (an entry of type
+       PT_FIELD_UNSET with that key suppresses the default). Copied by
+       pt_client_new. timestamp_ms and idempotency_key must stay unset. */
+    pt_event defaults;               /* default: all unset */
+
     int   timeout_ms;                /* default: 10000 (whole request) */
     int   connect_timeout_ms;        /* default: 5000 */
     int   max_retries;               /* default: 3; PT_RETRIES_NONE for none (sync calls) */
@@ -354,6 +431,8 @@ typedef struct pt_config {
     int   insecure_skip_verify;      /* default: 0; 1 turns TLS verification OFF (curl only) */
 
     pt_http_fn  http;  void *http_user;    /* default: built-in (or curl) transport */
+    pt_http_async_fn  http_async;          /* default: NULL; asynchronous hook instead of http (gets http_user) */
+    pt_http_cancel_fn http_cancel;         /* default: NULL; told when an async request is cut off */
     pt_gzip_fn  gzip;  void *gzip_user;    /* default: zlib/libdeflate/built-in */
     pt_log_fn   logger; void *logger_user; /* default: silent */
     pt_log_level log_level;                /* default: PT_LOG_DEBUG (everything to the logger) */
@@ -381,8 +460,25 @@ PT__API const pt_config *pt_client_config(const pt_client *client);
 /* Validates and serialises the event, copies it into the queue and returns.
    Never blocks on the network. Thread-safe. */
 PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
-/* Same, for an already-serialised JSON object (checked). */
+/* Same, for an already-serialised JSON object: checked to be valid JSON with
+   every required field (source.system, workflow.id, actor.type, actor.id,
+   severity, status, message) a non-empty string, else PT_ERR_INVALID_JSON /
+   PT_ERR_MISSING_FIELD naming the field (a severity other than debug, info,
+   warn, error: PT_ERR_INVALID_ARG); the text is in pt_stats' last_error_message.
+   Config defaults do not apply: the JSON is sent as given (minified). */
 PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__PRINTF_DECL(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PT__PRINTF_DECL(a, b)
+#endif
+/* One-line event: every field from cfg.defaults except severity, status and
+   the message, formatted printf-style. A message of any length is formatted
+   in full (up to 512 bytes on the stack, longer ones in one allocation);
+   event_max_bytes still bounds the event (PT_ERR_TOO_LARGE). Invalid UTF-8
+   is replaced by U+FFFD like every string. Thread-safe, never blocks. */
+PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
 
 /* Waits until every event tracked before the call is delivered or has failed
    for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
@@ -413,10 +509,66 @@ PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *r
    (closing first if needed); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
 
+/* ---- steps ------------------------------------------------------------------
+   A step is one unit of work with a duration. pt_step_begin sends a
+   `running` event; pt_step_end sends the closing event (same workflow,
+   run, step id, actor, source and message; the given status) with
+   metadata.duration_ms measured on the monotonic clock, and
+   metadata.parent_step_id when the step is nested. The pt_step is storage
+   you own (stack, struct member); it needs no allocation unless its strings
+   exceed PT_STEP_INLINE bytes together; begin overwrites it, so never begin
+   on a step that is still active. End every begun step exactly once,
+   from any thread, before pt_client_free (after pt_close, pt_step_end
+   returns PT_ERR_CLOSED and releases the step). */
+#define PT_STEP_INLINE 320
+typedef struct pt_step {
+    pt_client  *client;
+    int64_t     start_ms;               /* pt_mono_ms() at begin */
+    int64_t     duration_ms;            /* set by pt_step_end */
+    pt_severity severity;               /* of the begin event */
+    int         active;                 /* 1 between begin and end */
+    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
+    char       *heap_;                  /* private: used when inline_ is too small */
+    char        inline_[PT_STEP_INLINE];
+} pt_step;
+
+/* Begins a step named `message` (the event message, also sent at the end).
+   Everything else comes from cfg.defaults, or from the parent step (workflow,
+   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
+   Returns what pt_track returned. On failure the step is not begun, except
+   when the begin event was lost to load (PT_ERR_QUEUE_FULL, PT_ERR_SAMPLED,
+   PT_ERR_FILTERED): then it is, and its end (with the duration) may still go out. */
+PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
+/* Same with a full event as the template: its step_id (NULL = generated),
+   workflow/run/actor/source, severity (UNSET = info), message and metadata
+   are used; its status is replaced by "running". */
+PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
+/* Ends the step: sends the closing event with `status` (NULL = "success") and
+   the given metadata plus duration_ms (and parent_step_id); your metadata
+   keys win. Severity is error for the statuses error/failed/timeout, else
+   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
+   is not active (or metadata NULL with a count: the step stays active), else
+   what pt_track returned, e.g. PT_ERR_CLOSED after pt_close; the step is
+   released either way. */
+PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
+/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
+PT__API const char *pt_step_id(const pt_step *step);
+
 /* ---- sync ----------------------------------------------------------------- */
 /* Sends now, with retries, on the calling thread; reports in *err. Independent of the queue. */
 PT__API pt_result pt_ingest(pt_client *client, const pt_event *ev, pt_error *err);
 PT__API pt_result pt_ingest_batch(pt_client *client, const pt_event *evs, size_t n, pt_error *err);
+
+/* ---- asynchronous HTTP hook ----------------------------------------------- */
+/* Completes a request handed to cfg.http_async. result: PT_OK when a
+   response (any status) arrived, then resp holds status, Retry-After and
+   body head (copied; resp may be freed on return); else the failure
+   (PT_ERR_NETWORK, _TIMEOUT, _CONNECT, _RESOLVE, _TLS, ...; resp may be
+   NULL, or carry an error text and not_sent). Any thread, any time, also
+   after pt_close. Returns PT_OK if accepted; PT_ERR_CANCELLED if the
+   request was already cut off, PT_ERR_CLOSED if its client is closed,
+   PT_ERR_INVALID_ARG for a second completion or an unknown handle. */
+PT__API pt_result pt_http_complete(pt_http_op op, pt_result result, const pt_http_response *resp);
 
 /* ---- observability of the client itself ----------------------------------- */
 typedef struct pt_client_stats {
@@ -466,7 +618,19 @@ PT__API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *
 /* ---- misc ----------------------------------------------------------------- */
 PT__API const char *pt_strerror(pt_result r);      /* never NULL */
 PT__API const char *pt_version(void);               /* PACKTRACK_VERSION_STRING */
-PT__API int64_t     pt_now_ms(void);                /* monotonic clock, ms */
+/* Clocks. pt_unix_ms: wall clock, ms since 1970-01-01 UTC, for
+   pt_event.timestamp_ms. pt_mono_ms: monotonic ms from an arbitrary origin,
+   for durations and deadlines only (not a timestamp). pt_now_ms is the older
+   name of pt_mono_ms, kept for compatibility. */
+PT__API int64_t     pt_unix_ms(void);
+PT__API int64_t     pt_mono_ms(void);
+PT__API int64_t     pt_now_ms(void);                /* = pt_mono_ms(): MONOTONIC, not Unix time */
+/* Writes a random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") and a NUL
+   into out (37 bytes). Thread-safe, no lock. */
+PT__API void        pt_uuid4(char out[37]);
+/* Writes a run id into out (37 bytes): a UUID v7, whose first 48 bits are
+   the Unix ms time, so run ids sort by start time. Thread-safe. */
+PT__API void        pt_run_id(char out[37]);
 /* Serialises an event the way pt_track would (for dry runs and tests) into
    buf, NUL-terminated; *len gets the JSON length. client may be NULL (no host
    context, no before_send). PT_ERR_TOO_LARGE if cap is too small. */
@@ -474,6 +638,60 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 
 #ifdef __cplusplus
 }
+
+/* ---- C++ conveniences (C++11; no exceptions, no allocation) ----------------
+       packtrack::client pt(cfg);                 // pt_client_new
+       if (!pt.ok()) { std::puts(pt.error().message); return 1; }
+       { packtrack::step s(pt, "fetch invoice");  // running event
+         ...                                      // s.fail() on the error path
+       }                                          // closing event + duration_ms
+       pt_trackf(pt, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "done");
+   The client closes (close_timeout_ms, default 5000) and frees itself in its
+   destructor; destroy every step before its client. */
+namespace packtrack {
+class client {
+public:
+    explicit client(const pt_config &cfg, int close_timeout_ms = 5000)
+        : c_(nullptr), close_ms_(close_timeout_ms), r_(PT_OK), err_() { r_ = pt_client_new(&cfg, &c_, &err_); }
+    ~client() { if (c_) { pt_close(c_, close_ms_, nullptr); pt_client_free(c_); } }
+    client(const client &) = delete;
+    client &operator=(const client &) = delete;
+    bool ok() const { return c_ != nullptr; }
+    pt_result result() const { return r_; }            /* of pt_client_new */
+    const pt_error &error() const { return err_; }
+    pt_client *get() const { return c_; }
+    operator pt_client *() const { return c_; }         /* pass it to any pt_ function */
+    /* Closes now (the destructor then only frees), to read the report. */
+    pt_result close(pt_close_report *report = nullptr) { return c_ ? pt_close(c_, close_ms_, report) : PT_ERR_CLOSED; }
+private:
+    pt_client *c_;
+    int        close_ms_;
+    pt_result  r_;
+    pt_error   err_;
+};
+
+class step {
+public:
+    step(pt_client *c, const char *message, const step *parent = nullptr)
+        : s_(), status_(PT_STATUS_SUCCESS), r_(pt_step_begin(c, &s_, parent ? &parent->s_ : nullptr, message)) {}
+    step(pt_client *c, const pt_event &ev, const step *parent = nullptr)
+        : s_(), status_(PT_STATUS_SUCCESS), r_(pt_step_begin_event(c, &s_, parent ? &parent->s_ : nullptr, &ev)) {}
+    ~step() { if (s_.active) pt_step_end(&s_, status_, nullptr, 0); }
+    step(const step &) = delete;
+    step &operator=(const step &) = delete;
+    pt_result begin_result() const { return r_; }
+    const char *id() const { return pt_step_id(&s_); }
+    void set_status(const char *status) { status_ = status; }   /* sent by the destructor */
+    void fail() { status_ = PT_STATUS_ERROR; }
+    pt_result end(const char *status, const pt_field *metadata = nullptr, size_t count = 0) { return pt_step_end(&s_, status, metadata, count); }
+    int64_t duration_ms() const { return s_.duration_ms; }
+    pt_step *get() { return &s_; }
+private:
+    pt_step     s_;
+    const char *status_;
+    pt_result   r_;
+};
+} /* namespace packtrack */
 #endif
 #endif /* PACKTRACK_H */
 
@@ -486,6 +704,18 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* C4996: strncpy/getenv/... "unsafe": every call here is bounded. Popped at the end. */
 #pragma warning(push)
 #pragma warning(disable: 4996)
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+/* Compiled as C++ (engines build .cpp files), the implementation is still C:
+   its casts are C casts, and a few are no-ops only in C++ ('x' is a char
+   there, an int in C). Both warnings are purely stylistic for C-in-C++; every
+   other warning is fixed in the code. Popped at the end of the implementation,
+   so the user's own code after the include keeps them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
 #endif
 
 /* ==== [pt:config] ======================================================== */
@@ -517,7 +747,9 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* Thread-local storage, to tell when pt_close is called from one of the
    client's own callbacks on the calling thread (it would wait for itself).
    Without it the check is skipped. */
-#if defined(__cplusplus) && __cplusplus >= 201103L
+#if defined(PACKTRACK_NO_THREADS)
+#define PT__TLS                 /* one thread: a plain static */
+#elif defined(__cplusplus) && __cplusplus >= 201103L
 #define PT__TLS thread_local
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PT__TLS _Thread_local
@@ -544,10 +776,37 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__WIN32 0
 #define PT__POSIX 1
 #endif
+/* Build switches (README "Build switches"): each leaves a part out, and with
+   all three of NO_THREADS, NO_SOCKETS and NO_SPOOL the library needs only the
+   C library and a clock (no thread, socket or file API is referenced). */
 #if defined(PACKTRACK_NO_THREADS)
 #define PT__THREADS 0
 #else
 #define PT__THREADS 1
+#endif
+#if defined(PACKTRACK_NO_SOCKETS)
+#define PT__SOCKETS 0
+#else
+#define PT__SOCKETS 1
+#endif
+#if defined(PACKTRACK_NO_SPOOL)
+#define PT__SPOOL 0
+#else
+#define PT__SPOOL 1
+#endif
+#if defined(PACKTRACK_NO_DEFLATE)
+#define PT__DEFLATE 0
+#else
+#define PT__DEFLATE 1
+#endif
+/* host facts (pid, host name, /dev/urandom): left out with all three */
+#if PT__THREADS || PT__SOCKETS || PT__SPOOL
+#define PT__OSINFO 1
+#else
+#define PT__OSINFO 0
+#endif
+#if !PT__SOCKETS && defined(PACKTRACK_USE_CURL)
+#error "packtrack.h: PACKTRACK_NO_SOCKETS and PACKTRACK_USE_CURL together: libcurl is a socket client; define one of them"
 #endif
 
 #include <stdlib.h>
@@ -598,8 +857,87 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
 #endif
+#else /* POSIX: each group only when its switch keeps it */
+#include <time.h>
+#include <errno.h>
+#if PT__THREADS
+#include <pthread.h>
+#include <signal.h>
+#endif
+#if PT__OSINFO || PT__SPOOL || PT__SOCKETS
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/types.h>
+#endif
+#if PT__SPOOL
+#include <dirent.h>
+#include <sys/stat.h>
+#endif
+#if PT__SOCKETS
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#endif
+#endif
+/* After the last system header: in C++11 the implementation's NULL is
+   nullptr (clang < 16 flags GNU's __null under -Wzero-as-null-pointer-constant).
+   The user's NULL is restored at the end of the implementation. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma push_macro("NULL")
+#undef NULL
+#define NULL nullptr
+#endif
+
+#if !PT__THREADS
+/* PACKTRACK_NO_THREADS: the host's one thread runs everything (all calls on
+   a client come from one thread, or the host serialises them), so locks are
+   no-ops, no thread is ever started, and a timed wait has nobody to wake it:
+   it sleeps (in slices, the callers re-check their deadlines). */
+typedef struct pt__mutex { int unused; } pt__mutex;
+typedef struct pt__cond { int unused; } pt__cond;
+typedef int pt__thread;
+PT__PRIVATE void pt__sleep_ms(int ms);
+PT__PRIVATE void pt__mutex_init(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_destroy(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_lock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_unlock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__cond_init(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_destroy(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_signal(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_broadcast(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_wait_ms(pt__cond *c, pt__mutex *m, int64_t ms) {
+    (void)c; (void)m;
+    if (ms > 0) pt__sleep_ms((int)PT__MIN(ms, (int64_t)50));
+}
+PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) { (void)t; (void)fn; (void)arg; return -1; }
+PT__PRIVATE void pt__thread_join(pt__thread t) { (void)t; }
+PT__PRIVATE void pt__thread_detach(pt__thread t) { (void)t; }
+PT__PRIVATE int pt__thread_is_self(pt__thread t) { (void)t; return 0; }
+/* fork handlers need pthread_atfork: none (see README "Build switches") */
+PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if !PT__SPOOL
+typedef int pt__file;           /* PACKTRACK_NO_SPOOL: no file is ever opened */
+#define PT__BAD_FILE (-1)
+#endif
+#if !PT__SOCKETS
+/* PACKTRACK_NO_SOCKETS: no built-in HTTP client; connections never open. */
+typedef int pt__sock;
+#define PT__BAD_SOCK (-1)
+PT__PRIVATE void pt__sock_close(pt__sock s) { (void)s; }
+#endif
+
+#if PT__WIN32
+#if PT__SOCKETS
 typedef SOCKET pt__sock;
+typedef int pt__socklen;
 #define PT__BAD_SOCK INVALID_SOCKET
+#endif
+#if PT__THREADS
 typedef CRITICAL_SECTION pt__mutex;
 typedef CONDITION_VARIABLE pt__cond;
 typedef HANDLE pt__thread;
@@ -638,6 +976,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { CloseHandle(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return GetThreadId(t) == GetCurrentThreadId(); }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
 /* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
    steps, which would make close deadlines late by up to a tick. The
@@ -676,6 +1015,7 @@ PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
     DWORD n = (DWORD)cap;
     if (!GetComputerNameA(buf, &n)) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
 }
+#if PT__SOCKETS
 static volatile LONG pt__wsa_state;
 PT__PRIVATE int pt__net_init(void) {
     if (InterlockedCompareExchange(&pt__wsa_state, 1, 0) == 0) {
@@ -721,8 +1061,8 @@ PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
 /* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
 PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
     WSABUF w[2]; DWORD sent = 0;
-    w[0].buf = (char *)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
-    w[1].buf = (char *)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
+    w[0].buf = (char *)(uintptr_t)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
+    w[1].buf = (char *)(uintptr_t)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
     if (WSASend(s, w, 2, &sent, 0, NULL, NULL) != 0) return -1;
     return (long)sent;
 }
@@ -732,8 +1072,12 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
+#endif /* PT__SOCKETS */
 /* fork does not exist on Windows */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Handles are opened shareable (read, write,
    delete) so a spool segment can be deleted while another handle is open. */
 typedef HANDLE pt__file;
@@ -827,27 +1171,15 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s (Windows error %lu)", full ? "disk full" : "I/O error", (unsigned long)e); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 
 #else /* POSIX */
-#include <pthread.h>
-#include <time.h>
-#include <errno.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <dirent.h>
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/utsname.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <netdb.h>
+#if PT__SOCKETS
 typedef int pt__sock;
+typedef socklen_t pt__socklen;
 #define PT__BAD_SOCK (-1)
+#endif
+#if PT__THREADS
 typedef pthread_mutex_t pt__mutex;
 typedef pthread_cond_t pt__cond;
 typedef pthread_t pt__thread;
@@ -927,6 +1259,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { pthread_detach(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return pthread_equal(pthread_self(), t) != 0; }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000; ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -946,6 +1279,7 @@ PT__PRIVATE int64_t pt__wall_ms(void) {
 PT__PRIVATE int64_t pt__atomic_load(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 PT__PRIVATE void pt__atomic_store(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 PT__PRIVATE int64_t pt__atomic_add(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+#if PT__OSINFO
 PT__PRIVATE int pt__getpid(void) { return (int)getpid(); }
 PT__PRIVATE void pt__os_random(void *buf, size_t n) {
     unsigned char *b = (unsigned char *)buf;
@@ -968,8 +1302,31 @@ PT__PRIVATE void pt__os_random(void *buf, size_t n) {
         }
     }
 }
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
+    buf[cap - 1] = 0;
+}
+#else
+/* Only the C library: no process id, no host name, no /dev/urandom. The
+   random seed mixes the clocks, an address and clock() (UUIDs stay unique
+   per client; two processes started in the same nanosecond could collide). */
+PT__PRIVATE int pt__getpid(void) { return 0; }
+PT__PRIVATE void pt__os_random(void *buf, size_t n) {
+    unsigned char *b = (unsigned char *)buf;
+    uint64_t x = (uint64_t)pt__mono_ns() ^ ((uint64_t)pt__wall_ms() << 20) ^ (uint64_t)(uintptr_t)buf ^ (uint64_t)clock();
+    size_t i;
+    for (i = 0; i < n; i++) {
+        x += 0x9E3779B97F4A7C15ULL ^ (uint64_t)pt__mono_ns();
+        x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+        b[i] = (unsigned char)(x >> 24);
+    }
+}
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
+#endif /* PT__OSINFO */
 PT__PRIVATE const char *pt__os_name(void) {
-#if defined(__APPLE__)
+#if defined(__EMSCRIPTEN__)
+    return "emscripten";
+#elif defined(__APPLE__)
     return "darwin";
 #elif defined(__linux__)
     return "linux";
@@ -979,10 +1336,7 @@ PT__PRIVATE const char *pt__os_name(void) {
     return "posix";
 #endif
 }
-PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
-    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
-    buf[cap - 1] = 0;
-}
+#if PT__SOCKETS
 PT__PRIVATE int pt__net_init(void) { return 0; }
 PT__PRIVATE int pt__sock_errno(void) { return errno; }
 PT__PRIVATE int pt__sock_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == EINTR; }
@@ -1041,12 +1395,16 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
+#endif /* PT__SOCKETS */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_prepare(void);
 PT__PRIVATE void pt__fork_parent(void);
 PT__PRIVATE void pt__fork_child(void);
 static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
 static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
 PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Descriptors are close-on-exec. */
 typedef int pt__file;
 #define PT__BAD_FILE (-1)
@@ -1150,18 +1508,26 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s", strerror(e)); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
-#if PT__WIN32
-static INIT_ONCE pt__reg_once = INIT_ONCE_STATIC_INIT;
+#if !PT__THREADS
+PT__PRIVATE void pt__reg_lock(void) {}
+PT__PRIVATE void pt__reg_unlock(void) {}
+#elif PT__WIN32
+static INIT_ONCE pt__reg_once;   /* static zero = INIT_ONCE_STATIC_INIT (spelled {0}, which C++ flags) */
 static CRITICAL_SECTION pt__reg_mu;
 static BOOL CALLBACK pt__reg_init(PINIT_ONCE o, PVOID p, PVOID *c) { (void)o; (void)p; (void)c; InitializeCriticalSection(&pt__reg_mu); return TRUE; }
 PT__PRIVATE void pt__reg_lock(void) { InitOnceExecuteOnce(&pt__reg_once, pt__reg_init, NULL, NULL); EnterCriticalSection(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { LeaveCriticalSection(&pt__reg_mu); }
 #else
-static pthread_mutex_t pt__reg_mu = PTHREAD_MUTEX_INITIALIZER;
-PT__PRIVATE void pt__reg_lock(void) { pthread_mutex_lock(&pt__reg_mu); }
+/* Initialised once at run time, not with PTHREAD_MUTEX_INITIALIZER (glibc
+   spells its null pointers 0, which C++ -Wzero-as-null-pointer-constant flags). */
+static pthread_once_t pt__reg_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pt__reg_mu;
+static void pt__reg_init(void) { pthread_mutex_init(&pt__reg_mu, NULL); }
+PT__PRIVATE void pt__reg_lock(void) { pthread_once(&pt__reg_once, pt__reg_init); pthread_mutex_lock(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { pthread_mutex_unlock(&pt__reg_mu); }
 #endif
 
@@ -2425,6 +2791,48 @@ PT__PRIVATE int64_t pt__backoff_ms(int base, int cap, int attempt, int jitter, u
     return d;
 }
 
+/* ==== [pt:transport] ===================================================== */
+/* One interface for every way a request goes out: the built-in client,
+   libcurl, WinHTTP, the synchronous user hook (cfg.http) and the
+   asynchronous one (cfg.http_async). The pipeline drives a request in
+   small steps instead of calling one blocking function, so pt_pump keeps
+   its budget; the flush thread and the sync calls drive the same steps with
+   a far `until` and may block inside them.
+
+   A pt__xfer is one request in progress. The caller (pipeline, or
+   pt__xfer_run for pt_ingest/pt_health) fills req (its bytes stay owned by
+   the caller and unchanged until the xfer is done or cancelled), picks the
+   transport and its ctx, then:
+     st = tp->start(x)              PT__XF_DONE or PT__XF_PENDING
+     while pending: st = tp->step(x, until_ms)
+     if it must stop early:  tp->cancel(x)
+   Once DONE, x->result is the transport result (as from a pt_http_fn) and
+   x->resp the response; the transport has released everything it held for
+   the request (a keep-alive connection stays in its ctx for the next).
+   Rules for a transport:
+   - step never blocks past until_ms (monotonic ms, pt__mono_ms). It may
+     return PENDING earlier when waiting cannot help (the async hook waits
+     for the host): then x->wake_ms says when to step again at the latest,
+     and a completion wakes the worker (pt__core.cv_work).
+   - start/step/cancel run without the client lock, on the worker's thread.
+   - The request's own deadlines (connect_timeout_ms, timeout_ms from
+     start) and req.cancelled (the close deadline) end the transfer with
+     PT_ERR_TIMEOUT / PT_ERR_CANCELLED, whatever until_ms is.
+   - cancel abandons a pending transfer (drops a half-used connection, tells
+     the async host); it is a no-op on a done or never-started xfer.
+   - A synchronous transport (cfg.http, a blocking backend) does the whole
+     request inside start and uses pt__sync_step as its step; it then
+     blocks a pump for that long, and a manual-mode pt_flush cuts it off at
+     the flush deadline through req.cancelled instead (pt__req_cancelled_pipe). */
+typedef struct pt__xfer pt__xfer;
+enum { PT__XF_PENDING = 0, PT__XF_DONE = 1 };
+typedef struct pt__transport {
+    const char *name;
+    int  (*start)(pt__xfer *x);
+    int  (*step)(pt__xfer *x, int64_t until_ms);
+    void (*cancel)(pt__xfer *x);
+} pt__transport;
+
 /* ==== [pt:http] ========================================================== */
 /* Built-in HTTP/1.1 client over plain sockets: keep-alive, Content-Length,
    chunked and read-until-close bodies, connect/I-O timeouts, deadline
@@ -2587,6 +2995,64 @@ PT__PRIVATE PT__COLD int pt__chunked_feed(pt__chunked *c, const char *in, size_t
     return c->state == PT__CK_DONE ? 1 : 0;
 }
 
+/* ---- the request in progress (see [pt:transport]) ---- */
+typedef struct pt__resolv pt__resolv;
+enum { PT__BX_RESOLVE = 1, PT__BX_CONNECT, PT__BX_SEND, PT__BX_HEAD, PT__BX_BODY, PT__BX_DONE };
+#define PT__BX_NEXT 2                     /* a phase finished: go on with the next one */
+/* The built-in client's progress through one request. */
+typedef struct pt__bx {
+    int       st;                         /* PT__BX_*; 0 before start */
+    int       reused, fresh_used;         /* sent on a kept-alive connection; its one free retry spent */
+    int64_t   conn_deadline;              /* resolve + connect end here (connect_timeout_ms) */
+    pt__url   u;
+    char      auth[300];
+    pt__buf   head;                       /* request line and headers */
+    char      hstore[1024];
+    size_t    sent;                       /* bytes of head + body on the wire */
+    pt__resolv *rv;                       /* name lookup in progress on its own thread */
+    struct addrinfo *ai, *ai_cur;         /* addresses; the next one to try */
+    pt__sock  sk;                         /* socket being connected */
+    int       last_err;
+    size_t    scan, body_at;              /* head search position; body start in the read buffer */
+    pt__http_head hh;
+    int       mode;                       /* body: 0 none, 1 Content-Length, 2 chunked, 3 until close */
+    uint64_t  left;                       /* Content-Length still to read */
+    pt__chunked ck;
+    pt__sink  sink;
+} pt__bx;
+
+struct pt__xfer {
+    const pt__transport *tp;
+    void             *ctx;                /* transport context: pt__conn (built-in, curl), pt__core (hooks) */
+    pt_http_request   req;                /* points into caller-owned bytes, unchanged until done/cancelled */
+    pt_http_header    hdr[6];             /* req.headers when set up by the client */
+    pt_http_response  resp;
+    pt_result         result;             /* valid once done */
+    int64_t           deadline_ms;        /* the request's own end (timeout_ms from start, req.deadline_ms) */
+    int64_t           wake_ms;            /* pending and returned before until: step again by then */
+    uint64_t          op;                 /* async hook: id of the pt_http_op in flight, 0 if none */
+    void             *tp_state;           /* private state of other transports (curl, WinHTTP) */
+    pt__bx            bx;                 /* built-in client */
+};
+
+PT__PRIVATE void pt__xfer_init(pt__xfer *x, const pt__transport *tp, void *ctx, const pt_http_request *req) {
+    memset(x, 0, sizeof *x);
+    x->tp = tp; x->ctx = ctx;
+    if (req) x->req = *req;
+    x->bx.sk = PT__BAD_SOCK;
+}
+/* Drives x to its end on this thread (pt_ingest, pt_health, a sync user
+   of a transport): blocking transports block inside step; the async hook
+   is polled every millisecond until the host completes it or its deadline. */
+PT__PRIVATE pt_result pt__xfer_run(pt__xfer *x) {
+    int st = x->tp->start(x);
+    while (st == PT__XF_PENDING) {
+        st = x->tp->step(x, PT__INF_MS);
+        if (st == PT__XF_PENDING) pt__sleep_ms(1);
+    }
+    return x->result;
+}
+
 PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     if (cn->fd != PT__BAD_SOCK) pt__sock_close(cn->fd);
     cn->fd = PT__BAD_SOCK;
@@ -2595,37 +3061,25 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     cn->authority[0] = 0;
 }
 
-/* Waits for fd readiness until deadline, polling the cancel hook every
-   10 ms. 1 ready, 0 timeout, -1 error, -2 cancelled. */
-PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, const pt_http_request *req) {
-    for (;;) {
-        int64_t now = pt__mono_ms(), left;
-        int r;
-        if (req->cancelled && req->cancelled(req)) return -2;
-        if (now >= deadline) return 0;
-        left = deadline - now;
-        if (req->cancelled && left > 10) left = 10;
-        r = pt__sock_wait(fd, want_write, (int)left);
-        if (r != 0) return r;
-    }
-}
-
-/* Name resolution with a deadline. getaddrinfo cannot be interrupted, so a
-   name (not an address literal) is resolved on a short-lived detached
-   thread while the caller waits on a condition variable, polling the cancel
-   hook every 10 ms; at the deadline the caller leaves and the thread frees
-   the shared record when getaddrinfo finally returns (last one out frees).
-   Without threads (PACKTRACK_NO_THREADS) it resolves inline. */
+#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out (see the #else below) */
+/* Name resolution that never blocks a step. An address literal resolves at
+   once. A name is resolved on a short-lived detached thread, which the step
+   polls (waiting on its condition variable at most until its `until`); at
+   a deadline the xfer leaves and the thread frees the shared record when
+   getaddrinfo finally returns (last one out frees). Without threads
+   (PACKTRACK_NO_THREADS) a name is resolved inline: getaddrinfo blocks that
+   one step (once per new connection). A no-thread host that must never
+   block uses an address literal in base_url, or cfg.http_async. */
 #ifndef PT__GETADDRINFO
 #define PT__GETADDRINFO getaddrinfo   /* tests substitute a resolver that hangs */
 #endif
-typedef struct pt__resolv {
+struct pt__resolv {
     pt__mutex mu;
     pt__cond cv;
     int refs, done, rc;
     struct addrinfo hints, *res;
     char host[256], port[8];
-} pt__resolv;
+};
 PT__PRIVATE void pt__resolv_release(pt__resolv *r) {   /* r->mu held; unlocks */
     int last = --r->refs == 0;
     pt__mutex_unlock(&r->mu);
@@ -2644,14 +3098,12 @@ PT__PRIVATE void pt__resolv_thread(void *p) {
     pt__cond_signal(&r->cv);
     pt__resolv_release(r);
 }
-/* 0 ok (*out to freeaddrinfo), -1 failed, -2 cancelled, -3 deadline. */
-PT__PRIVATE PT__COLD int pt__resolve(const char *host, const char *port, const struct addrinfo *hints,
-                                      int64_t deadline, const pt_http_request *req, struct addrinfo **out) {
+/* Starts a lookup: 0 with *out (done) or *rv (a thread is on it), -1 failed. */
+PT__PRIVATE PT__COLD int pt__resolve_begin(const char *host, const char *port, const struct addrinfo *hints, pt__resolv **rv, struct addrinfo **out) {
     struct addrinfo nh = *hints, *res = NULL;
     pt__resolv *r;
     pt__thread t;
-    int rc;
-    *out = NULL;
+    *out = NULL; *rv = NULL;
     nh.ai_flags |= AI_NUMERICHOST;      /* an address literal needs no thread */
     if (getaddrinfo(host, port, &nh, &res) == 0 && res) { *out = res; return 0; }
     if (!PT__THREADS || strlen(host) >= sizeof r->host || (r = (pt__resolv *)PT__MALLOC(sizeof *r)) == NULL) goto inline_lookup;
@@ -2667,294 +3119,402 @@ PT__PRIVATE PT__COLD int pt__resolve(const char *host, const char *port, const s
         goto inline_lookup;
     }
     pt__thread_detach(t);
-    pt__mutex_lock(&r->mu);
-    for (rc = 1; !r->done; ) {
-        int64_t left = deadline - pt__mono_ms();
-        if (req->cancelled && req->cancelled(req)) { rc = -2; break; }
-        if (left <= 0) { rc = -3; break; }
-        pt__cond_wait_ms(&r->cv, &r->mu, left > 10 ? 10 : left);
-    }
-    if (r->done) {
-        rc = r->rc == 0 && r->res ? 0 : -1;
-        if (rc == 0) { *out = r->res; r->res = NULL; }
-    }
-    pt__resolv_release(r);
-    return rc;
+    *rv = r;
+    return 0;
 inline_lookup:
-    rc = PT__GETADDRINFO(host, port, hints, &res);
-    if (rc != 0 || !res) return -1;
+    if (PT__GETADDRINFO(host, port, hints, &res) != 0 || !res) return -1;
     *out = res;
     return 0;
 }
 
-PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
-    struct addrinfo hints, *res = NULL, *ai;
-    char port[8];
-    int rc, last_err = 0, timed_out = 0;
-    if (pt__net_init() != 0) { pt__fmt(resp->error, sizeof resp->error, "socket layer init failed"); return PT_ERR_NETWORK; }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    pt__fmt(port, sizeof port, "%d", u->port);
-    rc = pt__resolve(u->host, port, &hints, deadline, req, &res);
-    if (rc == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while resolving %.100s", u->host); return PT_ERR_CANCELLED; }
-    if (rc == -3) { pt__fmt(resp->error, sizeof resp->error, "resolving %.100s timed out", u->host); return PT_ERR_TIMEOUT; }
-    if (rc != 0) {
-        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", u->host);
-        return PT_ERR_RESOLVE;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        pt__sock s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        int one = 1, w;
-        if (s == PT__BAD_SOCK) { last_err = pt__sock_errno(); continue; }
-        pt__sock_nosigpipe(s);
-        if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) { cn->fd = s; break; }
-        last_err = pt__sock_errno();
-        if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
-        w = pt__http_wait(s, 1, deadline, req);
-        if (w == 1) {
-            last_err = pt__sock_connect_err(s);
-            if (last_err == 0) { cn->fd = s; break; }
-        } else if (w == -2) {
-            pt__sock_close(s); freeaddrinfo(res);
-            pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while connecting");
-            return PT_ERR_CANCELLED;
-        } else if (w == 0) timed_out = 1;
-        pt__sock_close(s);
-        if (timed_out) break;
-    }
-    freeaddrinfo(res);
-    if (cn->fd == PT__BAD_SOCK) {
-        if (timed_out) { pt__fmt(resp->error, sizeof resp->error, "connect to %.100s:%d timed out", u->host, u->port); return PT_ERR_TIMEOUT; }
-        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.100s:%d (%s)", u->host, u->port,
-                pt__sock_err_refused(last_err) ? "connection refused" : "network error");
-        return PT_ERR_CONNECT;
-    }
-    return PT_OK;
+/* Ends the request with r: releases what the request held (lookup, address
+   list, half-connected socket, head buffer). The connection itself stays
+   in the ctx (kept alive, or dropped by the caller). */
+PT__PRIVATE int pt__bx_fin(pt__xfer *x, pt_result r) {
+    pt__bx *b = &x->bx;
+    if (b->rv) { pt__mutex_lock(&b->rv->mu); pt__resolv_release(b->rv); b->rv = NULL; }
+    if (b->ai) { freeaddrinfo(b->ai); b->ai = NULL; }
+    if (b->sk != PT__BAD_SOCK) { pt__sock_close(b->sk); b->sk = PT__BAD_SOCK; }
+    pt__buf_free(&b->head);
+    x->resp.body_head[sizeof x->resp.body_head - 1] = 0;
+    x->result = r;
+    b->st = PT__BX_DONE;
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__bx_fail_unsent(pt__xfer *x, pt_result r) { x->resp.not_sent = 1; return pt__bx_fin(x, r); }
+/* An I/O failure code (-2 cancelled, -3 the request's deadline, else lost)
+   as a result with its text. */
+PT__PRIVATE pt_result pt__bx_io_err(pt__xfer *x, long r, const char *what) {
+    if (r == -2) { pt__fmt(x->resp.error, sizeof x->resp.error, "cut off at the deadline while %s", what); return PT_ERR_CANCELLED; }
+    if (r == -3) { pt__fmt(x->resp.error, sizeof x->resp.error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
+    pt__fmt(x->resp.error, sizeof x->resp.error, "connection lost while %s", what);
+    return PT_ERR_NETWORK;
+}
+/* A kept-alive connection turned out dead before any response byte: one
+   fresh connection, without counting an attempt (the Idempotency-Key
+   makes a repeat harmless). */
+PT__PRIVATE int pt__bx_fresh(pt__xfer *x) {
+    x->bx.reused = 0; x->bx.fresh_used = 1; x->bx.sent = 0;
+    x->bx.st = PT__BX_RESOLVE;
+    return PT__BX_NEXT;
 }
 
-/* Sends head+body completely. 0 ok, -1 error, -2 cancelled, -3 timeout. */
-PT__PRIVATE int pt__http_send_all(pt__conn *cn, const char *h, size_t hn, const char *b, size_t bn, int64_t deadline, const pt_http_request *req) {
-    while (hn + bn > 0) {
-        long r = hn ? pt__sock_send2(cn->fd, h, hn, b, bn) : pt__sock_send(cn->fd, b, bn);
-        if (r > 0) {
-            size_t k = (size_t)r;
-            if (k >= hn) { k -= hn; hn = 0; if (k) { b += k; bn -= k; } }   /* b is NULL for a GET */
-            else { h += k; hn -= k; }
-            continue;
-        }
-        if (r < 0 && pt__sock_would_block(pt__sock_errno())) {
-            int w = pt__http_wait(cn->fd, 1, deadline, req);
-            if (w == 1) continue;
-            return w == -2 ? -2 : w == 0 ? -3 : -1;
-        }
-        return -1;
+/* Waits for fd until min(until, limit), polling req.cancelled every 10 ms.
+   1 ready, 0 `until` came first (step again later), -1 error, -2 cancelled,
+   -3 `limit` (the request's own deadline) reached. */
+PT__PRIVATE int pt__bx_wait(pt__xfer *x, pt__sock fd, int want_write, int64_t until, int64_t limit) {
+    for (;;) {
+        int64_t now = pt__mono_ms(), left;
+        int r;
+        if (x->req.cancelled && x->req.cancelled(&x->req)) return -2;
+        if (now >= limit) return -3;
+        left = PT__MIN(until, limit) - now;
+        if (left < 0) left = 0;           /* `until` passed: one look without waiting */
+        if (left > 10) left = 10;
+        r = pt__sock_wait(fd, want_write, (int)left);
+        if (r != 0) return r;
+        if (pt__mono_ms() >= until) return 0;
     }
-    return 0;
 }
 
-/* Reads more bytes into the connection buffer. >0 bytes, 0 EOF, -1 error,
-   -2 cancelled, -3 timeout. */
-PT__PRIVATE long pt__http_fill(pt__conn *cn, int64_t deadline, const pt_http_request *req) {
+/* Reads more into the connection buffer. >0 bytes, 0 EOF, -1 error,
+   -2 cancelled, -3 timeout, -4 `until` reached (nothing lost). */
+PT__PRIVATE long pt__bx_fill(pt__xfer *x, int64_t until) {
+    pt__conn *cn = (pt__conn *)x->ctx;
     for (;;) {
         long r;
+        int w;
         if (cn->rlen >= PT__RBUF_SIZE) return -1;
         r = pt__sock_recv(cn->fd, cn->rb + cn->rlen, PT__RBUF_SIZE - cn->rlen);
         if (r > 0) { cn->rlen += (size_t)r; return r; }
         if (r == 0) return 0;
-        if (pt__sock_would_block(pt__sock_errno())) {
-            int w = pt__http_wait(cn->fd, 0, deadline, req);
-            if (w == 1) continue;
-            return w == -2 ? -2 : w == 0 ? -3 : -1;
-        }
-        return -1;
+        if (!pt__sock_would_block(pt__sock_errno())) return -1;
+        w = pt__bx_wait(x, cn->fd, 0, until, x->deadline_ms);
+        if (w == 1) continue;
+        return w == 0 ? -4 : w == -2 ? -2 : w == -3 ? -3 : -1;
     }
 }
 
-PT__PRIVATE pt_result pt__http_io_fail(long r, pt_http_response *resp, const char *what) {
-    if (r == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while %s", what); return PT_ERR_CANCELLED; }
-    if (r == -3) { pt__fmt(resp->error, sizeof resp->error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
-    pt__fmt(resp->error, sizeof resp->error, "connection lost while %s", what);
-    return PT_ERR_NETWORK;
+PT__PRIVATE PT__COLD int pt__bx_resolve(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt_http_response *resp = &x->resp;
+    if (!b->rv && !b->ai) {
+        struct addrinfo hints;
+        char port[8];
+        if (pt__net_init() != 0) { pt__fmt(resp->error, sizeof resp->error, "socket layer init failed"); return pt__bx_fail_unsent(x, PT_ERR_NETWORK); }
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        pt__fmt(port, sizeof port, "%d", b->u.port);
+        if (pt__resolve_begin(b->u.host, port, &hints, &b->rv, &b->ai) != 0) {
+            pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", b->u.host);
+            return pt__bx_fail_unsent(x, PT_ERR_RESOLVE);
+        }
+    }
+    if (b->rv) {
+        pt__resolv *r = b->rv;
+        int rc = 1;
+        pt__mutex_lock(&r->mu);
+        while (!r->done) {
+            int64_t now = pt__mono_ms();
+            if (x->req.cancelled && x->req.cancelled(&x->req)) { rc = -2; break; }
+            if (now >= b->conn_deadline) { rc = -3; break; }
+            if (now >= until) { pt__mutex_unlock(&r->mu); return PT__XF_PENDING; }
+            pt__cond_wait_ms(&r->cv, &r->mu, PT__MIN(PT__MIN(until, b->conn_deadline) - now, (int64_t)10));
+        }
+        if (r->done) {
+            rc = r->rc == 0 && r->res ? 0 : -1;
+            if (rc == 0) { b->ai = r->res; r->res = NULL; }
+        }
+        b->rv = NULL;
+        pt__resolv_release(r);
+        if (rc == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while resolving %.100s", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_CANCELLED); }
+        if (rc == -3) { pt__fmt(resp->error, sizeof resp->error, "resolving %.100s timed out", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_TIMEOUT); }
+        if (rc != 0) { pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_RESOLVE); }
+    }
+    b->ai_cur = b->ai;
+    b->last_err = 0;
+    b->st = PT__BX_CONNECT;
+    return PT__BX_NEXT;
 }
 
-/* One request over the built-in client. user is a pt__conn. */
-PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
-    pt__url u;
-    char auth[300], hstore[1024];
-    pt__buf head;
-    int64_t now = pt__mono_ms(), deadline;
-    int attempt;
+/* Tries the addresses in turn with non-blocking connects. */
+PT__PRIVATE PT__COLD int pt__bx_connect(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    for (;;) {
+        int w;
+        if (b->sk == PT__BAD_SOCK) {
+            struct addrinfo *ai = b->ai_cur;
+            pt__sock s;
+            int one = 1;
+            if (!ai) break;
+            b->ai_cur = ai->ai_next;
+            s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+            if (s == PT__BAD_SOCK) { b->last_err = pt__sock_errno(); continue; }
+            pt__sock_nosigpipe(s);
+            if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
+            setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+            b->sk = s;
+            if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) goto connected;
+            b->last_err = pt__sock_errno();
+            if (!pt__sock_would_block(b->last_err)) { pt__sock_close(s); b->sk = PT__BAD_SOCK; continue; }
+        }
+        w = pt__bx_wait(x, b->sk, 1, until, b->conn_deadline);
+        if (w == 0) return PT__XF_PENDING;
+        if (w == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while connecting"); return pt__bx_fail_unsent(x, PT_ERR_CANCELLED); }
+        if (w == -3) { pt__fmt(resp->error, sizeof resp->error, "connect to %.100s:%d timed out", b->u.host, b->u.port); return pt__bx_fail_unsent(x, PT_ERR_TIMEOUT); }
+        if (w == 1 && (b->last_err = pt__sock_connect_err(b->sk)) == 0) goto connected;
+        pt__sock_close(b->sk);
+        b->sk = PT__BAD_SOCK;
+    }
+    pt__fmt(resp->error, sizeof resp->error, "could not connect to %.100s:%d (%s)", b->u.host, b->u.port,
+            pt__sock_err_refused(b->last_err) ? "connection refused" : "network error");
+    return pt__bx_fail_unsent(x, PT_ERR_CONNECT);
+connected:
+    freeaddrinfo(b->ai);
+    b->ai = b->ai_cur = NULL;
+    cn->fd = b->sk;
+    b->sk = PT__BAD_SOCK;
+    cn->rlen = 0; cn->requests = 0;
+    strncpy(cn->authority, b->auth, sizeof cn->authority - 1);
+    cn->authority[sizeof cn->authority - 1] = 0;
+    b->st = PT__BX_SEND;
+    b->sent = 0;
+    return PT__BX_NEXT;
+}
+
+/* Head and body, as far as the socket takes them. */
+PT__PRIVATE int pt__bx_send(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    size_t hn = b->head.len, total = hn + x->req.body_len;
+    while (b->sent < total) {
+        long r;
+        int w = -1;
+        if (b->sent < hn) r = pt__sock_send2(cn->fd, b->head.p + b->sent, hn - b->sent, x->req.body, x->req.body_len);
+        else r = pt__sock_send(cn->fd, (const char *)x->req.body + (b->sent - hn), total - b->sent);
+        if (r > 0) { b->sent += (size_t)r; continue; }
+        if (r < 0 && pt__sock_would_block(pt__sock_errno())) {
+            w = pt__bx_wait(x, cn->fd, 1, until, x->deadline_ms);
+            if (w == 1) continue;
+            if (w == 0) return PT__XF_PENDING;
+        }
+        pt__conn_drop(cn);
+        if (w == -1 && b->reused && !b->fresh_used) return pt__bx_fresh(x);
+        return pt__bx_fin(x, pt__bx_io_err(x, w, "sending the request"));
+    }
+    cn->requests++;
+    cn->rlen = 0;
+    b->scan = 0;
+    b->st = PT__BX_HEAD;
+    return PT__BX_NEXT;
+}
+
+/* The response head, skipping 1xx heads. */
+PT__PRIVATE PT__COLD int pt__bx_head(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    size_t hend;
+    for (;;) {
+        char *e = NULL;
+        size_t k;
+        long r;
+        for (k = b->scan; k + 1 < cn->rlen; k++) {
+            if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n'))) {
+                e = cn->rb + k + (cn->rb[k + 1] == '\n' ? 2 : 3);
+                break;
+            }
+        }
+        if (!e) {
+            b->scan = cn->rlen > 2 ? cn->rlen - 2 : 0;
+            if (cn->rlen >= PT__RBUF_SIZE) {
+                pt__conn_drop(cn);
+                pt__fmt(resp->error, sizeof resp->error, "response head larger than %d bytes", PT__RBUF_SIZE);
+                return pt__bx_fin(x, PT_ERR_PROTOCOL);
+            }
+            r = pt__bx_fill(x, until);
+            if (r == -4) return PT__XF_PENDING;
+            if (r <= 0) {
+                int nothing = cn->rlen == 0;
+                pt__conn_drop(cn);
+                if ((r == 0 || r == -1) && nothing && b->reused && !b->fresh_used) return pt__bx_fresh(x);
+                if (r == 0) {
+                    pt__fmt(resp->error, sizeof resp->error, nothing ? "server closed the connection without answering" : "server closed the connection mid-response");
+                    return pt__bx_fin(x, PT_ERR_NETWORK);
+                }
+                return pt__bx_fin(x, pt__bx_io_err(x, r, "waiting for the response"));
+            }
+            continue;
+        }
+        hend = (size_t)(e - cn->rb);
+        if (pt__http_parse_head(cn->rb, hend, &b->hh) != 0) {
+            pt__conn_drop(cn);
+            pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head");
+            return pt__bx_fin(x, PT_ERR_PROTOCOL);
+        }
+        if (b->hh.status >= 200) break;
+        memmove(cn->rb, cn->rb + hend, cn->rlen - hend);   /* 1xx: next head */
+        cn->rlen -= hend; b->scan = 0;
+    }
+    resp->status = b->hh.status;
+    memcpy(resp->retry_after, b->hh.retry_after, sizeof resp->retry_after);
+    b->sink.head = resp->body_head; b->sink.cap = sizeof resp->body_head - 1; b->sink.len = 0; b->sink.total = 0;
+    b->body_at = hend;
+    b->mode = (strcmp(x->req.method, "HEAD") == 0 || b->hh.status == 204 || b->hh.status == 304) ? 0
+            : b->hh.chunked ? 2 : b->hh.content_length >= 0 ? 1 : 3;
+    b->left = b->mode == 1 ? (uint64_t)b->hh.content_length : 0;
+    memset(&b->ck, 0, sizeof b->ck);
+    b->st = PT__BX_BODY;
+    return PT__BX_NEXT;
+}
+
+/* The body: its first bytes into resp.body_head, the rest read and dropped
+   (up to PT__BODY_DRAIN_MAX; then the connection is dropped instead). */
+PT__PRIVATE PT__COLD int pt__bx_body(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    pt_result rc = PT_OK;
+    while (b->mode != 0) {
+        long r;
+        if (b->mode == 1) {
+            size_t k = (size_t)PT__MIN((uint64_t)(cn->rlen - b->body_at), b->left);
+            pt__sink_put(&b->sink, cn->rb + b->body_at, k);
+            b->body_at += k; b->left -= k;
+            if (!b->left) break;
+        } else if (b->mode == 2) {
+            size_t used = 0;
+            int fr = pt__chunked_feed(&b->ck, cn->rb + b->body_at, cn->rlen - b->body_at, &used, &b->sink);
+            b->body_at += used;
+            if (fr < 0) { rc = PT_ERR_PROTOCOL; pt__fmt(resp->error, sizeof resp->error, "malformed chunked body"); b->hh.close = 1; break; }
+            if (fr == 1) break;
+        } else {
+            pt__sink_put(&b->sink, cn->rb + b->body_at, cn->rlen - b->body_at);
+            b->body_at = cn->rlen;
+        }
+        if (b->sink.total > PT__BODY_DRAIN_MAX) { b->hh.close = 1; break; }
+        cn->rlen = b->body_at = 0;
+        r = pt__bx_fill(x, until);
+        if (r == -4) return PT__XF_PENDING;
+        if (r == 0 && b->mode == 3) break;
+        if (r <= 0) { rc = pt__bx_io_err(x, r == 0 ? -1 : r, "reading the response body"); b->hh.close = 1; break; }
+    }
+    if (b->mode == 3) b->hh.close = 1;
+    resp->body_head[b->sink.len] = 0;
+    resp->body_head_len = b->sink.len;
+    if (b->hh.close || (b->hh.minor == 0 && !b->hh.keep_alive) || b->body_at != cn->rlen) pt__conn_drop(cn);
+    else cn->rlen = 0;
+    /* A status line was received: a body problem does not hide the status
+       for 2xx (the server accepted), it does for the rest. */
+    if (rc != PT_OK && b->hh.status >= 200 && b->hh.status < 300) rc = PT_OK;
+    return pt__bx_fin(x, rc);
+}
+
+/* start: checks the URL, builds the head, picks the kept-alive connection
+   when it is still good. No I/O beyond a zero-wait readability check. */
+PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt__bx *b = &x->bx;
+    const pt_http_request *req = &x->req;
+    pt_http_response *resp = &x->resp;
+    int64_t now = pt__mono_ms();
     size_t i;
     memset(resp, 0, sizeof *resp);
-    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; return PT_ERR_INVALID_ARG; }
-    if (u.https) {
+    memset(b, 0, sizeof *b);
+    b->sk = PT__BAD_SOCK;
+    pt__buf_init(&b->head, b->hstore, sizeof b->hstore);
+    if (pt__url_parse(req->url, &b->u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); return pt__bx_fail_unsent(x, PT_ERR_INVALID_ARG); }
+    if (b->u.https) {
         pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
-        resp->not_sent = 1;
-        return PT_ERR_UNSUPPORTED;
+        return pt__bx_fail_unsent(x, PT_ERR_UNSUPPORTED);
     }
-    if (!cn->rb) {
-        cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE);
-        if (!cn->rb) { resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    }
-    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
-    pt__url_authority(&u, auth, sizeof auth);
-
-    pt__buf_init(&head, hstore, sizeof hstore);
-    pt__buf_puts(&head, req->method);
-    pt__buf_putc(&head, ' ');
-    if (u.prefix[0]) pt__buf_puts(&head, u.prefix); else pt__buf_putc(&head, '/');
-    pt__buf_lit(&head, " HTTP/1.1\r\nHost: ");
-    pt__buf_puts(&head, auth);
-    pt__buf_lit(&head, "\r\n");
+    if (!cn->rb && (cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE)) == NULL) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
+    x->deadline_ms = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < x->deadline_ms) x->deadline_ms = req->deadline_ms;
+    b->conn_deadline = PT__MIN(x->deadline_ms, now + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000));
+    pt__url_authority(&b->u, b->auth, sizeof b->auth);
+    pt__buf_puts(&b->head, req->method);
+    pt__buf_putc(&b->head, ' ');
+    if (b->u.prefix[0]) pt__buf_puts(&b->head, b->u.prefix); else pt__buf_putc(&b->head, '/');
+    pt__buf_lit(&b->head, " HTTP/1.1\r\nHost: ");
+    pt__buf_puts(&b->head, b->auth);
+    pt__buf_lit(&b->head, "\r\n");
     for (i = 0; i < req->header_count; i++) {
-        pt__buf_puts(&head, req->headers[i].name);
-        pt__buf_lit(&head, ": ");
-        pt__buf_puts(&head, req->headers[i].value);
-        pt__buf_lit(&head, "\r\n");
+        pt__buf_puts(&b->head, req->headers[i].name);
+        pt__buf_lit(&b->head, ": ");
+        pt__buf_puts(&b->head, req->headers[i].value);
+        pt__buf_lit(&b->head, "\r\n");
     }
     if (req->body_len || strcmp(req->method, "POST") == 0) {
         char num[24];
-        pt__buf_lit(&head, "Content-Length: ");
-        pt__buf_put(&head, num, pt__u64_dec(num, (uint64_t)req->body_len));
-        pt__buf_lit(&head, "\r\n");
+        pt__buf_lit(&b->head, "Content-Length: ");
+        pt__buf_put(&b->head, num, pt__u64_dec(num, (uint64_t)req->body_len));
+        pt__buf_lit(&b->head, "\r\n");
     }
-    pt__buf_lit(&head, "\r\n");
-    if (head.oom) { pt__buf_free(&head); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__buf_lit(&b->head, "\r\n");
+    if (b->head.oom) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
+    if (cn->fd != PT__BAD_SOCK && strcmp(cn->authority, b->auth) != 0) pt__conn_drop(cn);
+    /* An idle keep-alive connection that is readable was closed (or spoke
+       out of turn): do not send on it. */
+    if (cn->fd != PT__BAD_SOCK && pt__sock_wait(cn->fd, 0, 0) != 0) pt__conn_drop(cn);
+    b->reused = cn->fd != PT__BAD_SOCK;
+    cn->rlen = 0;
+    b->st = b->reused ? PT__BX_SEND : PT__BX_RESOLVE;
+    return PT__XF_PENDING;
+}
 
-    /* At most two tries: a reused connection that turns out dead before any
-       response byte gets one fresh connection, without counting an attempt
-       (the Idempotency-Key makes a repeat harmless). */
-    for (attempt = 0; attempt < 2; attempt++) {
-        int reused = 0, sr, mode;
-        long r;
-        size_t hend = 0, scan = 0, body_at;
-        pt__http_head hh;
-        pt__sink sink;
-        pt_result rc;
-        if (cn->fd != PT__BAD_SOCK && strcmp(cn->authority, auth) != 0) pt__conn_drop(cn);
-        if (cn->fd != PT__BAD_SOCK) {
-            /* An idle keep-alive connection that is readable was closed (or
-               spoke out of turn): do not send on it. */
-            if (pt__sock_wait(cn->fd, 0, 0) != 0) pt__conn_drop(cn);
-            else reused = 1;
+PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) {
+    for (;;) {
+        int r;
+        switch (x->bx.st) {
+        case PT__BX_RESOLVE: r = pt__bx_resolve(x, until); break;
+        case PT__BX_CONNECT: r = pt__bx_connect(x, until); break;
+        case PT__BX_SEND:    r = pt__bx_send(x, until); break;
+        case PT__BX_HEAD:    r = pt__bx_head(x, until); break;
+        case PT__BX_BODY:    r = pt__bx_body(x, until); break;
+        default: return PT__XF_DONE;
         }
-        if (!reused) {
-            pt_result cr = pt__http_connect(cn, &u, PT__MIN(deadline, now + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000)), req, resp);
-            if (cr != PT_OK) { resp->not_sent = 1; pt__buf_free(&head); return cr; }
-            strncpy(cn->authority, auth, sizeof cn->authority - 1);
-            cn->authority[sizeof cn->authority - 1] = 0;
-        }
-        cn->rlen = 0;
-        sr = pt__http_send_all(cn, head.p, head.len, (const char *)req->body, req->body_len, deadline, req);
-        if (sr != 0) {
-            pt__conn_drop(cn);
-            if (sr == -1 && reused) continue;
-            pt__buf_free(&head);
-            return pt__http_io_fail(sr, resp, "sending the request");
-        }
-        cn->requests++;
-        /* response head (skipping 1xx) */
-        for (;;) {
-            char *e = NULL;
-            while (!e) {
-                size_t k;
-                for (k = scan; k + 1 < cn->rlen; k++) {
-                    if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n'))) {
-                        e = cn->rb + k + (cn->rb[k + 1] == '\n' ? 2 : 3);
-                        break;
-                    }
-                }
-                if (e) break;
-                scan = cn->rlen > 2 ? cn->rlen - 2 : 0;
-                if (cn->rlen >= PT__RBUF_SIZE) {
-                    pt__conn_drop(cn); pt__buf_free(&head);
-                    pt__fmt(resp->error, sizeof resp->error, "response head larger than %d bytes", PT__RBUF_SIZE);
-                    return PT_ERR_PROTOCOL;
-                }
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) {
-                    int nothing = cn->rlen == 0;
-                    pt__conn_drop(cn);
-                    if ((r == 0 || r == -1) && nothing && reused) goto retry_fresh;
-                    pt__buf_free(&head);
-                    if (r == 0) { pt__fmt(resp->error, sizeof resp->error, nothing ? "server closed the connection without answering" : "server closed the connection mid-response"); return PT_ERR_NETWORK; }
-                    return pt__http_io_fail(r, resp, "waiting for the response");
-                }
-            }
-            hend = (size_t)(e - cn->rb);
-            if (pt__http_parse_head(cn->rb, hend, &hh) != 0) {
-                pt__conn_drop(cn); pt__buf_free(&head);
-                pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head");
-                return PT_ERR_PROTOCOL;
-            }
-            if (hh.status >= 200) break;
-            memmove(cn->rb, cn->rb + hend, cn->rlen - hend);   /* 1xx: next head */
-            cn->rlen -= hend; scan = 0;
-        }
-        resp->status = hh.status;
-        memcpy(resp->retry_after, hh.retry_after, sizeof resp->retry_after);
-        sink.head = resp->body_head; sink.cap = sizeof resp->body_head - 1; sink.len = 0; sink.total = 0;
-        body_at = hend;
-        mode = (strcmp(req->method, "HEAD") == 0 || hh.status == 204 || hh.status == 304) ? 0
-             : hh.chunked ? 2 : hh.content_length >= 0 ? 1 : 3;
-        rc = PT_OK;
-        if (mode == 1) {
-            uint64_t left = (uint64_t)hh.content_length;
-            for (;;) {
-                size_t k = (size_t)PT__MIN((uint64_t)(cn->rlen - body_at), left);
-                pt__sink_put(&sink, cn->rb + body_at, k);
-                body_at += k; left -= k;
-                if (!left) break;
-                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
-            }
-        } else if (mode == 2) {
-            pt__chunked ck;
-            memset(&ck, 0, sizeof ck);
-            for (;;) {
-                size_t used = 0;
-                int fr = pt__chunked_feed(&ck, cn->rb + body_at, cn->rlen - body_at, &used, &sink);
-                body_at += used;
-                if (fr < 0) { rc = PT_ERR_PROTOCOL; pt__fmt(resp->error, sizeof resp->error, "malformed chunked body"); hh.close = 1; break; }
-                if (fr == 1) break;
-                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
-            }
-        } else if (mode == 3) {
-            hh.close = 1;
-            for (;;) {
-                pt__sink_put(&sink, cn->rb + body_at, cn->rlen - body_at);
-                if (sink.total > PT__BODY_DRAIN_MAX) break;
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r == 0) break;
-                if (r < 0) { rc = pt__http_io_fail(r, resp, "reading the response body"); break; }
-            }
-        }
-        resp->body_head[sink.len] = 0;
-        resp->body_head_len = sink.len;
-        if (hh.close || (hh.minor == 0 && !hh.keep_alive) || body_at != cn->rlen) pt__conn_drop(cn);
-        else cn->rlen = 0;
-        pt__buf_free(&head);
-        /* A status line was received: a body problem does not hide the status
-           for 2xx (the server accepted), it does for the rest. */
-        if (rc != PT_OK && hh.status >= 200 && hh.status < 300) return PT_OK;
-        return rc;
-    retry_fresh:;
+        if (r != PT__BX_NEXT) return r;
     }
-    pt__buf_free(&head);
-    pt__fmt(resp->error, sizeof resp->error, "connection closed by the server");
-    return PT_ERR_NETWORK;
+}
+
+/* Abandons the request: a connection with part of an exchange on it is dropped. */
+PT__PRIVATE void pt__bx_cancel(pt__xfer *x) {
+    if (x->bx.st == 0 || x->bx.st == PT__BX_DONE) return;
+    if (x->bx.st >= PT__BX_SEND) pt__conn_drop((pt__conn *)x->ctx);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "request cut off");
+    pt__bx_fin(x, PT_ERR_CANCELLED);
+}
+
+#else
+/* PACKTRACK_NO_SOCKETS: never reached (pt_client_new refuses a config
+   without cfg.http or cfg.http_async, see pt__build_check); kept so the
+   callers need no #if. */
+PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
+    memset(&x->resp, 0, sizeof x->resp);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "built with PACKTRACK_NO_SOCKETS: set cfg.http or cfg.http_async");
+    x->resp.not_sent = 1;
+    x->result = PT_ERR_CONFIG;
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
+PT__PRIVATE void pt__bx_cancel(pt__xfer *x) { (void)x; }
+#endif /* PT__SOCKETS */
+
+static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_step, pt__bx_cancel };
+
+/* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer x;
+    pt_result r;
+    pt__xfer_init(&x, &pt__tp_builtin, user, req);
+    r = pt__xfer_run(&x);
+    *resp = x.resp;
+    return r;
 }
 
 /* ==== [pt:deflate] ======================================================= */
@@ -3056,6 +3616,7 @@ PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
 }
 
 /* ---- deflate ------------------------------------------------------------- */
+#if PT__DEFLATE   /* PACKTRACK_NO_DEFLATE leaves the encoder out, to the end of the section */
 #define PT__DF_HBITS 15        /* 32K hash heads: 128 KiB, stays in L2 */
 #define PT__DF_BLOCK 16384u    /* symbols per block: adapts the codes, header cost ~0.5% */
 #define PT__DF_WIN 32768u
@@ -3411,6 +3972,15 @@ done:   /* also on failure: heads written so far must fall out of the window */
     out[4] = (uint8_t)n; out[5] = (uint8_t)(n >> 8); out[6] = (uint8_t)(n >> 16); out[7] = (uint8_t)(n >> 24);
     return (size_t)(out + 8 - (uint8_t *)out_);
 }
+#else
+/* No built-in encoder: gzip comes from zlib, libdeflate or cfg.gzip, and
+   pt_client_new refuses enable_gzip without one (pt__build_check). */
+typedef struct pt__deflate pt__deflate;
+PT__PRIVATE pt__deflate *pt__deflate_new(void) { return NULL; }
+PT__PRIVATE void pt__deflate_free(pt__deflate *d) { (void)d; }
+PT__PRIVATE size_t pt__gzip_bound(size_t n) { return n + n / 1000 + 64; }
+PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out, size_t cap) { (void)d; (void)in; (void)n; (void)out; (void)cap; return 0; }
+#endif /* PT__DEFLATE */
 
 /* ==== [pt:curl] ========================================================== */
 #if defined(PACKTRACK_USE_CURL)
@@ -3881,6 +4451,7 @@ struct pt__spool {
     char       rb_key[37];
     uint64_t   n_replayed, n_bad;
 };
+#if PT__SPOOL   /* PACKTRACK_NO_SPOOL leaves the spool out, to the end of the section */
 static pt__spool *pt__spool_open_list;   /* spools open in this process; pt__reg_lock */
 
 PT__PRIVATE void pt__sp_w32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
@@ -4699,6 +5270,46 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
     for (pp = &pt__spool_open_list; *pp; pp = &(*pp)->reg_next) if (*pp == sp) { *pp = sp->reg_next; break; }
     pt__sp_free(sp);   /* closing our descriptors releases nothing of the parent's lock */
 }
+#else
+/* No spool: pt_client_new calls pt__spool_open only when spool_dir is set,
+   and it refuses; c->spool stays NULL, so the rest is never reached and
+   only keeps the callers free of #if. */
+PT__PRIVATE pt_result pt__spool_open(const pt_config *cfg, pt__spool **out, pt_error *err) {
+    (void)cfg; *out = NULL;
+    return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool): leave spool_dir unset or rebuild without it");
+}
+PT__PRIVATE pt_result pt__spool_append(pt__spool *sp, const char *json, size_t len, uint32_t pcrc) { (void)sp; (void)json; (void)len; (void)pcrc; return PT_OK; }
+PT__PRIVATE void pt__spool_unappend(pt__spool *sp) { (void)sp; }
+PT__PRIVATE uint64_t pt__spool_room(pt__spool *sp, size_t len, int drop_oldest) { (void)sp; (void)len; (void)drop_oldest; return 0; }
+PT__PRIVATE void pt__spool_evict(pt__spool *sp, uint64_t k) { (void)sp; (void)k; }
+PT__PRIVATE size_t pt__spool_cut_max(const pt__spool *sp, size_t maxn) { (void)sp; return maxn; }
+PT__PRIVATE void pt__spool_cut(pt__spool *sp, size_t n, char *key) { (void)sp; (void)n; (void)key; }
+PT__PRIVATE void pt__spool_settle(pt__spool *sp, size_t lo, size_t hi, int outcome,
+                                  const char *payload, const size_t *off, const size_t *len) {
+    (void)sp; (void)lo; (void)hi; (void)outcome; (void)payload; (void)off; (void)len;
+}
+PT__PRIVATE void pt__spool_sync(pt__spool *sp, pt__mutex *mu) { (void)sp; (void)mu; }
+PT__PRIVATE uint64_t pt__spool_bytes(const pt__spool *sp) { (void)sp; return 0; }
+PT__PRIVATE int pt__spool_replay(pt__spool *sp, const char **json, size_t *len) { (void)sp; (void)json; (void)len; return 0; }
+PT__PRIVATE pt_result pt__spool_close(pt__spool *sp) { (void)sp; return PT_OK; }
+PT__PRIVATE void pt__spool_forget(pt__spool *sp) { (void)sp; }
+#endif /* PT__SPOOL */
+
+/* What a configuration asks of the build switches: a part left out is a
+   clear PT_ERR_CONFIG at pt_client_new, never a silent downgrade. */
+PT__PRIVATE pt_result pt__build_check(const pt_config *cfg, pt_error *err) {
+#if !PT__SOCKETS
+    if (!cfg->http && !cfg->http_async)
+        return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http or cfg.http_async to an HTTP hook");
+#endif
+    /* PACKTRACK_NO_SPOOL: pt__spool_open refuses spool_dir (its stub, above) */
+#if !PT__DEFLATE && !defined(PACKTRACK_USE_ZLIB) && !defined(PACKTRACK_USE_LIBDEFLATE)
+    if (cfg->enable_gzip && !cfg->gzip)
+        return pt__err(err, PT_ERR_CONFIG, "enable_gzip needs a gzip encoder but this build has PACKTRACK_NO_DEFLATE: set cfg.gzip, or build with PACKTRACK_USE_ZLIB or PACKTRACK_USE_LIBDEFLATE");
+#endif
+    (void)cfg; (void)err;
+    return PT_OK;
+}
 
 /* ==== [pt:queue] ========================================================= */
 /* The bounded queue: serialised events in a list of 64 KiB chunks, each
@@ -4710,6 +5321,7 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
 #define PT__MAX_SPARE 8
 typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt__chunk;
 #define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
+#define PT__CHUNK_CDATA(ch) ((const unsigned char *)((ch) + 1))
 typedef struct pt__queue {
     pt__chunk *first, *last, *spare;
     pt__chunk *limbo;             /* emptied while `hold`: still being read by the batch copy */
@@ -4753,7 +5365,7 @@ PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, i
     if (!q->count) return 0;
     while (ch && ch->head == ch->tail) ch = ch->next;
     if (!ch) return 0;
-    rec = PT__CHUNK_DATA(ch) + ch->head;
+    rec = PT__CHUNK_CDATA(ch) + ch->head;
     memcpy(&l32, rec, 4);
     if (len) *len = l32;
     if (t) memcpy(t, rec + 8, 8);
@@ -4835,6 +5447,8 @@ struct pt__core {
     char      host_ctx[600];
     size_t    host_ctx_len;
     pt_client *handle;
+    char     *defaults_mem;        /* our copy of cfg.defaults' strings and field arrays */
+    int       has_defaults;        /* cfg.defaults sets something: pt__event_merge has work */
 
     pt__mutex mu;
     pt__cond  cv_work;             /* wakes the worker */
@@ -4844,8 +5458,12 @@ struct pt__core {
     int       stopping;
     int64_t   close_deadline;
     volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
-    int64_t   work_until;          /* manual-mode pt_flush deadline: the worker's own request is cut off
-                                      there too (worker-owned; PT__INF_MS otherwise) */
+    int64_t   work_until;          /* manual-mode pt_flush deadline: a request over a transport that
+                                      does not step is cut off there (worker-owned; PT__INF_MS otherwise) */
+    pt__xfer  xf;                  /* the pipeline's request in progress (worker-owned) */
+    int       xf_active;           /* xf started and not finished (lock held to change) */
+    int       async_kick;          /* an async completion arrived: step xf again (lock) */
+    uint64_t  async_dups, async_late, async_dups_told, async_late_told;   /* ignored completions (lock) */
 
     pt__queue q;
     uint64_t  accepted_seq, flush_target;
@@ -4960,45 +5578,225 @@ PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
 }
-/* The pipeline worker's requests: also cut off at a manual-mode pt_flush deadline. */
+/* The pipeline's request over a transport that does not step: also cut
+   off at a manual-mode pt_flush deadline (work_until). */
 PT__PRIVATE int pt__req_cancelled_pipe(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     int64_t now = pt__mono_ms();
     return now >= pt__atomic_load(&c->cancel_at) || now >= c->work_until;
 }
-PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
-                                  int gz, const char *idem_key, pt_http_response *resp) {
-    pt_http_header h[6];
-    pt_http_request req;
+
+/* The synchronous user hook (cfg.http): the whole request inside start. */
+PT__PRIVATE int pt__hook_start(pt__xfer *x) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    memset(resp, 0, sizeof *resp);
+    x->result = c->cfg.http(&x->req, resp, c->cfg.http_user);
+    resp->body_head[sizeof resp->body_head - 1] = 0;
+    resp->retry_after[sizeof resp->retry_after - 1] = 0;
+    resp->error[sizeof resp->error - 1] = 0;
+    if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
+PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
+static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
+
+#if defined(PACKTRACK_USE_CURL)
+/* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
+PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
+    memset(&x->resp, 0, sizeof x->resp);
+    x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
+    return PT__XF_DONE;
+}
+static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
+#define PT__TP_DEFAULT pt__tp_curl
+#else
+#define PT__TP_DEFAULT pt__tp_builtin
+#endif
+
+/* ---- the asynchronous hook (cfg.http_async) ----
+   Operations live in one process-wide table of slots, guarded by the
+   registry lock, so a pt_http_op handle (slot index + generation) stays
+   safe to use after the request was cut off or its client freed: a stale
+   or repeated completion finds a slot in another state or generation and
+   is ignored. A slot remembers its client until that client is freed, so
+   a repeated or late completion can be reported in the client's log.
+   Lock order: registry lock, then a client's lock (as the fork handlers). */
+#if PT__THREADS
+#define PT__OPS 256
+#else
+#define PT__OPS 32     /* PACKTRACK_NO_THREADS: one thread drives every request; keeps 7 KB of bss out of small builds */
+#endif
+enum { PT__OP_FREE = 0, PT__OP_PENDING, PT__OP_DONE, PT__OP_SPENT, PT__OP_CUT };
+typedef struct pt__op_slot {
+    uint64_t  gen;
+    int       state;                  /* PT__OP_*: SPENT = completed and collected, CUT = cut off */
+    pt__core *c;                      /* owner; NULL once the client is freed */
+    pt__xfer *x;                      /* the request while PENDING/DONE */
+} pt__op_slot;
+static pt__op_slot pt__ops[PT__OPS];
+static unsigned    pt__ops_next;
+#define PT__OP_SLOT(id) ((unsigned)((id) & 0xffffu))
+#define PT__OP_GEN(id)  ((id) >> 16)
+
+/* The slot of a live handle, or NULL (registry lock held). */
+PT__PRIVATE pt__op_slot *pt__op_find(uint64_t id) {
+    pt__op_slot *s;
+    if (!id || PT__OP_SLOT(id) >= PT__OPS) return NULL;
+    s = &pt__ops[PT__OP_SLOT(id)];
+    return s->gen == PT__OP_GEN(id) ? s : NULL;
+}
+/* Tells the owner's worker that a completion arrived (registry lock held). */
+PT__PRIVATE void pt__op_kick(pt__core *c, uint64_t *counter) {
+    pt__mutex_lock(&c->mu);
+    if (counter) (*counter)++;
+    c->async_kick = 1;
+    pt__cond_broadcast(&c->cv_work);
+    pt__mutex_unlock(&c->mu);
+}
+/* Forgets a client's slots before it is freed (its requests are done or cut). */
+PT__PRIVATE void pt__ops_forget(pt__core *c) {
+    unsigned i;
+    pt__reg_lock();
+    for (i = 0; i < PT__OPS; i++) {
+        if (pt__ops[i].c != c) continue;
+        if (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE) pt__ops[i].state = PT__OP_CUT;
+        pt__ops[i].c = NULL; pt__ops[i].x = NULL;
+    }
+    pt__reg_unlock();
+}
+
+/* Takes a completion that arrived (registry lock held). */
+PT__PRIVATE int pt__async_collect(pt__xfer *x, pt__op_slot *s) {
+    s->state = PT__OP_SPENT;
+    s->x = NULL;
+    x->op = 0;
+    return PT__XF_DONE;
+}
+/* Ends the request without the host's answer (timeout, close, cancel) and
+   tells the host, unless its completion won the race. */
+PT__PRIVATE int pt__async_cut(pt__xfer *x, pt_result why, const char *msg) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s;
+    pt_http_op op;
+    int tell = 0;
+    pt__reg_lock();
+    s = pt__op_find(x->op);
+    if (s && s->x == x && s->state == PT__OP_DONE) { pt__async_collect(x, s); pt__reg_unlock(); return PT__XF_DONE; }
+    if (s && s->x == x && s->state == PT__OP_PENDING) { s->state = PT__OP_CUT; s->x = NULL; tell = 1; }
+    pt__reg_unlock();
+    op.id = x->op;
+    x->op = 0;
+    memset(&x->resp, 0, sizeof x->resp);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "%s", msg);
+    x->result = why;
+    if (tell && c->cfg.http_cancel) {
+        const void *prev;
+        PT__CB_ENTER(c->handle, prev);
+        c->cfg.http_cancel(op, c->cfg.http_user);
+        PT__CB_LEAVE(prev);
+    }
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__async_step(pt__xfer *x, int64_t until) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s;
+    int64_t now;
+    (void)until;                      /* never blocks: the host completes it */
+    if (!x->op) return PT__XF_DONE;
+    pt__reg_lock();
+    s = pt__op_find(x->op);
+    if (s && s->x == x && s->state == PT__OP_DONE) { pt__async_collect(x, s); pt__reg_unlock(); return PT__XF_DONE; }
+    pt__reg_unlock();
+    now = pt__mono_ms();
+    if (x->req.cancelled && x->req.cancelled(&x->req)) return pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off at the deadline");
+    if (now >= x->deadline_ms) return pt__async_cut(x, PT_ERR_TIMEOUT, "asynchronous request not completed within timeout_ms");
+    x->wake_ms = PT__MIN(x->deadline_ms, pt__atomic_load(&c->cancel_at));
+    return PT__XF_PENDING;
+}
+PT__PRIVATE int pt__async_start(pt__xfer *x) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s = NULL;
+    pt_http_op op;
+    pt_result r;
+    unsigned k;
+    const void *prev;
+    memset(&x->resp, 0, sizeof x->resp);
+    x->deadline_ms = pt__mono_ms() + (x->req.timeout_ms > 0 ? x->req.timeout_ms : 10000);
+    pt__reg_lock();
+    for (k = 0; k < PT__OPS; k++) {
+        unsigned i = (pt__ops_next + k) % PT__OPS;
+        if (pt__ops[i].state != PT__OP_PENDING && pt__ops[i].state != PT__OP_DONE) { s = &pt__ops[i]; pt__ops_next = i + 1; break; }
+    }
+    if (s) {
+        s->gen++; s->state = PT__OP_PENDING; s->c = c; s->x = x;
+        x->op = (s->gen << 16) | (uint64_t)(s - pt__ops);
+    }
+    pt__reg_unlock();
+    if (!s) {
+        x->resp.not_sent = 1;
+        pt__fmt(x->resp.error, sizeof x->resp.error, "more than %d asynchronous requests in flight", PT__OPS);
+        x->result = PT_ERR_NETWORK;
+        return PT__XF_DONE;
+    }
+    op.id = x->op;
+    PT__CB_ENTER(c->handle, prev);
+    r = c->cfg.http_async(&x->req, op, c->cfg.http_user);
+    PT__CB_LEAVE(prev);
+    if (r != PT_OK) {               /* the host did not take it: forget the op */
+        pt__reg_lock();
+        s = pt__op_find(op.id);
+        if (s && s->x == x) { s->state = PT__OP_CUT; s->x = NULL; }
+        pt__reg_unlock();
+        x->op = 0;
+        memset(&x->resp, 0, sizeof x->resp);
+        x->resp.not_sent = 1;
+        pt__fmt(x->resp.error, sizeof x->resp.error, "http_async hook refused the request (%s)", pt_strerror(r));
+        x->result = r;
+        return PT__XF_DONE;
+    }
+    return pt__async_step(x, 0);
+}
+PT__PRIVATE void pt__async_cancel(pt__xfer *x) {
+    if (x->op) pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off");
+}
+static const pt__transport pt__tp_async = { "async hook", pt__async_start, pt__async_step, pt__async_cancel };
+
+/* Sets x up for one request of this client: headers, timeouts, cut-off at
+   the close deadline, and the transport. The bytes (url, body, idem_key)
+   stay the caller's and must not change until x is done or cancelled. */
+PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const char *method, const char *url,
+                                const void *body, size_t n, int gz, const char *idem_key) {
+    pt_http_header *h = x->hdr;
     size_t nh = 0;
+    if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
+    else if (c->cfg.http) pt__xfer_init(x, &pt__tp_hook, c, NULL);
+    else pt__xfer_init(x, &PT__TP_DEFAULT, cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
     h[nh].name = "User-Agent"; h[nh++].value = c->cfg.user_agent;
     if (idem_key) { h[nh].name = "Idempotency-Key"; h[nh++].value = idem_key; }
     if (gz) { h[nh].name = "Content-Encoding"; h[nh++].value = "gzip"; }
-    memset(&req, 0, sizeof req);
-    req.method = method; req.url = url; req.headers = h; req.header_count = nh;
-    req.body = body; req.body_len = n;
-    req.connect_timeout_ms = c->cfg.connect_timeout_ms; req.timeout_ms = c->cfg.timeout_ms;
-    req.deadline_ms = 0;
-    /* the flush connection is the pipeline worker's own */
-    req.cancelled = cn == &c->flush_conn ? pt__req_cancelled_pipe : pt__req_cancelled; req.cancel_ctx = c;
-    req.ca_file = c->cfg.ca_file; req.ca_path = c->cfg.ca_path; req.proxy = c->cfg.proxy;
-    req.insecure_skip_verify = c->cfg.insecure_skip_verify;
-    memset(resp, 0, sizeof *resp);
-    if (c->cfg.http) {
-        pt_result r = c->cfg.http(&req, resp, c->cfg.http_user);
-        resp->body_head[sizeof resp->body_head - 1] = 0;
-        resp->retry_after[sizeof resp->retry_after - 1] = 0;
-        resp->error[sizeof resp->error - 1] = 0;
-        if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
-        return r;
-    }
-#if defined(PACKTRACK_USE_CURL)
-    return pt__http_curl(&req, resp, cn);
-#else
-    return pt__http_builtin(&req, resp, cn);
-#endif
+    x->req.method = method; x->req.url = url; x->req.headers = h; x->req.header_count = nh;
+    x->req.body = body; x->req.body_len = n;
+    x->req.connect_timeout_ms = c->cfg.connect_timeout_ms; x->req.timeout_ms = c->cfg.timeout_ms;
+    x->req.deadline_ms = 0;
+    x->req.cancelled = pt__req_cancelled; x->req.cancel_ctx = c;
+    x->req.ca_file = c->cfg.ca_file; x->req.ca_path = c->cfg.ca_path; x->req.proxy = c->cfg.proxy;
+    x->req.insecure_skip_verify = c->cfg.insecure_skip_verify;
+}
+/* One request driven to its end on this thread (pt_ingest, pt_health). */
+PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
+                                  int gz, const char *idem_key, pt_http_response *resp) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_setup(c, x, cn, method, url, body, n, gz, idem_key);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
 }
 
 /* Compresses when enabled and worth it. out may be used; *send and *len get the
@@ -5201,7 +5999,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
         size_t off = ch->head;
         while (off < ch->tail && n < maxn) {
             uint32_t l32;
-            memcpy(&l32, PT__CHUNK_DATA(ch) + off, 4);
+            memcpy(&l32, PT__CHUNK_CDATA(ch) + off, 4);
             if (n && bytes + l32 + 1 > c->cfg.batch_max_bytes) { maxn = n; break; }
             bytes += l32 + (n ? 1 : 0);
             n++;
@@ -5337,107 +6135,163 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     pt__wake_waiters(c);
 }
 
-/* One request for the current range, then bookkeeping. */
-PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
+/* Starts one request for the current range (lock held, dropped around the
+   transport's start) and counts it. 0 started (c->xf_active), -1 when no
+   request went out (the body could not be built). */
+PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     pt__batch *b = &c->b;
-    pt_http_response resp;
-    pt_result tr;
-    int cls, flip;
-    int64_t now;
     if (!b->prepared) {
         pt__mutex_unlock(&c->mu);
         pt__batch_prepare(c);
         pt__mutex_lock(&c->mu);
-        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return; }
+        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return -1; }
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
-    pt__mutex_unlock(&c->mu);
-    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
-    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, &resp);
-    pt__mutex_lock(&c->mu);
-    now = pt__mono_ms();
+    c->xf_active = 1;
     b->attempts++;
     c->batches++;
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
-    cls = pt__classify(tr, &resp, 1);
-    if (cls == 1) {
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
-        pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp.status);
-    } else if (tr == PT_ERR_CANCELLED) {
+    pt__mutex_unlock(&c->mu);
+    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
+    pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
+    if (c->xf.tp->step == pt__sync_step) c->xf.req.cancelled = pt__req_cancelled_pipe;   /* runs to its end inside start */
+    c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
+    pt__mutex_lock(&c->mu);
+    return 0;
+}
+
+/* The current range was accepted (2xx). */
+PT__PRIVATE void pt__attempt_delivered(pt__core *c, const pt_http_response *resp) {
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
+    pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp->status);
+}
+
+/* A retryable failure: trip the breaker if due, then schedule the next try
+   or give the batch up once retry_max_elapsed_ms has passed. */
+PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    int64_t wait, ra = -1;
+    char msg[160];
+    c->req_failed++;
+    c->consecutive_failures++;
+    if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp->status);
+    else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+    pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+    if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
+        c->breaker = PT_BREAKER_OPEN;
+        c->open_until = now + c->cfg.breaker_cooldown_ms;
+        pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
+    }
+    if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
+        pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
+                   (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
+        /* The unsettled ranges always form one contiguous tail [top.lo, n)
+           (bisection settles them left to right): report it as one range,
+           with its own payload. */
+        if (b->nranges > 1) {
+            b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
+            if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
+        }
+        pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp->status);
+    } else {
+        wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        if (tr == PT_OK) ra = pt__parse_retry_after(resp->retry_after, pt__wall_ms());
+        if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
+        b->next_try_ms = now + wait;
+        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
+                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+    }
+}
+
+/* A permanent answer: split the range to isolate the bad event(s) when the
+   status says the body was at fault, else drop it for good. */
+PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
+    pt__batch *b = &c->b;
+    pt__range r = b->ranges[b->nranges - 1];
+    int st = tr == PT_OK ? resp->status : 0;
+    c->req_failed++;
+    c->consecutive_failures = 0;
+    if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
+    if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
+        size_t mid = r.lo + (r.hi - r.lo) / 2;
+        if (b->nranges + 1 >= b->rcap) {
+            pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
+            if (!nr) { b->next_try_ms = now + 100; return; }
+            b->ranges = nr; b->rcap *= 2;
+        }
+        b->nranges--;
+        b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
+        b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
+        b->prepared = 0;
+        pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
+    } else {
+        char msg[160];
+        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+        else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
+        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
+        pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
+        pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
+    }
+}
+
+/* The pipeline's request has ended (lock held): classify, settle or schedule. */
+PT__PRIVATE PT__COLD void pt__attempt_finish(pt__core *c) {
+    pt_result tr = c->xf.result;
+    const pt_http_response *resp = &c->xf.resp;
+    int cls, flip;
+    int64_t now = pt__mono_ms();
+    c->xf_active = 0;
+    cls = pt__classify(tr, resp, 1);
+    if (cls == 1) pt__attempt_delivered(c, resp);
+    else if (tr == PT_ERR_CANCELLED) {
         c->req_failed++;
         pt__note_error(c, tr, "request cut off at the close deadline");
-        b->next_try_ms = now + 10;
+        c->b.next_try_ms = now + 10;
         return;
-    } else if (cls == 0) {
-        int64_t wait, ra = -1;
-        char msg[160];
-        c->req_failed++;
-        c->consecutive_failures++;
-        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp.status);
-        else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-        pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-        if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
-            c->breaker = PT_BREAKER_OPEN;
-            c->open_until = now + c->cfg.breaker_cooldown_ms;
-            pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
-        }
-        if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
-            pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
-                       (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
-            /* The unsettled ranges always form one contiguous tail [top.lo, n)
-               (bisection settles them left to right): report it as one range,
-               with its own payload. */
-            if (b->nranges > 1) {
-                b->ranges[0].lo = b->ranges[b->nranges - 1].lo; b->ranges[0].hi = b->n; b->nranges = 1;
-                if (pt__range_json(b) != 0) { b->json = NULL; b->json_len = 0; }
-            }
-            pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp.status);
-        } else {
-            wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
-            if (tr == PT_OK) ra = pt__parse_retry_after(resp.retry_after, pt__wall_ms());
-            if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
-            b->next_try_ms = now + wait;
-            pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
-                    (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
-        }
-    } else {
-        pt__range r = b->ranges[b->nranges - 1];
-        int st = tr == PT_OK ? resp.status : 0;
-        c->req_failed++;
-        c->consecutive_failures = 0;
-        if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
-        if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
-            size_t mid = r.lo + (r.hi - r.lo) / 2;
-            if (b->nranges + 1 >= b->rcap) {
-                pt__range *nr = (pt__range *)PT__REALLOC(b->ranges, b->rcap * 2 * sizeof(pt__range));
-                if (!nr) { b->next_try_ms = now + 100; return; }
-                b->ranges = nr; b->rcap *= 2;
-            }
-            b->nranges--;
-            b->ranges[b->nranges].lo = mid; b->ranges[b->nranges].hi = r.hi; b->nranges++;
-            b->ranges[b->nranges].lo = r.lo; b->ranges[b->nranges].hi = mid; b->nranges++;
-            b->prepared = 0;
-            pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
-        } else {
-            char msg[160];
-            if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
-            else pt__fmt(msg, sizeof msg, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
-            pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-            pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
-            pt__range_done(c, 0, st == 413 ? PT__FAIL_OVERSIZE : PT__FAIL_REJECTED, tr == PT_OK ? PT_ERR_HTTP : tr, st);
-        }
-    }
+    } else if (cls == 0) pt__attempt_retry(c, tr, resp, now);
+    else pt__attempt_reject(c, tr, resp, now);
     flip = pt__bp_update(c);
     pt__bp_fire(c, flip);
 }
 
-/* Does the work due now. Returns the time something is next due, 0 if it
-   did work (call again), PT__INF_MS if idle. */
-PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
+/* Advances the pipeline's request until `until` at the latest (lock held,
+   dropped around the transport). Returns 0 when it ended (settled) or a
+   completion is waiting, else the time to step it again. */
+PT__PRIVATE int64_t pt__pipe_progress(pt__core *c, int64_t until) {
+    int st;
+    int64_t now;
+    c->async_kick = 0;
+    pt__mutex_unlock(&c->mu);
+    st = c->xf.tp->step(&c->xf, until);
+    pt__mutex_lock(&c->mu);
+    if (st == PT__XF_DONE) { pt__attempt_finish(c); return 0; }
+    if (c->async_kick) return 0;
+    now = pt__mono_ms();
+    if (now >= until) return until;
+    return c->xf.wake_ms > now ? c->xf.wake_ms : now + 1;
+}
+
+/* Repeated or late completions of async requests, told on the worker (lock held). */
+PT__PRIVATE PT__COLD void pt__async_report(pt__core *c) {
+    if (c->async_dups != c->async_dups_told) {
+        c->async_dups_told = c->async_dups;
+        pt__log_ul(c, PT_LOG_WARN, "pt_http_complete called again for a request already completed: ignored (%lu so far)", (unsigned long)c->async_dups);
+    }
+    if (c->async_late != c->async_late_told) {
+        c->async_late_told = c->async_late;
+        pt__log_ul(c, PT_LOG_INFO, "pt_http_complete for a request already cut off (timeout or close): ignored (%lu so far)", (unsigned long)c->async_late);
+    }
+}
+
+/* Does the work due now, the transport's part until `until` at the latest.
+   Returns the time something is next due, 0 if it did work (call again),
+   PT__INF_MS if idle. */
+PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
     int64_t now;
     pt__spool_log_flush(c);
+    if (c->async_dups != c->async_dups_told || c->async_late != c->async_late_told) pt__async_report(c);
     now = pt__mono_ms();
     if (!c->inf_pending && c->q.count) {
         int64_t t = 0, due;
@@ -5450,6 +6304,7 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
         } else return due;
     }
     if (c->inf_pending) {
+        if (c->xf_active) return pt__pipe_progress(c, until);
         if (c->breaker == PT_BREAKER_OPEN) {
             if (now < c->open_until) return c->open_until;
             c->breaker = PT_BREAKER_HALF_OPEN;
@@ -5457,8 +6312,8 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
             now = pt__mono_ms();
         }
         if (now < c->b.next_try_ms) return c->b.next_try_ms;
-        pt__pipe_attempt(c);
-        return 0;
+        if (pt__attempt_begin(c) != 0) return 0;
+        return pt__pipe_progress(c, until);
     }
     return PT__INF_MS;
 }
@@ -5466,10 +6321,10 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
 /* Runs the pipeline on this thread until `until` (monotonic ms). mode 0:
    return when nothing is due before `until` (pt_pump); 1: until everything
    up to seq `t` is settled (flush); 2: until empty (close). Returns 1 if the
-   goal was reached. Lock held. A pump does at least one step and stops
-   once its budget is spent (a request already started runs to its end:
-   cutting it at a small budget would never deliver anything); a flush cuts
-   its own request off at its deadline (work_until); close, at cancel_at. */
+   goal was reached. Lock held. The transport is stepped with the same
+   `until`, so no call outlives its budget or deadline: a request that is
+   not finished stays in progress and the next pump, flush or close goes
+   on with it (close cuts it off at its deadline through cancel_at). */
 PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) {
     int did = 0;
     for (;;) {
@@ -5479,7 +6334,7 @@ PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) 
         now = pt__mono_ms();
         if (c->stopping && now >= c->close_deadline) return 0;
         if (did && now >= until) return 0;
-        next = pt__pipe_step(c);
+        next = pt__pipe_step(c, c->stopping ? PT__MIN(until, c->close_deadline) : until);
         if (next == 0) { did = 1; continue; }
         now = pt__mono_ms();
         if (mode == 0 && next > until) return 1;
@@ -5505,7 +6360,7 @@ PT__PRIVATE void pt__flush_thread(void *arg) {
     for (;;) {
         int64_t next, now;
         if (c->stopping && (pt__mono_ms() >= c->close_deadline || (!c->q.count && !c->inf_pending))) break;
-        next = pt__pipe_step(c);
+        next = pt__pipe_step(c, c->stopping ? c->close_deadline : PT__INF_MS);
         if (next == 0) continue;
         now = pt__mono_ms();
         if (c->stopping) {
@@ -5535,6 +6390,33 @@ PACKTRACK_API const char *pt_strerror(pt_result r) {
 #undef PT__RESULT_TEXT
 PACKTRACK_API const char *pt_version(void) { return PACKTRACK_VERSION_STRING; }
 PACKTRACK_API int64_t pt_now_ms(void) { return pt__mono_ms(); }
+PACKTRACK_API int64_t pt_mono_ms(void) { return pt__mono_ms(); }
+PACKTRACK_API int64_t pt_unix_ms(void) { return pt__wall_ms(); }
+PACKTRACK_API void pt_uuid4(char out[37]) {
+    if (!out) return;
+    pt__uuid_seed_init();
+    pt__uuid4(out);
+    out[36] = 0;
+}
+PACKTRACK_API void pt_run_id(char out[37]) {
+    /* UUID v7: 48-bit Unix ms, then version 7 and the variant over the bits
+       of a fresh v4 (unique per call within the process). */
+    uint64_t ms;
+    int i;
+    static const int pos[12] = { 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12 };
+    if (!out) return;
+    pt_uuid4(out);
+    ms = (uint64_t)pt__wall_ms();
+    for (i = 11; i >= 0; i--) { out[pos[i]] = pt__hex[ms & 15]; ms >>= 4; }
+    out[14] = '7';
+}
+
+PACKTRACK_API void pt_log_stderr(pt_log_level level, const char *message, void *user) {
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    (void)user;
+    /* one call per line: stdio locks the stream, so lines of threads never interleave */
+    fprintf(stderr, "packtrack: %s: %s\n", (unsigned)level < 4u ? names[level] : "log", message ? message : "");
+}
 
 PACKTRACK_API pt_field pt_field_str(const char *key, const char *value) {
     pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_STRING; f.str = value; return f;
@@ -5553,6 +6435,13 @@ PACKTRACK_API pt_field pt_field_null(const char *key) {
 }
 PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json) {
     pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_RAW; f.str = json; return f;
+}
+/* len 0 means "use strlen" in a pt_field, so an empty slice points at "" */
+PACKTRACK_API pt_field pt_field_strn(const char *key, const char *value, size_t n) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_STRING; f.str = value && n ? value : value ? "" : NULL; f.len = n; return f;
+}
+PACKTRACK_API pt_field pt_field_rawn(const char *key, const char *json, size_t n) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_RAW; f.str = json && n ? json : ""; f.len = n; return f;
 }
 
 /* ---- configuration ---- */
@@ -5635,6 +6524,10 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
     if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__BAD("PACKTRACK_FLUSH_INTERVAL", "a duration (e.g. 1s)"); cfg->flush_interval_ms = (int)d; }
     if (PT__ENV("PACKTRACK_QUEUE_CAPACITY")) { if (pt__parse_int(v, 1, 100000000, &n)) PT__BAD("PACKTRACK_QUEUE_CAPACITY", "a count"); cfg->queue_capacity = (int)n; }
+    if (PT__ENV("PACKTRACK_DEBUG")) {   /* the user's opt-in: diagnostics to stderr */
+        if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_DEBUG", "a boolean (1/0)");
+        if (b) { if (!cfg->logger) { cfg->logger = pt_log_stderr; cfg->logger_user = NULL; } cfg->log_level = PT_LOG_DEBUG; }
+    }
     if (PT__ENV("PACKTRACK_QUEUE_MAX_BYTES")) { if (pt__parse_int(v, 1024, (long long)1 << 40, &n)) PT__BAD("PACKTRACK_QUEUE_MAX_BYTES", "a byte count"); cfg->queue_max_bytes = (size_t)n; }
 #undef PT__ENV
 #undef PT__BAD
@@ -5687,6 +6580,8 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
         if (c->spool->has_pend && c->cfg.logger) c->cfg.logger(c->spool->pend_lvl, c->spool->pend, c->cfg.logger_user);
         c->spool->has_pend = 0;
     }
+    if (c->xf_active) { c->xf.tp->cancel(&c->xf); c->xf_active = 0; }   /* tells an async host */
+    pt__ops_forget(c);
     pt__spool_close(c->spool);
     pt__conn_release(&c->flush_conn);
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
@@ -5696,9 +6591,130 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     pt__deflate_free(c->defl);
     PT__FREE(c->str_key); PT__FREE(c->str_url); PT__FREE(c->str_ua); PT__FREE(c->str_health);
     PT__FREE(c->str_spool); PT__FREE(c->str_proxy); PT__FREE(c->str_ca_file); PT__FREE(c->str_ca_path);
+    PT__FREE(c->defaults_mem);
     pt__cond_destroy(&c->cv_work); pt__cond_destroy(&c->cv_done);
     pt__mutex_destroy(&c->mu); pt__mutex_destroy(&c->defl_mu);
     PT__FREE(c);
+}
+
+/* ---- event defaults ----
+   cfg.defaults is validated and deep-copied by pt_client_new (one block:
+   the field arrays first, for alignment, then every string). pt__event_merge
+   then fills a copy of each event before serialisation; the serialiser
+   itself never sees the defaults. */
+#define PT__DEF_STRINGS(X) X(source_system) X(source_env) X(workflow_id) X(workflow_name) X(run_id) \
+    X(step_id) X(actor_type) X(actor_id) X(actor_display_name) X(status) X(message)
+PT__PRIVATE size_t pt__field_strlen(const pt_field *f) { return f->str ? (f->len ? f->len : strlen(f->str)) + 1 : 0; }
+PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
+    pt__buf b;
+    pt_result r;
+    if (d->timestamp_ms) return pt__err(err, PT_ERR_CONFIG, "defaults.timestamp_ms must be 0 (each event gets its own time)");
+    if (d->idempotency_key) return pt__err(err, PT_ERR_CONFIG, "defaults.idempotency_key must be NULL (a shared key would make the server drop events as duplicates)");
+    if ((int)d->severity < 0 || (int)d->severity > (int)PT_SEVERITY_ERROR) return pt__err(err, PT_ERR_CONFIG, "defaults.severity is not a pt_severity value");
+    pt__buf_init(&b, NULL, 0);
+    r = pt__fields_json(&b, "defaults.metadata", d->metadata, d->metadata_count, NULL, 0, err);
+    if (r == PT_OK) { b.len = 0; r = pt__fields_json(&b, "defaults.extra", d->extra, d->extra_count, NULL, 0, err); }
+    if (r == PT_OK && b.oom) r = pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    pt__buf_free(&b);
+    if (r != PT_OK) return r == PT_ERR_NO_MEMORY ? r : (pt_result)PT_ERR_CONFIG;
+    return PT_OK;
+}
+PT__PRIVATE char *pt__defaults_put(char **at, const char *s, size_t n) {
+    char *d = *at;
+    memcpy(d, s, n - 1); d[n - 1] = 0;
+    *at += n;
+    return d;
+}
+PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
+    pt_event *d = &c->cfg.defaults;
+    size_t nf = d->metadata_count + d->extra_count, total, i;
+    char *at;
+    pt_field *fs;
+    total = nf * sizeof(pt_field);
+#define PT__DEF_SIZE(f) if (d->f) total += strlen(d->f) + 1;
+    PT__DEF_STRINGS(PT__DEF_SIZE)
+#undef PT__DEF_SIZE
+    for (i = 0; i < d->metadata_count; i++) total += (d->metadata[i].key ? strlen(d->metadata[i].key) + 1 : 0) + pt__field_strlen(&d->metadata[i]);
+    for (i = 0; i < d->extra_count; i++) total += (d->extra[i].key ? strlen(d->extra[i].key) + 1 : 0) + pt__field_strlen(&d->extra[i]);
+    c->has_defaults = total > 0 || d->severity != PT_SEVERITY_UNSET;
+    if (!total) return PT_OK;
+    if (!(c->defaults_mem = (char *)PT__MALLOC(total))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory copying cfg.defaults");
+    fs = (pt_field *)(void *)c->defaults_mem;
+    at = c->defaults_mem + nf * sizeof(pt_field);
+#define PT__DEF_COPY(f) if (d->f) d->f = pt__defaults_put(&at, d->f, strlen(d->f) + 1);
+    PT__DEF_STRINGS(PT__DEF_COPY)
+#undef PT__DEF_COPY
+    for (i = 0; i < nf; i++) {
+        pt_field *x = &fs[i];
+        *x = i < d->metadata_count ? d->metadata[i] : d->extra[i - d->metadata_count];
+        if (x->key) x->key = pt__defaults_put(&at, x->key, strlen(x->key) + 1);
+        if (x->str) x->str = pt__defaults_put(&at, x->str, pt__field_strlen(x));
+    }
+    d->metadata = d->metadata_count ? fs : NULL;
+    d->extra = d->extra_count ? fs + d->metadata_count : NULL;
+    return PT_OK;
+}
+
+/* An event with the defaults filled in. Field arrays that gain default
+   entries are built in `fs` (on the caller's stack) or, when larger, on the heap. */
+#define PT__MERGE_STACK 24
+typedef struct pt__merged {
+    pt_event  ev;
+    pt_field  fs[PT__MERGE_STACK];
+    pt_field *heap;
+} pt__merged;
+PT__PRIVATE int pt__field_has_key(const pt_field *f, size_t n, const char *key) {
+    size_t i;
+    for (i = 0; i < n; i++) if (f[i].key && strcmp(f[i].key, key) == 0) return 1;
+    return 0;
+}
+/* How many default entries an event list of n entries does not override. */
+PT__PRIVATE size_t pt__merge_count(const pt_field *ev, size_t n, const pt_field *def, size_t dn) {
+    size_t i, k = 0;
+    if (n && !ev) return 0;   /* the serialiser reports the NULL list */
+    for (i = 0; i < dn; i++) if (def[i].type != PT_FIELD_UNSET && !pt__field_has_key(ev, n, def[i].key)) k++;
+    return k;
+}
+PT__PRIVATE pt_field *pt__merge_list(pt_field *out, const pt_field *ev, size_t n, const pt_field *def, size_t dn, size_t *count) {
+    size_t i, k = n;
+    if (n) memcpy(out, ev, n * sizeof *out);
+    for (i = 0; i < dn; i++) if (def[i].type != PT_FIELD_UNSET && !pt__field_has_key(ev, n, def[i].key)) out[k++] = def[i];
+    *count = k;
+    return out;
+}
+PT__PRIVATE void pt__merged_free(pt__merged *m) { PT__FREE(m->heap); m->heap = NULL; }
+/* Unix time checks are here, not in the serialiser, so every path (pt_track,
+   pt_ingest, pt_event_to_json) refuses the same way. *out is the event to
+   serialise: ev itself when nothing needs filling. c may be NULL. */
+#define PT__UNIX_2001_MS 978307200000LL
+PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt__merged *m, const pt_event **out, pt_error *err) {
+    const pt_event *d;
+    size_t am, ax, need;
+    pt_field *fs;
+    *out = ev;
+    m->heap = NULL;
+    if (!ev) return PT_OK;
+    if (ev->timestamp_ms != 0 && ev->timestamp_ms < PT__UNIX_2001_MS)
+        return pt__err(err, PT_ERR_INVALID_ARG, "timestamp_ms %lld is before 2001-01-01, so it is not Unix time in milliseconds: "
+                       "use pt_unix_ms() (pt_now_ms()/pt_mono_ms() are a monotonic clock) or 0 for now", (long long)ev->timestamp_ms);
+    if (!c || !c->has_defaults) return PT_OK;
+    d = &c->cfg.defaults;
+    m->ev = *ev;
+#define PT__DEF_FILL(f) if (!m->ev.f) m->ev.f = d->f;
+    PT__DEF_STRINGS(PT__DEF_FILL)
+#undef PT__DEF_FILL
+    if (m->ev.severity == PT_SEVERITY_UNSET) m->ev.severity = d->severity;
+    am = pt__merge_count(ev->metadata, ev->metadata_count, d->metadata, d->metadata_count);
+    ax = pt__merge_count(ev->extra, ev->extra_count, d->extra, d->extra_count);
+    need = (am ? ev->metadata_count + am : 0) + (ax ? ev->extra_count + ax : 0);
+    fs = m->fs;
+    if (need > PT__MERGE_STACK) {
+        if (!(fs = m->heap = (pt_field *)PT__MALLOC(need * sizeof *fs))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory merging defaults");
+    }
+    if (am) { m->ev.metadata = pt__merge_list(fs, ev->metadata, ev->metadata_count, d->metadata, d->metadata_count, &m->ev.metadata_count); fs += m->ev.metadata_count; }
+    if (ax) m->ev.extra = pt__merge_list(fs, ev->extra, ev->extra_count, d->extra, d->extra_count, &m->ev.extra_count);
+    *out = &m->ev;
+    return PT_OK;
 }
 
 PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **out, pt_error *err) {
@@ -5715,8 +6731,11 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__header_safe(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key contains a control character");
     if (!cfg.base_url) cfg.base_url = PT_DEFAULT_BASE_URL;
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
-    if (url.https && !PT__HAVE_TLS && !cfg.http)
+    if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
+    if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
+    if (url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)
         return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+    if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -5760,6 +6779,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     cfg.manual_mode = 1;
 #endif
     if (cfg.enable_dead_letter && pt__empty(cfg.spool_dir)) return pt__err(err, PT_ERR_CONFIG, "enable_dead_letter needs spool_dir (the file is <spool_dir>/dead-letter.ndjson)");
+    if ((r = pt__defaults_check(&cfg.defaults, err)) != PT_OK) return r;
 
     c = (pt__core *)PT__MALLOC(sizeof *c);
     h = (pt_client *)PT__MALLOC(sizeof *h);
@@ -5798,8 +6818,11 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     c->lw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.low_water_pct;
     if (!c->hw_count) c->hw_count = 1;
     pt__conn_init(&c->flush_conn);
+    if ((r = pt__defaults_copy(c, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
     pt__uuid_seed_init();
     pt__os_random(&c->rng, sizeof c->rng);
+    c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
+    h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
@@ -5816,8 +6839,6 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             return r;
         }
     }
-    c->handle = h;
-    h->core = c;
     pt__registry_add(c);
     pt__err_ok(err);
     *out = h;
@@ -5946,10 +6967,13 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     pt_result r;
     pt_severity sev;
     pt__core *c;
+    pt__merged m;
     if (!cl || !ev) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_serialize(c, ev, &b, &sev, &e);
+    r = pt__event_merge(c, ev, &m, &ev, &e);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, &sev, &e);
+    pt__merged_free(&m);
     if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, sev);
     else if (r != PT_ERR_FILTERED) {
         pt__mutex_lock(&c->mu);
@@ -5962,6 +6986,79 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     return r;
 }
 
+/* Position of the value of member `key` (a plain key, no escapes) of the
+   object at s[obj] in validated JSON, or 0 if there is none. */
+PT__PRIVATE size_t pt__jobj_find(const char *s, size_t n, size_t obj, const char *key) {
+    pt__jv v;
+    size_t kn = strlen(key), ks, ke;
+    v.s = (const unsigned char *)s; v.n = n; v.i = obj + 1; v.why = NULL;
+    for (;;) {
+        pt__jv_ws(&v);
+        if (v.i >= n || s[v.i] != '"') return 0;   /* '}' */
+        ks = v.i + 1;
+        if (!pt__jv_string(&v)) return 0;
+        ke = v.i - 1;                               /* the closing quote */
+        pt__jv_ws(&v);
+        v.i++;                                      /* ':' */
+        pt__jv_ws(&v);
+        if (ke - ks == kn && memcmp(s + ks, key, kn) == 0) return v.i;
+        if (!pt__jv_value(&v, 1)) return 0;
+        pt__jv_ws(&v);
+        if (v.i >= n || s[v.i] != ',') return 0;
+        v.i++;
+    }
+}
+/* The required-field check of pt_track for a validated JSON object: writes
+   the message naming the first missing field into msg. */
+PT__PRIVATE PT__COLD pt_result pt__json_required(const char *s, size_t n, char *msg, size_t cap) {
+    static const char *const req[7][3] = {
+        { "source", "system", "source.system" }, { "workflow", "id", "workflow.id" }, { "actor", "type", "actor.type" },
+        { "actor", "id", "actor.id" }, { NULL, "severity", "severity" }, { NULL, "status", "status" }, { NULL, "message", "message" } };
+    size_t i, top = 0, at;
+    while (top < n && s[top] != '{') top++;
+    for (i = 0; i < 7; i++) {
+        at = top;   /* a found value is never at 0, so 0 means "absent" */
+        if (req[i][0] && (!(at = pt__jobj_find(s, n, top, req[i][0])) || s[at] != '{')) at = 0;
+        else at = pt__jobj_find(s, n, at, req[i][1]);
+        if (!at || s[at] != '"' || s[at + 1] == '"') {
+            pt__fmt(msg, cap, "pt_track_json: required field %s is missing, empty or not a string", req[i][2]);
+            return PT_ERR_MISSING_FIELD;
+        }
+        if (i == 4 && !((n - at >= 7 && memcmp(s + at, "\"debug\"", 7) == 0) || (n - at >= 6 && memcmp(s + at, "\"info\"", 6) == 0)
+                        || (n - at >= 6 && memcmp(s + at, "\"warn\"", 6) == 0) || (n - at >= 7 && memcmp(s + at, "\"error\"", 7) == 0))) {
+            pt__fmt(msg, cap, "pt_track_json: severity is not one of debug, info, warn, error");
+            return PT_ERR_INVALID_ARG;
+        }
+    }
+    return PT_OK;
+}
+
+PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const char *status, const char *fmt, ...) {
+    char stack[512], *msg = stack;
+    va_list ap;
+    int n;
+    pt_event ev;
+    pt_result r;
+    if (!cl || !fmt) return PT_ERR_INVALID_ARG;
+    va_start(ap, fmt);
+    n = vsnprintf(stack, sizeof stack, fmt, ap);
+    va_end(ap);
+    if (n < 0) return PT_ERR_INVALID_ARG;   /* an encoding error in the arguments */
+    if ((size_t)n >= sizeof stack) {        /* format in full: a cut message would also cut UTF-8 */
+        if (!(msg = (char *)PT__MALLOC((size_t)n + 1))) return PT_ERR_NO_MEMORY;
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.severity = severity;
+    ev.status = status;
+    ev.message = msg;
+    r = pt_track(cl, &ev);
+    if (msg != stack) PT__FREE(msg);
+    return r;
+}
+
 PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
     char stack[1536];
     pt__buf b;
@@ -5969,15 +7066,19 @@ PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, 
     const char *why = NULL;
     size_t at = 0;
     pt__core *c;
+    char msg[160];
     if (!cl || !json) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    r = PT_OK;
     if (!pt__json_validate(json, len, 1, &why, &at)) {
-        char msg[160];
         pt__fmt(msg, sizeof msg, "pt_track_json: invalid JSON object at byte %lu: %s", (unsigned long)at, why);
-        pt__mutex_lock(&c->mu); pt__note_error(c, PT_ERR_INVALID_JSON, msg); pt__mutex_unlock(&c->mu);
+        r = PT_ERR_INVALID_JSON;
+    } else r = pt__json_required(json, len, msg, sizeof msg);
+    if (r != PT_OK) {
+        pt__mutex_lock(&c->mu); pt__note_error(c, r, msg); pt__mutex_unlock(&c->mu);
         pt__log(c, PT_LOG_WARN, "%s", msg);
         pt__leave(cl);
-        return PT_ERR_INVALID_JSON;
+        return r;
     }
     pt__buf_init(&b, stack, sizeof stack);
     pt__json_minify(&b, json, len);
@@ -6003,6 +7104,37 @@ PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
     pt__mutex_unlock(&c->mu);
     pt__leave(cl);
     return PT_OK;
+}
+
+PACKTRACK_API pt_result pt_http_complete(pt_http_op op, pt_result result, const pt_http_response *resp) {
+    pt__op_slot *s;
+    pt_result r = PT_ERR_INVALID_ARG;
+    pt__reg_lock();
+    s = pt__op_find(op.id);
+    if (s && s->state == PT__OP_PENDING && s->x) {
+        pt_http_response *out = &s->x->resp;
+        if (resp) *out = *resp; else memset(out, 0, sizeof *out);
+        out->body_head[sizeof out->body_head - 1] = 0;
+        out->retry_after[sizeof out->retry_after - 1] = 0;
+        out->error[sizeof out->error - 1] = 0;
+        if (out->body_head_len >= sizeof out->body_head) out->body_head_len = sizeof out->body_head - 1;
+        if (result == PT_OK && !resp) {
+            result = PT_ERR_PROTOCOL;
+            pt__fmt(out->error, sizeof out->error, "pt_http_complete: PT_OK without a response");
+        }
+        s->x->result = result;
+        s->state = PT__OP_DONE;
+        r = PT_OK;
+        if (s->c) pt__op_kick(s->c, NULL);
+    } else if (s && (s->state == PT__OP_DONE || s->state == PT__OP_SPENT)) {
+        if (s->c) pt__op_kick(s->c, &s->c->async_dups);
+        r = s->c ? PT_ERR_INVALID_ARG : PT_ERR_CLOSED;
+    } else if (s && s->state == PT__OP_CUT) {
+        if (s->c) pt__op_kick(s->c, &s->c->async_late);
+        r = s->c ? PT_ERR_CANCELLED : PT_ERR_CLOSED;
+    }
+    pt__reg_unlock();
+    return r;
 }
 
 PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
@@ -6113,13 +7245,16 @@ PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
 
 PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
     pt__buf b;
+    pt__merged m;
     pt_result r;
     pt__core *c = NULL;
     if (len) *len = 0;
     if (!ev || (!buf && cap)) return pt__err(err, PT_ERR_INVALID_ARG, "ev and buf must not be NULL");
     if (cl && !(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
     pt__buf_init(&b, NULL, 0);
-    r = pt__event_serialize(c, ev, &b, NULL, err);
+    r = pt__event_merge(c, ev, &m, &ev, err);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+    pt__merged_free(&m);
     if (c) pt__leave(cl);
     if (r == PT_OK) {
         if (len) *len = b.len;
@@ -6133,12 +7268,15 @@ PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event 
 PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     char stack[1536];
     pt__buf b;
+    pt__merged m;
     pt_result r;
     pt__core *c;
     if (!cl || !ev) return pt__err(err, PT_ERR_INVALID_ARG, "client and event must not be NULL");
     if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_serialize(c, ev, &b, NULL, err);
+    r = pt__event_merge(c, ev, &m, &ev, err);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+    pt__merged_free(&m);
     if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
     pt__buf_free(&b);
     pt__leave(cl);
@@ -6157,8 +7295,12 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
     pt__buf_putc(&b, '[');
     for (i = 0; i < n && r == PT_OK; i++) {
         size_t st = b.len;
+        const pt_event *ev;
+        pt__merged mg;
         if (st > 1) pt__buf_putc(&b, ',');
-        r = pt__event_serialize(c, &evs[i], &b, NULL, err);
+        r = pt__event_merge(c, &evs[i], &mg, &ev, err);
+        if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+        pt__merged_free(&mg);
         if (r == PT_ERR_FILTERED) { b.len = st; r = PT_OK; continue; }   /* left out of the batch */
         if (r != PT_OK && err) {
             char m[sizeof err->message];
@@ -6309,6 +7451,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__cond_init(&c->cv_work); pt__cond_init(&c->cv_done);
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
+        c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
@@ -6341,6 +7484,142 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
     pt__uuid_seed_init();
 }
 
+/* ==== [pt:step] ========================================================== */
+/* Steps sit on top of pt_track: begin and end are two ordinary events. The
+   strings to repeat at the end are copied into the caller's pt_step (its
+   inline buffer, or one allocation when they do not fit) and located by
+   offset, so a pt_step may be moved (copied) while it is active. */
+enum { PT__ST_SRC, PT__ST_ENV, PT__ST_WF, PT__ST_WFNAME, PT__ST_RUN, PT__ST_ACTT, PT__ST_ACTID, PT__ST_ACTNAME,
+       PT__ST_MSG, PT__ST_ID, PT__ST_PARENT, PT__ST_N };
+PT__STATIC_ASSERT(step_offsets_fit, PT__ST_N <= 12);   /* pt_step.off_ */
+PT__PRIVATE const char *pt__step_str(const pt_step *st, int k) {
+    if (!st->off_[k]) return NULL;
+    return (st->heap_ ? st->heap_ : st->inline_) + st->off_[k] - 1;
+}
+PT__PRIVATE int pt__status_is_error(const char *s) {
+    return s && (strcmp(s, PT_STATUS_ERROR) == 0 || strcmp(s, PT_STATUS_FAILED) == 0 || strcmp(s, PT_STATUS_TIMEOUT) == 0);
+}
+/* metadata + up to two library keys (skipped when the caller has them) in
+   fs (cap entries) or on the heap; returns the list or NULL on OOM. */
+PT__PRIVATE pt_field *pt__step_fields(pt_field *fs, size_t cap, const pt_field *md, size_t n, const pt_field *add, size_t na, size_t *count, pt_field **heap) {
+    size_t i, k;
+    *heap = NULL;
+    if (n + na > cap) {
+        if (!(fs = *heap = (pt_field *)PT__MALLOC((n + na) * sizeof *fs))) return NULL;
+    }
+    if (n) memcpy(fs, md, n * sizeof *fs);
+    for (k = n, i = 0; i < na; i++) if (!pt__field_has_key(md, n, add[i].key)) fs[k++] = add[i];
+    *count = k;
+    return fs;
+}
+PT__PRIVATE pt_event pt__step_event(const pt_step *st) {
+    pt_event e;
+    memset(&e, 0, sizeof e);
+    e.source_system = pt__step_str(st, PT__ST_SRC); e.source_env = pt__step_str(st, PT__ST_ENV);
+    e.workflow_id = pt__step_str(st, PT__ST_WF); e.workflow_name = pt__step_str(st, PT__ST_WFNAME);
+    e.run_id = pt__step_str(st, PT__ST_RUN); e.step_id = pt__step_str(st, PT__ST_ID);
+    e.actor_type = pt__step_str(st, PT__ST_ACTT); e.actor_id = pt__step_str(st, PT__ST_ACTID);
+    e.actor_display_name = pt__step_str(st, PT__ST_ACTNAME); e.message = pt__step_str(st, PT__ST_MSG);
+    e.severity = st->severity;
+    return e;
+}
+
+PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt_step *parent, const pt_event *ev) {
+    const char *src[PT__ST_N];
+    char id[37];
+    size_t len[PT__ST_N], total = 0, at = 0, n;
+    pt_field stack[16], add, *heap, *fs;
+    pt_event e;
+    pt_result r;
+    int k;
+    if (st) memset(st, 0, sizeof *st);
+    if (!cl || !st || !ev) return PT_ERR_INVALID_ARG;
+    if (parent && !parent->active) return PT_ERR_INVALID_ARG;   /* its strings are gone */
+    if (ev->metadata_count && !ev->metadata) return PT_ERR_INVALID_ARG;
+    src[PT__ST_SRC] = ev->source_system; src[PT__ST_ENV] = ev->source_env;
+    src[PT__ST_WF] = ev->workflow_id; src[PT__ST_WFNAME] = ev->workflow_name; src[PT__ST_RUN] = ev->run_id;
+    src[PT__ST_ACTT] = ev->actor_type; src[PT__ST_ACTID] = ev->actor_id; src[PT__ST_ACTNAME] = ev->actor_display_name;
+    src[PT__ST_MSG] = ev->message; src[PT__ST_ID] = ev->step_id; src[PT__ST_PARENT] = parent ? pt__step_str(parent, PT__ST_ID) : NULL;
+    if (parent)   /* a nested step runs in its parent's workflow, run, and as its actor, unless told otherwise */
+        for (k = PT__ST_SRC; k < PT__ST_MSG; k++) if (!src[k]) src[k] = pt__step_str(parent, k);
+    if (!src[PT__ST_ID]) { pt_uuid4(id); src[PT__ST_ID] = id; }
+    for (k = 0; k < PT__ST_N; k++) { len[k] = src[k] ? strlen(src[k]) + 1 : 0; total += len[k]; }
+    if (total > 0xffffffffu) return PT_ERR_TOO_LARGE;
+    if (total > sizeof st->inline_ && !(st->heap_ = (char *)PT__MALLOC(total))) return PT_ERR_NO_MEMORY;
+    for (k = 0; k < PT__ST_N; k++) {
+        if (!src[k]) continue;
+        memcpy((st->heap_ ? st->heap_ : st->inline_) + at, src[k], len[k]);
+        st->off_[k] = (uint32_t)(at + 1);
+        at += len[k];
+    }
+    st->client = cl;
+    st->severity = ev->severity != PT_SEVERITY_UNSET ? ev->severity : PT_SEVERITY_INFO;
+    e = *ev;
+    {
+        pt_event s = pt__step_event(st);
+        e.source_system = s.source_system; e.source_env = s.source_env; e.workflow_id = s.workflow_id;
+        e.workflow_name = s.workflow_name; e.run_id = s.run_id; e.step_id = s.step_id; e.actor_type = s.actor_type;
+        e.actor_id = s.actor_id; e.actor_display_name = s.actor_display_name; e.severity = st->severity;
+    }
+    e.status = PT_STATUS_RUNNING;
+    add = pt_field_str("parent_step_id", src[PT__ST_PARENT]);
+    if (!(fs = pt__step_fields(stack, 16, ev->metadata, ev->metadata_count, &add, parent ? 1 : 0, &n, &heap))) {
+        PT__FREE(st->heap_); st->heap_ = NULL;
+        return PT_ERR_NO_MEMORY;
+    }
+    e.metadata = n ? fs : NULL; e.metadata_count = n;
+    st->start_ms = pt__mono_ms();
+    st->active = 1;
+    r = pt_track(cl, &e);
+    PT__FREE(heap);
+    /* a begin event lost to load still lets the end event (with the duration) through */
+    if (r != PT_OK && r != PT_ERR_QUEUE_FULL && r != PT_ERR_SAMPLED && r != PT_ERR_FILTERED) {
+        st->active = 0;
+        PT__FREE(st->heap_); st->heap_ = NULL;
+    }
+    return r;
+}
+
+PACKTRACK_API pt_result pt_step_begin(pt_client *cl, pt_step *st, const pt_step *parent, const char *message) {
+    pt_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.message = message;
+    return pt_step_begin_event(cl, st, parent, &ev);
+}
+
+PACKTRACK_API const char *pt_step_id(const pt_step *st) { return st && st->active ? pt__step_str(st, PT__ST_ID) : NULL; }
+
+PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_field *md, size_t n) {
+    pt_field stack[16], add[2], *heap, *fs;
+    pt_event e;
+    pt_result r;
+    size_t na = 0, cnt;
+    if (!st || !st->active || (n && !md)) return PT_ERR_INVALID_ARG;   /* a bad list leaves the step active */
+    st->active = 0;
+    st->duration_ms = pt__mono_ms() - st->start_ms;
+    if (st->duration_ms < 0) st->duration_ms = 0;
+    e = pt__step_event(st);
+    e.status = status ? status : PT_STATUS_SUCCESS;
+    if (pt__status_is_error(e.status)) e.severity = PT_SEVERITY_ERROR;
+    add[na++] = pt_field_int("duration_ms", st->duration_ms);
+    if (st->off_[PT__ST_PARENT]) add[na++] = pt_field_str("parent_step_id", pt__step_str(st, PT__ST_PARENT));
+    if (!(fs = pt__step_fields(stack, 16, md, n, add, na, &cnt, &heap))) r = PT_ERR_NO_MEMORY;
+    else {
+        e.metadata = fs; e.metadata_count = cnt;
+        r = pt_track(st->client, &e);
+        PT__FREE(heap);
+    }
+    PT__FREE(st->heap_);
+    st->heap_ = NULL;
+    return r;
+}
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma pop_macro("NULL")
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 #if defined(_MSC_VER)
 #pragma warning(pop)
 #endif

@@ -1,6 +1,6 @@
 /* run_suite.c - the Windows runner of the real suites: tests/test_http.c,
-   tests/test_ingest.c, tests/test_pipeline.c, tests/test_transport.c and
-   tests/test_spool.c, the same files as on Linux, with the in-process test server
+   tests/test_ingest.c, tests/test_pipeline.c, tests/test_transport.c,
+   tests/test_pump.c and tests/test_spool.c, the same files as on Linux, with the in-process test server
    (tests/test_server.c on Winsock 2 through tests/win/compat.h), built with
    mingw-w64 and run under wine (or on Windows) by tests/win/run.sh.
    Mirrors tests/run.c: the implementation and the test files in one
@@ -24,8 +24,11 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "../test_http.c"
 #include "../test_ingest.c"
 #include "../test_pipeline.c"
+#include "../test_schedule.c"
 #include "../test_transport.c"
+#include "../test_pump.c"
 #include "../test_spool.c"
+#include "../test_api.c"
 
 #include <io.h>
 
@@ -35,8 +38,11 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
+    PT_SUITE_ENTRY(pump_tests),
     PT_SUITE_ENTRY(spool_tests),
+    PT_SUITE_ENTRY(api_tests),
 };
 
 /* Per-test limit: far above any test's run time under wine (the slowest,
