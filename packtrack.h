@@ -41,7 +41,7 @@
                                 (neither: a built-in deflate encoder is used)
      PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
                                 loop), no locks (one thread calls the client), no fork hooks
-     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http or cfg.http_async
      PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
@@ -61,6 +61,9 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
+     - Manual mode: pt_pump(client, budget_ms) returns within its budget whatever
+       the server does (the request in progress advances a step per pump);
+       cfg.http_async hands requests to the host's own HTTP stack instead.
      - Every public function is thread-safe, pt_close() included: calls racing
        with it get PT_ERR_CLOSED, and it waits for calls already inside. After
        pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
@@ -1670,12 +1673,33 @@ PT__PRIVATE void pt__err_ok(pt_error *e) {
     e->retry_after_ms = -1;
 }
 
-/* Writes v in decimal; returns length. buf needs 21 bytes. */
+/* "00" "01" ... "99": two decimal digits per lookup. */
+static const char pt__dig2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+/* Writes v in decimal; returns length. buf needs 20 bytes (21 for i64). */
 PT__PRIVATE size_t pt__u64_dec(char *buf, uint64_t v) {
-    char tmp[24];
-    size_t n = 0, i;
-    do { tmp[n++] = (char)('0' + (v % 10)); v /= 10; } while (v);
-    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    size_t n = 1, k;
+    uint64_t t;
+    char *p;
+    if (v < 100) {
+        if (v < 10) { buf[0] = (char)('0' + v); return 1; }
+        memcpy(buf, pt__dig2 + v * 2, 2);
+        return 2;
+    }
+    if (v < 10000) {                         /* 3 or 4 digits, in 32-bit arithmetic */
+        unsigned u = (unsigned)v, h = u / 100, l = u - h * 100;
+        if (h < 10) { buf[0] = (char)('0' + h); memcpy(buf + 1, pt__dig2 + l * 2, 2); return 3; }
+        memcpy(buf, pt__dig2 + h * 2, 2); memcpy(buf + 2, pt__dig2 + l * 2, 2);
+        return 4;
+    }
+    for (t = v; t >= 100; t /= 100) n += 2;
+    if (t >= 10) n++;
+    p = buf + n;
+    while (v >= 100) { k = (size_t)(v % 100) * 2; v /= 100; p -= 2; memcpy(p, pt__dig2 + k, 2); }
+    if (v >= 10) memcpy(p - 2, pt__dig2 + v * 2, 2);
+    else p[-1] = (char)('0' + v);
     return n;
 }
 PT__PRIVATE size_t pt__i64_dec(char *buf, int64_t v) {
@@ -1708,24 +1732,38 @@ PT__PRIVATE void pt__uuid_seed_init(void) {
     pt__reg_unlock();
 }
 static const char pt__hex[] = "0123456789abcdef";
-/* Writes 36 characters (no NUL). */
+/* "00" "01" ... "ff": two hex digits per lookup. */
+static const char pt__hex2[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+/* Writes 36 characters (no NUL). Byte i of the UUID is byte i (low end
+   first) of hi, then of lo; the version nibble 4 replaces the high nibble of
+   byte 6, which moves into byte 8 beside the variant bits 10, so all 64 bits
+   of hi survive. */
+#define PT__UUID_BYTE(pos, v, i) memcpy(out + (pos), pt__hex2 + (((v) >> (8 * (i))) & 0xff) * 2, 2)
 PT__PRIVATE void pt__uuid4(char *out) {
     uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
     uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
     uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
-    unsigned char b[16];
-    int i, o = 0;
-    for (i = 0; i < 8; i++) b[i] = (unsigned char)(hi >> (8 * i));
-    for (i = 8; i < 16; i++) b[i] = (unsigned char)(lo >> (8 * (i - 8)));
-    /* version 4 in b[6] high nibble, variant 10 in b[8]; the hi nibble that
-       the version overwrites moves into b[8] so all 64 bits of hi survive. */
-    b[8] = (unsigned char)(0x80 | ((b[6] >> 4) << 2) | (b[8] & 0x03));
-    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = pt__hex[b[i] >> 4];
-        out[o++] = pt__hex[b[i] & 15];
-    }
+    uint64_t b6 = (hi >> 48) & 0xff;
+    hi = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
+    lo = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+    PT__UUID_BYTE(0, hi, 0); PT__UUID_BYTE(2, hi, 1); PT__UUID_BYTE(4, hi, 2); PT__UUID_BYTE(6, hi, 3);
+    out[8] = '-';
+    PT__UUID_BYTE(9, hi, 4); PT__UUID_BYTE(11, hi, 5);
+    out[13] = '-';
+    PT__UUID_BYTE(14, hi, 6); PT__UUID_BYTE(16, hi, 7);
+    out[18] = '-';
+    PT__UUID_BYTE(19, lo, 0); PT__UUID_BYTE(21, lo, 1);
+    out[23] = '-';
+    PT__UUID_BYTE(24, lo, 2); PT__UUID_BYTE(26, lo, 3); PT__UUID_BYTE(28, lo, 4);
+    PT__UUID_BYTE(30, lo, 5); PT__UUID_BYTE(32, lo, 6); PT__UUID_BYTE(34, lo, 7);
 }
 
 /* Per-client PRNG for backoff jitter (flush thread / sync caller; guarded by the caller). */
@@ -1754,17 +1792,16 @@ PT__PRIVATE void pt__civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
     *y = yoe + era * 400 + (*m <= 2);
 }
 /* RFC 3339 UTC with milliseconds: "2026-11-23T10:15:30.123Z" (24 chars, no NUL).
-   Years outside 0..9999 are clamped (JSON must stay a valid timestamp). */
-PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
-    int64_t days, ms_of_day, y;
-    int m, d, hh, mm, ss, ms;
-    if (unix_ms < -62167219200000LL) unix_ms = -62167219200000LL;     /* 0000-01-01 */
-    if (unix_ms > 253402300799999LL) unix_ms = 253402300799999LL;     /* 9999-12-31 */
-    days = unix_ms >= 0 ? unix_ms / 86400000LL : -((-unix_ms + 86399999LL) / 86400000LL);
-    ms_of_day = unix_ms - days * 86400000LL;
+   Years outside 0..9999 are clamped (JSON must stay a valid timestamp).
+   The text up to the seconds is kept per thread for the last second seen
+   (events come many to a second), so most calls only write the milliseconds. */
+#define PT__TS_MIN_MS (-62167219200000LL)       /* 0000-01-01T00:00:00.000Z */
+#define PT__TS_MAX_MS 253402300799999LL         /* 9999-12-31T23:59:59.999Z */
+PT__PRIVATE void pt__rfc3339_sec(char *out, int64_t sec) {
+    int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400), y;
+    int s_of_day = (int)(sec - days * 86400), m, d, hh, mm, ss;
     pt__civil_from_days(days, &y, &m, &d);
-    hh = (int)(ms_of_day / 3600000); mm = (int)(ms_of_day / 60000 % 60);
-    ss = (int)(ms_of_day / 1000 % 60); ms = (int)(ms_of_day % 1000);
+    hh = s_of_day / 3600; mm = s_of_day / 60 % 60; ss = s_of_day % 60;
     out[0] = (char)('0' + y / 1000); out[1] = (char)('0' + y / 100 % 10);
     out[2] = (char)('0' + y / 10 % 10); out[3] = (char)('0' + y % 10);
     out[4] = '-'; out[5] = (char)('0' + m / 10); out[6] = (char)('0' + m % 10);
@@ -1772,8 +1809,27 @@ PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
     out[10] = 'T'; out[11] = (char)('0' + hh / 10); out[12] = (char)('0' + hh % 10);
     out[13] = ':'; out[14] = (char)('0' + mm / 10); out[15] = (char)('0' + mm % 10);
     out[16] = ':'; out[17] = (char)('0' + ss / 10); out[18] = (char)('0' + ss % 10);
-    out[19] = '.'; out[20] = (char)('0' + ms / 100); out[21] = (char)('0' + ms / 10 % 10);
-    out[22] = (char)('0' + ms % 10); out[23] = 'Z';
+    out[19] = '.';
+}
+#ifdef PT__TLS
+static PT__TLS int64_t pt__ts_key;        /* second + 1 whose text pt__ts_text holds; 0 = none */
+static PT__TLS char pt__ts_text[20];
+#endif
+PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
+    int64_t sec;
+    unsigned ms;
+    if (unix_ms < PT__TS_MIN_MS) unix_ms = PT__TS_MIN_MS;
+    if (unix_ms > PT__TS_MAX_MS) unix_ms = PT__TS_MAX_MS;
+    sec = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+    ms = (unsigned)(unix_ms - sec * 1000);
+#ifdef PT__TLS
+    if (pt__ts_key != sec + 1) { pt__rfc3339_sec(pt__ts_text, sec); pt__ts_key = sec + 1; }
+    memcpy(out, pt__ts_text, 20);
+#else
+    pt__rfc3339_sec(out, sec);
+#endif
+    out[20] = (char)('0' + ms / 100); out[21] = pt__dig2[ms % 100 * 2];
+    out[22] = pt__dig2[ms % 100 * 2 + 1]; out[23] = 'Z';
 }
 
 PT__PRIVATE int pt__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
@@ -1826,88 +1882,390 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
     return need + 1;
 }
 
-/* Appends s as a JSON string (quotes included): RFC 8259 escaping, U+2028/9
-   escaped, invalid UTF-8 replaced by U+FFFD. */
-PT__PRIVATE void pt__json_str(pt__buf *b, const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run;
-    if (PT__BUF_RESERVE(b, n + 2)) return;
-    b->p[b->len++] = '"';
+/* ---- writer --------------------------------------------------------------
+   Plain bytes (0x20..0x7f except '"' and '\\') are copied 8 bytes at a
+   time. An event is written in sections (the fixed fields, metadata, extra,
+   the key): first optimistically, every string copied as is while its bytes
+   are folded into one accumulator; if any byte needed attention (a control
+   character, '"', '\\', or >= 0x80: an escape, a UTF-8 check, U+2028/9)
+   the section is written again by the careful writer, which escapes. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__INLINE static inline __attribute__((always_inline, unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define PT__INLINE static __forceinline
+#define PT__NOINLINE __declspec(noinline)
+#else
+#define PT__INLINE static inline
+#define PT__NOINLINE
+#endif
+#define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
+/* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
+   and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
+   which the other term flags); no other lane of 0x20..0x7f gets it. A
+   borrow into a lane comes only from a lower lane that is itself flagged,
+   so PT__ATTN(w) & PT__B8(0x80) is zero iff no byte of w needs attention,
+   in either byte order; and the OR of many PT__ATTN values, masked, is zero
+   iff none of their words had such a byte. */
+#define PT__ATTN(w) (((w) - PT__B8(0x20)) | (((w) ^ PT__B8(0x22)) - PT__B8(0x01)) | (((w) ^ PT__B8(0x5c)) - PT__B8(0x01)))
+#define PT__ATTN_ANY(acc) (((acc) & PT__B8(0x80)) != 0)
+
+/* Room the careful writer keeps after a string: a following literal (up
+   to 32 bytes, such as `},"severity":"error"`) needs no check of its own. */
+#define PT__JSON_TAIL 32
+/* Makes room for need bytes at o (b->len is synced first); returns where
+   o is now, or NULL when out of memory (write nothing then). */
+PT__PRIVATE PT__NOINLINE char *pt__json_room(pt__buf *b, char *o, size_t need) {
+    b->len = (size_t)(o - b->p);
+    if (pt__buf_grow(b, need)) return NULL;
+    return b->p + b->len;
+}
+#define PT__JSON_ROOM(b, o, need) ((size_t)((b)->p + (b)->cap - (o)) >= (need) || ((o) = pt__json_room((b), (o), (need))) != NULL)
+
+/* Continues a JSON string at s[i], writing at o (the caller has written the
+   opening quote and s[0..i) unchanged, and made room for n - i + 1 more
+   bytes plus PT__JSON_TAIL): escapes, U+2028/9, UTF-8 validation (each
+   maximal invalid subpart becomes one U+FFFD), then the closing quote. It
+   grows b where the output outgrows the input, keeping PT__JSON_TAIL bytes
+   of room after the string (out of memory, it stops short, and the room is
+   still there). Returns where the next byte goes. */
+PT__PRIVATE PT__NOINLINE char *pt__json_str_rest(pt__buf *b, char *o, const unsigned char *s, size_t i, size_t n) {
+    const size_t slack = PT__JSON_TAIL;
+    b->len = (size_t)(o - b->p);
     while (i < n) {
-        run = i;
+        size_t run = i;
+        unsigned c;
+        while (run + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + run, 8);
+            if (PT__ATTN_ANY(PT__ATTN(x))) break;
+            run += 8;
+        }
         while (run < n && pt__json_cls[s[run]] == 0) run++;
-        if (run > i) { pt__buf_put(b, s + i, run - i); i = run; if (i >= n) break; }
-        if (pt__json_cls[s[i]] == 1) {
-            char e[6];
-            unsigned c = s[i];
-            e[0] = '\\';
+        if (run > i) {
+            memcpy(b->p + b->len, s + i, run - i);
+            b->len += run - i; i = run;
+            if (i >= n) break;
+        }
+        c = s[i];
+        if (pt__json_cls[c] == 1) {
+            if (PT__BUF_RESERVE(b, n - i + 6 + slack)) goto out;
+            o = b->p + b->len;
+            o[0] = '\\';
             switch (c) {
-            case '"': e[1] = '"'; pt__buf_put(b, e, 2); break;
-            case '\\': e[1] = '\\'; pt__buf_put(b, e, 2); break;
-            case '\n': e[1] = 'n'; pt__buf_put(b, e, 2); break;
-            case '\r': e[1] = 'r'; pt__buf_put(b, e, 2); break;
-            case '\t': e[1] = 't'; pt__buf_put(b, e, 2); break;
-            case '\b': e[1] = 'b'; pt__buf_put(b, e, 2); break;
-            case '\f': e[1] = 'f'; pt__buf_put(b, e, 2); break;
+            case '"': o[1] = '"'; break;
+            case '\\': o[1] = '\\'; break;
+            case '\n': o[1] = 'n'; break;
+            case '\r': o[1] = 'r'; break;
+            case '\t': o[1] = 't'; break;
+            case '\b': o[1] = 'b'; break;
+            case '\f': o[1] = 'f'; break;
             default:
-                e[1] = 'u'; e[2] = '0'; e[3] = '0';
-                e[4] = pt__hex[c >> 4]; e[5] = pt__hex[c & 15];
-                pt__buf_put(b, e, 6);
+                o[1] = 'u'; o[2] = '0'; o[3] = '0';
+                o[4] = pt__hex[c >> 4]; o[5] = pt__hex[c & 15];
+                b->len += 4;
             }
+            b->len += 2;
             i++;
         } else {
             size_t bad = 0, L = pt__utf8_seq(s + i, n - i, &bad);
-            if (!L) { pt__buf_put(b, "\xEF\xBF\xBD", 3); i += bad; }
-            else if (L == 3 && s[i] == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-                pt__buf_put(b, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); i += 3;
-            } else { pt__buf_put(b, s + i, L); i += L; }
+            if (!L) {
+                if (PT__BUF_RESERVE(b, n - i + 3 + slack)) goto out;
+                memcpy(b->p + b->len, "\xEF\xBF\xBD", 3); b->len += 3; i += bad;
+            } else if (L == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+                if (PT__BUF_RESERVE(b, n - i + 4 + slack)) goto out;
+                memcpy(b->p + b->len, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); b->len += 6; i += 3;
+            } else {
+                o = b->p + b->len;
+                o[0] = (char)c; o[1] = (char)s[i + 1];
+                if (L > 2) o[2] = (char)s[i + 2];
+                if (L > 3) o[3] = (char)s[i + 3];
+                b->len += L; i += L;
+            }
         }
     }
-    pt__buf_putc(b, '"');
+    b->p[b->len++] = '"';
+out:
+    return b->p + b->len;
 }
+
+/* The careful writer: the literal lit[0..ln), then s[0..n) as a JSON string
+   (quotes included) at o, which has room for ln + n + 2 + PT__JSON_TAIL
+   bytes (checked by the caller): RFC 8259 escaping, U+2028/9 escaped,
+   invalid UTF-8 replaced by U+FFFD. Plain runs are copied a word at a time.
+   Returns where the next byte goes (b may have moved), with at least
+   PT__JSON_TAIL bytes of room after it. */
+PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *lit, size_t ln, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    uint64_t x;
+    memcpy(o, lit, ln);
+    o += ln;
+    *o++ = '"';
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (PT__ATTN_ANY(PT__ATTN(x))) return pt__json_str_rest(b, o + i, s, i, n);
+        memcpy(o + i, &x, 8);
+    }
+    for (; i < n; i++) {
+        if (pt__json_cls[s[i]]) return pt__json_str_rest(b, o + i, s, i, n);
+        o[i] = (char)s[i];
+    }
+    o[n] = '"';
+    return o + n + 1;
+}
+
+/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
+   the portable word-at-a-time check needs about ten per 8 bytes. Only the
+   optimistic copy uses it; PACKTRACK_NO_SIMD keeps to the portable path. */
+#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define PT__SSE2 1
+/* Lanes of v that need attention: signed v < 0x20 is a control character or
+   a byte >= 0x80; then '"' and '\\'. */
+#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
+    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
+#else
+#define PT__SSE2 0
+#endif
+/* What the optimistic writer has seen: PT__ATTN words, SSE2 lane masks. */
+typedef struct pt__jacc {
+    uint64_t w;
+#if PT__SSE2
+    __m128i v;
+#endif
+} pt__jacc;
+PT__INLINE void pt__jacc_init(pt__jacc *a) {
+    a->w = 0;
+#if PT__SSE2
+    a->v = _mm_setzero_si128();
+#endif
+}
+PT__INLINE int pt__jacc_any(const pt__jacc *a) {
+#if PT__SSE2
+    return PT__ATTN_ANY(a->w) || _mm_movemask_epi8(a->v) != 0;
+#else
+    return PT__ATTN_ANY(a->w);
+#endif
+}
+
+/* The optimistic writer: s[0..n) in quotes at o (room for n + 2), copied as
+   is, its bytes folded into *acc. Plain strings only: the caller checks
+   *acc and writes the section again carefully otherwise. Reads nothing past
+   s[n - 1]: whole blocks and a last block overlapping the one before (16 or
+   8 bytes with SSE2, else 8; 4-byte words or 3 bytes for short strings).
+   `simd` is a constant: 0 selects the portable path (the tests run both). */
+PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, pt__jacc *acc, int simd) {
+    const unsigned char *s = (const unsigned char *)str;
+    uint64_t x, a = 0;
+    *o++ = '"';
+    (void)simd;
+#if PT__SSE2
+    if (simd && n >= 8) {
+        __m128i v;
+        if (n >= 16) {
+            size_t i;
+            for (i = 0; i + 16 < n; i += 16) {
+                v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                _mm_storeu_si128((__m128i *)(void *)(o + i), v);
+                acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+            }
+            v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 16), v);
+        } else {
+            __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)s);
+            __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8));
+            _mm_storel_epi64((__m128i *)(void *)o, lo);
+            _mm_storel_epi64((__m128i *)(void *)(o + n - 8), hi);
+            v = _mm_unpacklo_epi64(lo, hi);
+        }
+        acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+        o[n] = '"';
+        return o + n + 1;
+    }
+#endif
+    if (n >= 8) {
+        size_t i;
+        for (i = 0; i + 8 < n; i += 8) { memcpy(&x, s + i, 8); memcpy(o + i, &x, 8); a |= PT__ATTN(x); }
+        memcpy(&x, s + n - 8, 8); memcpy(o + n - 8, &x, 8);
+    } else if (n >= 4) {
+        uint32_t x1, x2;
+        memcpy(&x1, s, 4); memcpy(&x2, s + n - 4, 4);
+        memcpy(o, &x1, 4); memcpy(o + n - 4, &x2, 4);
+        x = (uint64_t)x1 | (uint64_t)x2 << 32;
+    } else if (n) {                          /* bytes 0, n/2, n-1 cover n = 1..3; the rest 'a' */
+        o[0] = (char)s[0]; o[n >> 1] = (char)s[n >> 1]; o[n - 1] = (char)s[n - 1];
+        x = (uint64_t)s[0] | (uint64_t)s[n >> 1] << 8 | (uint64_t)s[n - 1] << 16 | PT__B8(0x61) << 24;
+    } else x = PT__B8(0x61);
+    acc->w |= a | PT__ATTN(x);
+    o[n] = '"';
+    return o + n + 1;
+}
+
+/* Appends s[0..n) as a JSON string, quotes included. */
+PT__PRIVATE void pt__json_str(pt__buf *b, const char *s, size_t n) {
+    if (PT__BUF_RESERVE(b, n + 2 + PT__JSON_TAIL)) return;
+    b->len = (size_t)(pt__json_kv_out(b, b->p + b->len, "", 0, s, n) - b->p);
+}
+
+/* Appends a literal (a string constant) to b. */
+#define PT__LIT(b, lit) do { if (!PT__BUF_RESERVE((b), sizeof(lit) - 1)) { \
+    memcpy((b)->p + (b)->len, (lit), sizeof(lit) - 1); (b)->len += sizeof(lit) - 1; } } while (0)
 
 PT__PRIVATE void pt__json_i64(pt__buf *b, int64_t v) {
     if (PT__BUF_RESERVE(b, 21)) return;
     b->len += pt__i64_dec(b->p + b->len, v);
 }
 
-/* Shortest-ish round-tripping double. NaN/Inf -> null. */
-PT__PRIVATE void pt__json_double(pt__buf *b, double d) {
-    char tmp[40];
-    int n;
-    double m;
-    if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { pt__buf_lit(b, "null"); return; }
-    /* Fast exact path: values with at most 6 decimals whose scaled value is
-       an exact integer; m / 1e6 is then the correctly rounded double of that
-       decimal, so printing the decimal round-trips. */
-    m = d * 1e6;
-    if (m > -9007199254740992.0 && m < 9007199254740992.0 && m == (double)(int64_t)m && (double)(int64_t)m / 1e6 == d) {
-        int64_t v = (int64_t)m;
-        uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        uint64_t ip = a / 1000000u, fp = a % 1000000u;
-        char *p = tmp;
-        int k;
-        if (v < 0) *p++ = '-';
+/* Writes exactly nd decimal digits of v (leading zeros included) at p. */
+PT__INLINE void pt__dec_fixed(char *p, uint64_t v, int nd) {
+    while (nd >= 2) {
+        size_t k = (size_t)(v % 100) * 2;
+        v /= 100; nd -= 2;
+        p[nd] = pt__dig2[k]; p[nd + 1] = pt__dig2[k + 1];
+    }
+    if (nd) p[0] = (char)('0' + v);
+}
+
+/* Powers of ten up to 10^14, the fraction digits pt__dbl_g15 splits off. */
+static const uint64_t pt__p10u[15] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL
+};
+/* Exact powers of ten as doubles (10^22 is the last one a double holds). */
+static const double pt__p10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/* printf("%.15g", d) without printf, for the doubles where that text is
+   the one pt__json_double prints: d (finite, nonzero, normal) is the double
+   nearest to some decimal D = v * 10^-k with at most 15 significant digits.
+   Then %.15g prints D's digits (the 15-digit grid around d is at least 9
+   times coarser than d's own spacing, so D is the nearest grid point), and
+   strtod gives back d, so the round-trip check passes and %.17g is never
+   tried. The proof that d is nearest to D is the test itself: v < 10^15 and
+   10^|k| <= 10^22 are exact doubles, so (double)v / 10^k (or * 10^-k) is
+   correctly rounded, and it equals d. Returns the length written to out
+   (at most 22 bytes), or 0 when d is not such a double (printf decides). */
+PT__PRIVATE size_t pt__dbl_g15(char *out, double d) {
+    double a = d < 0 ? -d : d, m;
+    uint64_t bits, v;
+    int e2, x0, k, nd = 15, x;
+    char *p = out;
+    memcpy(&bits, &a, sizeof bits);
+    e2 = (int)((bits >> 52) & 0x7ff) - 1023;
+    if (e2 < -26 || e2 > 121) return 0;                 /* keeps |k| <= 22 */
+    /* x0 = floor(e2 * log10(2)) <= floor(log10(a)) <= x0 + 1 */
+    x0 = e2 >= 0 ? (e2 * 78913) >> 18 : -((-e2 * 78913 + 262143) >> 18);
+    k = 14 - x0;                                        /* a * 10^k in [1e14, 2e15) */
+    m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k];
+    if (m >= 1e15) { k--; m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k]; }
+    if (k > 22 || k < -22 || !(m < 1e15)) return 0;
+    v = (uint64_t)(int64_t)(m + 0.5);
+    if (v >= 1000000000000000ULL || v < 100000000000000ULL) return 0;
+    if ((k >= 0 ? (double)(int64_t)v / pt__p10[k] : (double)(int64_t)v * pt__p10[-k]) != a) return 0;
+    /* D = v * 10^-k, v has 15 digits; drop its trailing zeros (at most 14) */
+    if (v % 100000000u == 0) { v /= 100000000u; nd -= 8; }
+    if (v % 10000u == 0) { v /= 10000u; nd -= 4; }
+    if (v % 100u == 0) { v /= 100u; nd -= 2; }
+    if (v % 10u == 0) { v /= 10u; nd -= 1; }
+    k -= 15 - nd;
+    x = nd - 1 - k;                                     /* decimal exponent of the first digit */
+    if (d < 0) *p++ = '-';
+    if (x < -4 || x >= 15) {                            /* %g's exponent form: 1.5e-05, 1e+20 */
+        int ax = x < 0 ? -x : x;
+        pt__dec_fixed(p + 1, v, nd);
+        p[0] = p[1];
+        if (nd > 1) { p[1] = '.'; p += nd + 1; } else p++;
+        *p++ = 'e'; *p++ = x < 0 ? '-' : '+';
+        if (ax >= 100) { *p++ = (char)('0' + ax / 100); ax %= 100; }
+        *p++ = pt__dig2[ax * 2]; *p++ = pt__dig2[ax * 2 + 1];
+    } else if (k <= 0) {                                /* an integer: digits, then -k zeros */
+        pt__dec_fixed(p, v, nd); p += nd;
+        for (; k < 0; k++) *p++ = '0';
+    } else if (k < nd) {                                /* 129.95: the integer part, '.', k digits */
+        uint64_t ip = v / pt__p10u[k];
         p += pt__u64_dec(p, ip);
         *p++ = '.';
-        if (fp == 0) *p++ = '0';
-        else {
-            char f[6];
-            int len = 6;
-            for (k = 5; k >= 0; k--) { f[k] = (char)('0' + fp % 10); fp /= 10; }
-            while (len > 1 && f[len - 1] == '0') len--;
-            memcpy(p, f, (size_t)len); p += len;
-        }
-        if (d == 0 && 1 / d < 0) { pt__buf_lit(b, "-0.0"); return; }
-        pt__buf_put(b, tmp, (size_t)(p - tmp));
-        return;
+        pt__dec_fixed(p, v - ip * pt__p10u[k], k);
+        p += k;
+    } else {                                            /* 0.0042 */
+        *p++ = '0'; *p++ = '.';
+        for (; k > nd; k--) *p++ = '0';
+        pt__dec_fixed(p, v, nd); p += nd;
     }
-    n = snprintf(tmp, sizeof tmp, "%.15g", d);
+    return (size_t)(p - out);
+}
+
+/* The doubles pt__dbl_g15 cannot prove: %.15g if it round-trips, else %.17g. */
+PT__PRIVATE PT__COLD void pt__json_double_printf(pt__buf *b, double d) {
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.15g", d);
     if (n <= 0 || strtod(tmp, NULL) != d) n = snprintf(tmp, sizeof tmp, "%.17g", d);
-    if (n <= 0 || n >= (int)sizeof tmp) { pt__buf_lit(b, "null"); return; }
+    if (n <= 0 || n >= (int)sizeof tmp) { PT__LIT(b, "null"); return; }
     /* Some C libraries honour a locale decimal comma; JSON wants a dot. */
     { int k; for (k = 0; k < n; k++) if (tmp[k] == ',') tmp[k] = '.'; }
     pt__buf_put(b, tmp, (size_t)n);
+}
+
+/* Shortest-ish round-tripping double, written at out (room for 40 bytes).
+   NaN/Inf -> null. Returns the length, or 0 when only printf can tell (the
+   caller then uses pt__json_double_printf). */
+PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
+    double m, a;
+    int64_t iv6;
+    uint64_t ip;
+    unsigned fp;
+    char *p = out;
+    if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { memcpy(out, "null", 4); return 4; }
+    /* Values with at most 6 decimals whose scaled value is an exact integer
+       print as a decimal with at least one fraction digit ("12.0", "0.5"):
+       m / 1e6 is then the correctly rounded double of that decimal, so the
+       text round-trips. */
+    m = d * 1e6;
+    if (m > -9007199254740992.0 && m < 9007199254740992.0 && m == (double)(int64_t)m && (double)(int64_t)m / 1e6 == d) {
+        int64_t iv = (int64_t)m;
+        uint64_t av = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+        if (d == 0 && 1 / d < 0) { memcpy(out, "-0.0", 4); return 4; }
+        if (iv < 0) *p++ = '-';
+        p += pt__u64_dec(p, av / 1000000u);
+        *p++ = '.';
+        fp = (unsigned)(av % 1000000u);
+        if (fp == 0) *p++ = '0';
+        else {
+            int len = 6;
+            pt__dec_fixed(p, fp, 6);
+            while (p[len - 1] == '0') len--;
+            p += len;
+        }
+        return (size_t)(p - out);
+    }
+    /* The same decimals where d * 1e6 was not exact (129.95): v / 1e6, v the
+       nearest integer to |d| * 1e6, is a decimal of at most 15 significant
+       digits (|d| >= 1e-4 keeps %g off its exponent form) and d is the double
+       nearest to it (the division of two exact doubles is correctly rounded),
+       so %.15g prints exactly its digits: see pt__dbl_g15. Not an integer
+       (that was exact above), so it has 1 to 6 fraction digits. */
+    a = d < 0 ? -d : d;
+    m = a * 1e6;
+    if (a >= 1e-4 && m < 1e15 && (double)(iv6 = (int64_t)(m + 0.5)) / 1e6 == a) {
+        int len = 6;
+        if (d < 0) *p++ = '-';
+        ip = (uint64_t)iv6 / 1000000u;
+        p += pt__u64_dec(p, ip);
+        *p++ = '.';
+        pt__dec_fixed(p, (uint64_t)iv6 - ip * 1000000u, 6);
+        while (p[len - 1] == '0') len--;
+        return (size_t)(p + len - out);
+    }
+    return pt__dbl_g15(out, d);
+}
+PT__PRIVATE void pt__json_double(pt__buf *b, double d) {
+    size_t n;
+    if (PT__BUF_RESERVE(b, 40)) return;
+    if ((n = pt__dbl_text(b->p + b->len, d)) != 0) { b->len += n; return; }
+    pt__json_double_printf(b, d);
 }
 
 /* ---- validator: RFC 8259, no allocation, nesting limited ---------------- */
@@ -2059,11 +2417,8 @@ PT__PRIVATE void pt__json_minify(pt__buf *b, const char *s, size_t n);
 /* Key + field list; `which` names the list in messages ("metadata"/"extra").
    Rejects NULL/empty and duplicate keys. `skip_host` drops the keys a
    host-context block would add when the caller already supplies them. */
-PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
-                                      const char *host_ctx, size_t host_ctx_len, pt_error *err) {
+PT__PRIVATE PT__COLD pt_result pt__fields_check(const char *which, const pt_field *f, size_t n, pt_error *err) {
     size_t i, j;
-    int first = 1, user_host = 0, user_sdk = 0;
-    if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
     for (i = 0; i < n; i++) {
         if (f[i].type == PT_FIELD_UNSET) continue;
         if (pt__empty(f[i].key)) return pt__err(err, PT_ERR_INVALID_ARG, "%s[%lu] has no key", which, (unsigned long)i);
@@ -2072,69 +2427,192 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
         for (j = i + 1; j < n; j++)
             if (f[j].type != PT_FIELD_UNSET && f[j].key && strcmp(f[i].key, f[j].key) == 0)
                 return pt__err(err, PT_ERR_INVALID_ARG, "duplicate %s key \"%.40s\"", which, f[i].key);
-        if (host_ctx) {
-            if (strcmp(f[i].key, "host") == 0) user_host = 1;
-            if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
-        }
     }
+    return PT_OK;
+}
+/* Writes the fields as `{"k":v,...` (no closing brace; *first stays 1 if
+   none was written), optimistically (careful = 0: strings as is, folded
+   into *acc; the keys checked on the way) or carefully (careful = 1, after
+   an optimistic pass: escaped). The optimistic pass proves the common case
+   has no bad or duplicate key without comparing strings: each key sets one
+   of 64 bits picked from its length and end bytes, and only a bad key or
+   type, or two keys picking the same bit, runs pt__fields_check (whose
+   errors come first, as they did when it ran before any writing). */
+PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                    int careful, pt__jacc *acc, int *first, pt_error *err) {
+    size_t i;
+    uint64_t seen = 0, bit;
+    int checked = careful;
+    pt_result r;
+    char *o = b->p + b->len;
     for (i = 0; i < n; i++) {
         const pt_field *x = &f[i];
+        const char *k = x->key;
+        size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        pt__buf_putc(b, first ? '{' : ',');
-        first = 0;
-        pt__json_str(b, x->key, strlen(x->key));
-        pt__buf_putc(b, ':');
+        if (!checked && (!k || !*k || (int)x->type < (int)PT_FIELD_STRING || (int)x->type > (int)PT_FIELD_RAW)) {
+            b->len = (size_t)(o - b->p);
+            return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
+        }
+        kl = strlen(k);
+        if (!checked) {
+            bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
+            if (seen & bit) {
+                b->len = (size_t)(o - b->p);
+                if ((r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                checked = 1;
+            }
+            seen |= bit;
+        }
         switch (x->type) {
         case PT_FIELD_STRING:
-            if (!x->str) pt__buf_lit(b, "null");
-            else pt__json_str(b, x->str, x->len ? x->len : strlen(x->str));
+            if (x->str) { vl = x->len ? x->len : strlen(x->str); need = vl + 3; }
+            else need = 5;                                /* ":null" */
             break;
-        case PT_FIELD_INT: pt__json_i64(b, x->i); break;
-        case PT_FIELD_DOUBLE: pt__json_double(b, x->d); break;
-        case PT_FIELD_BOOL: if (x->b) pt__buf_lit(b, "true"); else pt__buf_lit(b, "false"); break;
-        case PT_FIELD_NULL: pt__buf_lit(b, "null"); break;
+        case PT_FIELD_INT: need = 22; break;
+        case PT_FIELD_DOUBLE: need = 41; break;
+        default: need = 6; break;                         /* ":false", ":null", ":" */
+        }
+        /* out of memory: skip the field (the caller reports b->oom) */
+        if (!PT__JSON_ROOM(b, o, kl + 3 + need + (careful ? PT__JSON_TAIL : 0))) { o = b->p + b->len; continue; }
+        *o = *first ? '{' : ',';
+        *first = 0;
+        if (careful) {
+            o = pt__json_kv_out(b, o + 1, "", 0, k, kl);
+            if (!PT__JSON_ROOM(b, o, need + PT__JSON_TAIL)) { o = b->p + b->len; continue; }
+        } else o = pt__json_raw(o + 1, k, kl, acc, PT__SSE2);
+        switch (x->type) {
+        case PT_FIELD_STRING:
+            if (!x->str) { memcpy(o, ":null", 5); o += 5; }
+            else if (careful) o = pt__json_kv_out(b, o, ":", 1, x->str, vl);
+            else { *o = ':'; o = pt__json_raw(o + 1, x->str, vl, acc, PT__SSE2); }
+            break;
+        case PT_FIELD_INT:
+            *o = ':';
+            o += 1 + pt__i64_dec(o + 1, x->i);
+            break;
+        case PT_FIELD_DOUBLE:
+            *o = ':';
+            if ((vl = pt__dbl_text(o + 1, x->d)) != 0) { o += 1 + vl; break; }
+            b->len = (size_t)(o + 1 - b->p);
+            pt__json_double_printf(b, x->d);
+            o = b->p + b->len;
+            break;
+        case PT_FIELD_BOOL: if (x->b) { memcpy(o, ":true", 5); o += 5; } else { memcpy(o, ":false", 6); o += 6; } break;
+        case PT_FIELD_NULL: memcpy(o, ":null", 5); o += 5; break;
         case PT_FIELD_RAW: {
             const char *why = NULL;
             size_t at = 0, len;
-            if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, x->key);
-            len = x->len ? x->len : strlen(x->str);
-            if (!pt__json_validate(x->str, len, 0, &why, &at))
-                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, x->key, (unsigned long)at, why);
+            *o++ = ':';
+            b->len = (size_t)(o - b->p);
+            if (!x->str || !pt__json_validate(x->str, len = x->len ? x->len : strlen(x->str), 0, &why, &at)) {
+                if (!checked && (r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, k);
+                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, k, (unsigned long)at, why);
+            }
             pt__json_minify(b, x->str, len);   /* no raw newline may reach the queue or the spool */
+            o = b->p + b->len;
             break;
         }
         default: break;
         }
     }
+    b->len = (size_t)(o - b->p);
+    return PT_OK;
+}
+PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                      const char *host_ctx, size_t host_ctx_len, pt_error *err) {
+    size_t i, start = b->len;
+    pt__jacc acc;
+    int first = 1, user_host = 0, user_sdk = 0;
+    pt_result r;
+    if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
+    if (PT__BUF_RESERVE(b, 1)) return PT_OK;      /* the caller reports b->oom */
+    pt__jacc_init(&acc);
+    if ((r = pt__fields_put(b, which, f, n, 0, &acc, &first, err)) != PT_OK) return r;
+    if (pt__jacc_any(&acc)) {                     /* a string needs escaping: again, carefully */
+        b->len = start; first = 1;
+        if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
+    }
     if (host_ctx && host_ctx_len) {
-        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them. */
+        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them.
+           (The keys are checked by now.) */
         const char *sdk = strstr(host_ctx, ",\"sdk\":");
         size_t hlen = sdk ? (size_t)(sdk - host_ctx) : host_ctx_len;
+        for (i = 0; i < n; i++) {
+            if (f[i].type == PT_FIELD_UNSET) continue;
+            if (strcmp(f[i].key, "host") == 0) user_host = 1;
+            if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
+        }
         if (!user_host) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, host_ctx, hlen); }
         if (sdk && !user_sdk) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, sdk + 1, host_ctx_len - hlen - 1); }
     }
-    if (!first) pt__buf_putc(b, '}');
+    if (!first) PT__LIT(b, "}");
     return PT_OK;
 }
 
 #define PT__REQ(field, name) \
-    if (pt__empty(ev->field)) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
+    if (!ev->field || !*ev->field) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
+#define PT__OPT_LEN(s) ((s) ? strlen(s) : 0)
+/* The lengths of the event's string fields, taken once (0 if absent). */
+typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, st, msg; } pt__evlen;
+/* The event's fixed text: room for it is counted once. */
+#define PT__EV_HEAD_FIXED (PT__LEN("{\"timestamp\":\"") + 24 + PT__LEN("\",\"source\":{\"system\":") + \
+    PT__LEN(",\"env\":") + PT__LEN("},\"workflow\":{\"id\":") + PT__LEN(",\"name\":") + PT__LEN(",\"run_id\":") + \
+    PT__LEN(",\"step_id\":") + PT__LEN("},\"actor\":{\"type\":") + PT__LEN(",\"id\":") + PT__LEN(",\"display_name\":") + \
+    PT__LEN("},\"severity\":\"error\"") + PT__LEN(",\"status\":") + PT__LEN(",\"message\":") + 11 * 2)
+#define PT__LEN(lit) (sizeof(lit) - 1)
+
+/* Writes the event from the timestamp to the message at o, optimistically
+   (room for the plain text counted by the caller) or carefully (checking
+   room before each string; out of memory it stops short, b->oom set). See
+   pt__fields_put. */
+PT__INLINE char *pt__event_head(pt__buf *b, char *o, const pt_event *ev, const pt__evlen *L, const char *ts,
+                                int careful, pt__jacc *acc) {
+#define PT__HEAD_KV(lit, s, n) do { \
+        if (!careful) { memcpy(o, lit, PT__LEN(lit)); o = pt__json_raw(o + PT__LEN(lit), (s), (n), acc, PT__SSE2); } \
+        else if (PT__JSON_ROOM(b, o, PT__LEN(lit) + (n) + 2 + PT__JSON_TAIL)) o = pt__json_kv_out(b, o, lit, PT__LEN(lit), (s), (n)); \
+        else return b->p + b->len; } while (0)
+#define PT__HEAD_LIT(lit) (memcpy(o, lit, PT__LEN(lit)), o += PT__LEN(lit))
+    PT__HEAD_LIT("{\"timestamp\":\"");
+    memcpy(o, ts, 24); o += 24;
+    PT__HEAD_KV("\",\"source\":{\"system\":", ev->source_system, L->sys);
+    if (ev->source_env) PT__HEAD_KV(",\"env\":", ev->source_env, L->env);
+    PT__HEAD_KV("},\"workflow\":{\"id\":", ev->workflow_id, L->wf);
+    if (ev->workflow_name) PT__HEAD_KV(",\"name\":", ev->workflow_name, L->name);
+    if (ev->run_id) PT__HEAD_KV(",\"run_id\":", ev->run_id, L->run);
+    if (ev->step_id) PT__HEAD_KV(",\"step_id\":", ev->step_id, L->step);
+    PT__HEAD_KV("},\"actor\":{\"type\":", ev->actor_type, L->at);
+    PT__HEAD_KV(",\"id\":", ev->actor_id, L->ai);
+    if (ev->actor_display_name) PT__HEAD_KV(",\"display_name\":", ev->actor_display_name, L->disp);
+    switch (ev->severity) {
+    case PT_SEVERITY_DEBUG: PT__HEAD_LIT("},\"severity\":\"debug\""); break;
+    case PT_SEVERITY_INFO: PT__HEAD_LIT("},\"severity\":\"info\""); break;
+    case PT_SEVERITY_WARN: PT__HEAD_LIT("},\"severity\":\"warn\""); break;
+    default: PT__HEAD_LIT("},\"severity\":\"error\""); break;
+    }
+    PT__HEAD_KV(",\"status\":", ev->status, L->st);
+    PT__HEAD_KV(",\"message\":", ev->message, L->msg);
+    return o;
+#undef PT__HEAD_KV
+#undef PT__HEAD_LIT
+}
 
 /* Serialises one event (SPEC 2 key order) into b. */
 PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, size_t host_ctx_len, pt__buf *b, pt_error *err) {
-    char ts[24], key[36];
-    const char *sev;
     pt_result r;
+    pt__evlen L;
+    char ts[24], *o;
+    pt__jacc acc;
     int has_meta = 0, has_extra = 0;
-    size_t i;
+    size_t i, start, klen;
     if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
     PT__REQ(source_system, "source.system");
     PT__REQ(workflow_id, "workflow.id");
     PT__REQ(actor_type, "actor.type");
     PT__REQ(actor_id, "actor.id");
     if (ev->severity == PT_SEVERITY_UNSET) return pt__err(err, PT_ERR_MISSING_FIELD, "required field severity is missing");
-    sev = pt__severity_name(ev->severity);
-    if (!sev) return pt__err(err, PT_ERR_INVALID_ARG, "severity %d is not one of debug, info, warn, error", (int)ev->severity);
+    if (!pt__severity_name(ev->severity)) return pt__err(err, PT_ERR_INVALID_ARG, "severity %d is not one of debug, info, warn, error", (int)ev->severity);
     PT__REQ(status, "status");
     PT__REQ(message, "message");
     for (i = 0; i < ev->metadata_count && ev->metadata; i++) if (ev->metadata[i].type != PT_FIELD_UNSET) { has_meta = 1; break; }
@@ -2142,45 +2620,49 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     if (ev->metadata_count && !ev->metadata) has_meta = 1;   /* reported below */
     if (ev->extra_count && !ev->extra) has_extra = 1;
 
+    L.sys = strlen(ev->source_system); L.env = PT__OPT_LEN(ev->source_env);
+    L.wf = strlen(ev->workflow_id); L.name = PT__OPT_LEN(ev->workflow_name);
+    L.run = PT__OPT_LEN(ev->run_id); L.step = PT__OPT_LEN(ev->step_id);
+    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id); L.disp = PT__OPT_LEN(ev->actor_display_name);
+    L.st = strlen(ev->status); L.msg = strlen(ev->message);
+    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.env + L.wf + L.name + L.run + L.step + L.at + L.ai + L.disp + L.st + L.msg))
+        return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
-    pt__buf_lit(b, "{\"timestamp\":\"");
-    pt__buf_put(b, ts, 24);
-    pt__buf_lit(b, "\",\"source\":{\"system\":");
-    pt__json_str(b, ev->source_system, strlen(ev->source_system));
-    if (ev->source_env) { pt__buf_lit(b, ",\"env\":"); pt__json_str(b, ev->source_env, strlen(ev->source_env)); }
-    pt__buf_lit(b, "},\"workflow\":{\"id\":");
-    pt__json_str(b, ev->workflow_id, strlen(ev->workflow_id));
-    if (ev->workflow_name) { pt__buf_lit(b, ",\"name\":"); pt__json_str(b, ev->workflow_name, strlen(ev->workflow_name)); }
-    if (ev->run_id) { pt__buf_lit(b, ",\"run_id\":"); pt__json_str(b, ev->run_id, strlen(ev->run_id)); }
-    if (ev->step_id) { pt__buf_lit(b, ",\"step_id\":"); pt__json_str(b, ev->step_id, strlen(ev->step_id)); }
-    pt__buf_lit(b, "},\"actor\":{\"type\":");
-    pt__json_str(b, ev->actor_type, strlen(ev->actor_type));
-    pt__buf_lit(b, ",\"id\":");
-    pt__json_str(b, ev->actor_id, strlen(ev->actor_id));
-    if (ev->actor_display_name) { pt__buf_lit(b, ",\"display_name\":"); pt__json_str(b, ev->actor_display_name, strlen(ev->actor_display_name)); }
-    pt__buf_lit(b, "},\"severity\":\"");
-    pt__buf_puts(b, sev);
-    pt__buf_lit(b, "\",\"status\":");
-    pt__json_str(b, ev->status, strlen(ev->status));
-    pt__buf_lit(b, ",\"message\":");
-    pt__json_str(b, ev->message, strlen(ev->message));
+    start = b->len;
+    pt__jacc_init(&acc);
+    o = pt__event_head(b, b->p + start, ev, &L, ts, 0, &acc);
+    if (pt__jacc_any(&acc)) o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+    b->len = (size_t)(o - b->p);
     if (has_meta) {
-        pt__buf_lit(b, ",\"metadata\":");
+        PT__LIT(b, ",\"metadata\":");
         if ((r = pt__fields_json(b, "metadata", ev->metadata, ev->metadata_count, NULL, 0, err)) != PT_OK) return r;
     }
     if (has_extra || host_ctx_len) {
-        pt__buf_lit(b, ",\"extra\":");
+        PT__LIT(b, ",\"extra\":");
         if ((r = pt__fields_json(b, "extra", ev->extra, ev->extra_count, host_ctx, host_ctx_len, err)) != PT_OK) return r;
     }
-    pt__buf_lit(b, ",\"idempotency_key\":");
-    if (!pt__empty(ev->idempotency_key)) pt__json_str(b, ev->idempotency_key, strlen(ev->idempotency_key));
-    else {
-        /* pt_event_to_json may run before any client exists: seed first, or
-           every fresh process would produce the same key sequence. */
-        pt__uuid_seed_init();
-        pt__buf_putc(b, '"'); pt__uuid4(key); pt__buf_put(b, key, 36); pt__buf_putc(b, '"');
+    klen = ev->idempotency_key && *ev->idempotency_key ? strlen(ev->idempotency_key) : 36;
+    if (!PT__BUF_RESERVE(b, PT__LEN(",\"idempotency_key\":") + 3 + klen + PT__JSON_TAIL)) {
+        o = b->p + b->len;
+        if (ev->idempotency_key && *ev->idempotency_key) {
+            start = b->len;
+            pt__jacc_init(&acc);
+            memcpy(o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"));
+            o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc, PT__SSE2);
+            if (pt__jacc_any(&acc))
+                o = pt__json_kv_out(b, b->p + start, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
+            *o++ = '}';
+        } else {
+            /* pt_event_to_json may run before any client exists: seed first, or
+               every fresh process would produce the same key sequence. */
+            pt__uuid_seed_init();
+            memcpy(o, ",\"idempotency_key\":\"", 20);
+            pt__uuid4(o + 20);
+            memcpy(o + 56, "\"}", 2);
+            o += 58;
+        }
+        b->len = (size_t)(o - b->p);
     }
-    pt__buf_putc(b, '}');
     if (b->oom) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     return PT_OK;
 }
@@ -7900,6 +8382,8 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        for (i = 0; i < PT__OPS; i++)   /* (registry lock held since prepare) a copied handle completes nothing here */
+            if (pt__ops[i].c == c && (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE)) { pt__ops[i].state = PT__OP_CUT; pt__ops[i].x = NULL; }
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
