@@ -117,7 +117,7 @@ if [ -x /usr/sbin/nginx ] && command -v openssl >/dev/null 2>&1 && command -v py
     nd="$(pwd)/$W/nginx"
     rm -rf "$nd"; mkdir -p "$nd/tmp"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null)
-    if [ -n "$url3" ] && [ -n "$port" ] && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    if [ -n "$url3" ] && [ -n "$port" ] && openssl req -x509 -newkey rsa:2048 -nodes \
             -keyout "$nd/srv.key" -out "$nd/srv.pem" -days 2 -subj '/CN=127.0.0.1' \
             -addext 'subjectAltName=IP:127.0.0.1' > "$nd/openssl.log" 2>&1; then
         printf '%s\n' "daemon off;" "master_process off;" "worker_processes 1;" "pid $nd/nginx.pid;" \
@@ -126,7 +126,7 @@ if [ -x /usr/sbin/nginx ] && command -v openssl >/dev/null 2>&1 && command -v py
             "  client_body_temp_path $nd/tmp/body; proxy_temp_path $nd/tmp/proxy;" \
             "  fastcgi_temp_path $nd/tmp/fastcgi; uwsgi_temp_path $nd/tmp/uwsgi; scgi_temp_path $nd/tmp/scgi;" \
             "  server {" "    listen 127.0.0.1:$port ssl;" \
-            "    ssl_certificate $nd/srv.pem; ssl_certificate_key $nd/srv.key;" \
+            "    ssl_certificate $nd/srv.pem; ssl_certificate_key $nd/srv.key; ssl_protocols TLSv1.2;" \
             "    location / { proxy_pass $url3; proxy_http_version 1.1; }" "  }" "}" > "$nd/nginx.conf"
         /usr/sbin/nginx -p "$nd" -c "$nd/nginx.conf" -e "$nd/error.log" > /dev/null 2>&1 &
         pids="$pids $!"
