@@ -4762,6 +4762,9 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
    Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
    else WinHTTP's own setting (netsh winhttp). */
 #define PT__WH_SLICE_MS 10
+#ifndef WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY   /* SDKs before Windows 8.1 */
+#define WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY 4
+#endif
 #define PT__WH_BUF 16384
 
 typedef struct pt__wh_ctx {
