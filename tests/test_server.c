@@ -173,6 +173,7 @@ struct pts_server {
   int lfd, port, wake[2], stopping;
   char url[64];
   int want_refuse, refused, refuse_result;
+  int hold_fd;           /* while refusing: the port bound, not listening (connects are refused, no other process can take it) */
   unsigned refuse_seq, refuse_done;
   pts_conn *conns;
   pts_act *script;
@@ -1078,6 +1079,22 @@ PTS_FN int pts_listen(int port, int *out_port) {
   return fd;
 }
 
+/* The port bound without listen(): a connect is refused (RST), and no other
+   process's server can be given the port while a test holds it "down". */
+PTS_FN int pts_bind_only(int port) {
+  struct sockaddr_in sa;
+  int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { close(fd); return -1; }
+  return fd;
+}
+
 PTS_FN void pts_new_conn(pts_server *s, int fd) { /* lock held */
   int one = 1, rc;
   pthread_attr_t at;
@@ -1114,7 +1131,9 @@ PTS_FN void *pts_accept_main(void *arg) {
       if (s->want_refuse && s->lfd >= 0) {
         close(s->lfd);
         s->lfd = -1;
+        s->hold_fd = pts_bind_only(s->port);
       } else if (!s->want_refuse && s->lfd < 0) {
+        if (s->hold_fd >= 0) { close(s->hold_fd); s->hold_fd = -1; }
         s->lfd = pts_listen(s->port, NULL);
         if (s->lfd < 0) s->refuse_result = -1;
       }
@@ -1146,6 +1165,8 @@ PTS_FN void *pts_accept_main(void *arg) {
   }
   if (s->lfd >= 0) close(s->lfd);
   s->lfd = -1;
+  if (s->hold_fd >= 0) close(s->hold_fd);
+  s->hold_fd = -1;
   pthread_mutex_unlock(&s->mu);
   return NULL;
 }
@@ -1162,6 +1183,7 @@ PTS_FN pts_server *pts_start(void) {
     fcntl(s->wake[i], F_SETFD, FD_CLOEXEC);
     fcntl(s->wake[i], F_SETFL, fcntl(s->wake[i], F_GETFL) | O_NONBLOCK);
   }
+  s->hold_fd = -1;
   s->lfd = pts_listen(0, &s->port);
   if (s->lfd < 0) { close(s->wake[0]); close(s->wake[1]); free(s); return NULL; }
   snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
