@@ -20,6 +20,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_spool.c"
 #include "test_cli.c"
 #include "test_hostile.c"
+#include "test_recovery.c"
 
 #include <time.h>
 #include <signal.h>
@@ -36,6 +37,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(spool_tests),
     PT_SUITE_ENTRY(cli_tests),
     PT_SUITE_ENTRY(hostile_tests),
+    PT_SUITE_ENTRY(recovery_tests),
 };
 
 static double pt_t_now(void) {
