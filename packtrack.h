@@ -4403,7 +4403,7 @@ typedef struct pt__batch {
 } pt__batch;
 
 typedef struct pt__core pt__core;
-struct pt_client { volatile int64_t closed; volatile int64_t callers; volatile int64_t close_done; pt__core *core; };
+struct pt_client { volatile int64_t closed; volatile int64_t callers; volatile int64_t close_done; volatile int64_t closers; pt__core *core; };
 
 #define PT__POOL 4
 struct pt__core {
@@ -5760,12 +5760,10 @@ PT__PRIVATE void pt__fill_report(const pt__core *c, pt_close_report *rep) {
     rep->timed_out = rep->abandoned > 0;
 }
 
-PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+PT__PRIVATE PT__COLD pt_result pt__close(pt_client *cl, int timeout_ms, pt_close_report *report) {
     pt__core *c;
     pt_close_report rep;
     int64_t deadline, ra_past;
-    if (report) memset(report, 0, sizeof *report);
-    if (!cl) return PT_OK;
     if (PT__IN_CB(cl)) return PT_ERR_INVALID_ARG;   /* from its own callback on this thread: would wait for itself */
     if (pt__atomic_add(&cl->closed, 1) != 1) {
         /* Another pt_close runs (or ran): wait for it to finish, up to our
@@ -5826,15 +5824,27 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     pt__core_free(c);
     cl->core = NULL;
     if (report) *report = rep;
-    pt__atomic_store(&cl->close_done, 1);   /* last touch of cl: a concurrent pt_close/pt_client_free may go on */
+    pt__atomic_store(&cl->close_done, 1);   /* a concurrent pt_close/pt_client_free may go on */
     return rep.abandoned || rep.spooled ? PT_ERR_TIMEOUT : PT_OK;
+}
+/* Every thread inside pt_close is counted, so that pt_client_free (after
+   any of them returned) waits for the others to leave the handle. */
+PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+    pt_result r;
+    if (report) memset(report, 0, sizeof *report);
+    if (!cl) return PT_OK;
+    pt__atomic_add(&cl->closers, 1);
+    r = pt__close(cl, timeout_ms, report);
+    pt__atomic_add(&cl->closers, -1);   /* last touch of cl */
+    return r;
 }
 
 PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
     if (!cl) return;
     if (!pt__atomic_load(&cl->closed)) pt_close(cl, 0, NULL);
     if (!pt__atomic_load(&cl->closed)) return;   /* close refused (from the client's own callback): freeing would pull it from under its caller */
-    while (!pt__atomic_load(&cl->close_done)) pt__sleep_ms(1);   /* a pt_close on another thread ends by its own deadline */
+    /* a pt_close on another thread ends by its own deadline; a second one waits at most for the first */
+    while (!pt__atomic_load(&cl->close_done) || pt__atomic_load(&cl->closers) > 0) pt__sleep_ms(1);
     PT__FREE(cl);
 }
 
