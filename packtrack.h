@@ -324,7 +324,7 @@ typedef struct pt_config {
     int   retry_after_max_ms;        /* default: 60000 (cap on a server's Retry-After) */
     int64_t retry_max_elapsed_ms;    /* default: 600000 (async: a batch fails after retrying this long) */
     int   breaker_threshold;         /* default: 5 consecutive failures */
-    int   breaker_cooldown_ms;       /* default: 30000 */
+    int   breaker_cooldown_ms;       /* default: 30000 (cap: the open interval starts at <= 1 s, doubles per failed probe) */
 
     int    enable_gzip;              /* default: 0 */
     size_t compress_min_bytes;       /* default: 1024 (smaller bodies go uncompressed) */
@@ -386,7 +386,8 @@ PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
 PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
 
 /* Waits until every event tracked before the call is delivered or has failed
-   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
+   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Asks for delivery
+   now, as pt_close does (an open breaker is probed at once). Thread-safe. */
 PT__API pt_result pt_flush(pt_client *client, int timeout_ms);
 
 /* Manual mode: do up to budget_ms of pipeline work on the calling thread. */
@@ -407,11 +408,16 @@ typedef struct pt_close_report {
 
 /* Stops accepting, drains until timeout_ms (one deadline for everything,
    the in-flight request included), stops the thread, frees the client.
-   NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
+   Asks for delivery now: an open circuit breaker is probed at once, retries
+   use the ordinary backoff from its base. NULL is fine; returns
+   PT_ERR_TIMEOUT if events were left. A second pt_close (another thread)
+   waits for the first to finish (PT_ERR_CLOSED) or for its own deadline
+   (PT_ERR_TIMEOUT). */
 PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
-/* pt_close keeps a small handle (24 bytes on 64-bit) alive so that a second pt_close or a late
+/* pt_close keeps a small handle (40 bytes on 64-bit) alive so that a second pt_close or a late
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
-   (closing first if needed); the pointer is invalid afterwards. */
+   (closing first if needed, waiting for a pt_close still running on another
+   thread); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
 
 /* ---- sync ----------------------------------------------------------------- */

@@ -14,4 +14,7 @@ fi
 if [ -f bench/durable.c ]; then
   if $CC -O2 -Ibench -I. bench/durable.c -o "$B/bench-durable" -lpthread -lz -lm 2>/dev/null; then "$B/bench-durable"; fi
 fi
+if [ -f bench/recovery.c ]; then
+  if $CC -O2 -std=c99 -I. bench/recovery.c -o "$B/bench-recovery" -lpthread -lz -lm 2>/dev/null; then "$B/bench-recovery"; fi
+fi
 sh bench/size.sh "$B"
