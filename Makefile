@@ -5,6 +5,9 @@
 CC      ?= cc
 CXX     ?= c++
 WARN    := -Wall -Wextra -pedantic
+# the strict set engines build with; examples must stay clean under it
+STRICT  := $(WARN) -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef -Wdouble-promotion \
+           -Wstrict-prototypes -Wmissing-prototypes
 B       := build
 # tests the valgrind runs leave out (see tests/matrix.sh for why)
 VALGRIND_EXCLUDE := -spool_disk_full -spool_new_events_after_settled -pipeline_fork -pipeline_concurrency
@@ -13,8 +16,8 @@ TEST_DEPS := packtrack.h $(wildcard tests/*.c tests/*.h tests/fuzz/*.h)
 TEST_LIBS := -lpthread -lz -lm
 DEBUG   := -O1 -g -fno-omit-frame-pointer
 
-.PHONY: fuzz all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
-        test-windows check-compile demo bench size coverage clean examples
+.PHONY: fuzz mutate all test test-quick test-default test-curl test-libdeflate test-asan test-tsan test-valgrind \
+        test-windows test-fresh test-nm test-wasm check-compile demo bench size coverage clean examples
 
 all: examples $(B)/run
 
@@ -23,21 +26,35 @@ $(B):
 
 # ---- test runners, one per build variant --------------------------------
 $(B)/run: $(TEST_DEPS) | $(B)
-	$(CC) -std=c99 $(DEBUG) $(WARN) -o $@ $(TEST_SRC) $(TEST_LIBS)
+	$(CC) -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -o $@ $(TEST_SRC) $(TEST_LIBS)
 $(B)/run-curl: $(TEST_DEPS) | $(B)
-	$(CC) -std=c99 $(DEBUG) $(WARN) -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -o $@ $(TEST_SRC) -lcurl $(TEST_LIBS)
+	$(CC) -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -o $@ $(TEST_SRC) -lcurl $(TEST_LIBS)
 $(B)/run-libdeflate: $(TEST_DEPS) | $(B)
-	$(CC) -std=c99 $(DEBUG) $(WARN) -DPACKTRACK_USE_LIBDEFLATE -o $@ $(TEST_SRC) -ldeflate $(TEST_LIBS)
+	$(CC) -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -DPACKTRACK_USE_LIBDEFLATE -o $@ $(TEST_SRC) -ldeflate $(TEST_LIBS)
 $(B)/run-asan: $(TEST_DEPS) | $(B)
-	clang -std=c99 $(DEBUG) $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ $(TEST_SRC) $(TEST_LIBS)
+	clang -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -o $@ $(TEST_SRC) $(TEST_LIBS)
 $(B)/run-tsan: $(TEST_DEPS) | $(B)
-	clang -std=c99 $(DEBUG) $(WARN) -fsanitize=thread -o $@ $(TEST_SRC) $(TEST_LIBS)
+	clang -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -fsanitize=thread -o $@ $(TEST_SRC) $(TEST_LIBS)
+# the sanitizers over the optional backends (curl + zlib, libdeflate)
+$(B)/run-asan-curl: $(TEST_DEPS) | $(B)
+	clang -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -o $@ $(TEST_SRC) -lcurl $(TEST_LIBS)
+$(B)/run-tsan-curl: $(TEST_DEPS) | $(B)
+	clang -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -fsanitize=thread -DPACKTRACK_USE_CURL -DPACKTRACK_USE_ZLIB -o $@ $(TEST_SRC) -lcurl $(TEST_LIBS)
+$(B)/run-asan-libdeflate: $(TEST_DEPS) | $(B)
+	clang -std=c99 $(DEBUG) $(WARN) $(CPPFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=undefined -DPACKTRACK_USE_LIBDEFLATE -o $@ $(TEST_SRC) -ldeflate $(TEST_LIBS)
 $(B)/run-cxx: $(TEST_DEPS) | $(B)
-	$(CXX) -std=c++11 -x c++ $(DEBUG) $(WARN) -o $@ $(TEST_SRC) $(TEST_LIBS)
+	$(CXX) -std=c++11 -x c++ $(DEBUG) $(WARN) $(CPPFLAGS) -o $@ $(TEST_SRC) $(TEST_LIBS)
 
 # `make test` is what CI runs: everything, with one closing summary line.
+# Missing optional tools skip their variant loudly; CI=true makes that a failure.
+# Last, the fresh-machine check (tests/fresh_machine.sh --quick; FRESH_CHECK=0 skips it).
+FRESH_CHECK ?= 1
 test: check-compile examples
-	@VALGRIND_EXCLUDE="$(VALGRIND_EXCLUDE)" sh tests/matrix.sh
+	@B=$(B) VALGRIND_EXCLUDE="$(VALGRIND_EXCLUDE)" sh tests/matrix.sh
+	@if [ "$(FRESH_CHECK)" = 1 ]; then B=$(B) sh tests/fresh_machine.sh --quick; fi
+# the whole `make test` on a simulated fresh Debian (build-essential python3 zlib1g-dev)
+test-fresh: | $(B)
+	@B=$(B) sh tests/fresh_machine.sh
 
 test-quick: $(B)/run
 	./$(B)/run $(T)
@@ -57,15 +74,21 @@ test-valgrind: $(B)/run
 test-windows: | $(B)
 	B=$(B) sh tests/win/run.sh $(T)
 
+# C-library-only core: no thread/socket/file symbol (nm), and under node as wasm
+test-nm: | $(B)
+	B=$(B) sh tests/nm_check.sh
+test-wasm: | $(B)
+	B=$(B) sh tests/wasm/run.sh
+
 # ---- header hygiene: C99/C11 x gcc/clang, C++11/17 x g++/clang++, two TUs,
 #      PACKTRACK_API static, no OS header through the declarations -----------
 check-compile: | $(B)
-	@sh tests/compile_check.sh
+	@B=$(B) sh tests/compile_check.sh
 
 # ---- examples and demo ----------------------------------------------------
 examples: | $(B)
 	@sh -c 'for f in examples/*.c; do [ -f "$$f" ] || continue; n=$$(basename $$f .c); \
-	  $(CC) -std=c99 -O2 $(WARN) -o $(B)/$$n $$f -lpthread -lz -lm || exit 1; done'
+	  $(CC) -std=c99 -O2 $(STRICT) -Werror -o $(B)/$$n $$f -lpthread -lz -lm || exit 1; done'
 
 demo: examples
 	@sh examples/demo.sh $(B)
@@ -75,6 +98,11 @@ bench: | $(B)
 
 size: | $(B)
 	@sh bench/size.sh $(B)
+
+# mutation testing: each tests/mutants/*.mut applied alone to a copy of the
+# header; its named tests must fail (tests/mutate.sh; M=substring selects)
+mutate: | $(B)
+	@B=$(B) sh tests/mutate.sh $(M)
 
 fuzz:
 	@sh tests/fuzz/run.sh $(or $(SECS),20)

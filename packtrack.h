@@ -10,30 +10,42 @@
      Everywhere else just #include "packtrack.h".
 
    QUICK START (the same as examples/async.c)
-         pt_config cfg = {0};                    // C++: pt_config cfg = {};
+         pt_config cfg = {0};                          // C++: pt_config cfg = {};
          pt_client *client = NULL;
          pt_error err;
+         pt_close_report rep;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080"; // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080";       // https needs PACKTRACK_USE_CURL
+         cfg.defaults.source_system = "checkout-svc";  // filled into every event
+         cfg.defaults.workflow_id = "wf-1";
+         cfg.defaults.actor_type = "agent";  cfg.defaults.actor_id = "a-42";
          if (pt_client_new(&cfg, &client, &err) != PT_OK) { puts(err.message); return 1; }
-         pt_event ev = {0};
-         ev.source_system = "checkout-svc";  ev.workflow_id = "wf-1";
-         ev.actor_type = "agent";  ev.actor_id = "a-42";
-         ev.severity = PT_SEVERITY_INFO;  ev.status = PT_STATUS_SUCCESS;
-         ev.message = "refund issued";
-         pt_track(client, &ev);                  // copies, never blocks on the network
-         pt_close(client, 5000, NULL);           // drains the queue, at most 5 s
-         pt_client_free(client);                 // releases the handle pt_close keeps
+         pt_result r = pt_trackf(client, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "refund %d issued", 1042);
+         if (r != PT_OK) printf("not sent: %s\n", pt_strerror(r));   // copies; never blocks
+         pt_close(client, 5000, &rep);                 // drains the queue, at most 5 s
+         printf("delivered %llu of %llu\n", (unsigned long long)rep.delivered, (unsigned long long)rep.tracked);
+         pt_client_free(client);                       // releases the handle pt_close keeps
+     Steps with durations: pt_step_begin()/pt_step_end() (examples/workflow.c).
+     Diagnostics: cfg.logger = pt_log_stderr; or PACKTRACK_DEBUG=1 with pt_config_from_env().
 
    BUILD MACROS (define before the implementation include)
      PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
-     PACKTRACK_NO_THREADS       no flush thread at all; call pt_pump() from your loop
+     PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
+                                loop), no locks (one thread calls the client), no fork hooks
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
+     PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
+                                (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
+                                and a clock; builds for WebAssembly)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
-     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe)
+     PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
+                                Under strict -std=c99 (no POSIX by default), a file that
+                                includes <stdlib.h> or another system header before the
+                                implementation must define _POSIX_C_SOURCE 200809L first
      PACKTRACK_ASSERT(x)        internal invariant checks (default assert)
 
    GUARANTEES
@@ -43,19 +55,27 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
-     - All public functions are thread-safe except pt_close(), which must not race
-       with other calls on the same client once it has returned.
-     - The library never aborts, never prints, and never puts the API key in a
-       message, log line or stat.
+     - Every public function is thread-safe, pt_close() included: calls racing
+       with it get PT_ERR_CLOSED, and it waits for calls already inside. After
+       pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
+     - The library never aborts, never prints unless you opt in (pt_log_stderr,
+       PACKTRACK_DEBUG=1), and never puts the API key in a message, log line or stat.
 
    Full documentation: README.md
 */
 /* The implementation needs POSIX declarations even under strict -std=c99;
-   they must be requested before the first system header (the ones below).
-   In strict ISO modes this happens on every inclusion, so that a file that
-   includes the header before defining PACKTRACK_IMPLEMENTATION still works. */
-#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && (defined(PACKTRACK_IMPLEMENTATION) || defined(__STRICT_ANSI__))
+   they must be requested before the first system header. Only the file that
+   defines PACKTRACK_IMPLEMENTATION gets them: a declarations-only include
+   defines no feature-test macro in the user's file. Consequence (strict ISO
+   modes such as -std=c99, not gnu99): in the implementation file, define
+   PACKTRACK_IMPLEMENTATION before the first #include of any header
+   (packtrack.h included, which pulls in <stdint.h>), or define
+   _POSIX_C_SOURCE 200809L yourself at its top. */
+#if !defined(_WIN32) && !defined(PT__FEATURES_SET) && defined(PACKTRACK_IMPLEMENTATION)
 #define PT__FEATURES_SET
+#if defined(__STRICT_ANSI__) && defined(_FEATURES_H) && !defined(_POSIX_C_SOURCE) && !defined(_XOPEN_SOURCE) && !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
+#error "packtrack.h: in strict ISO mode (-std=c99/c11) define PACKTRACK_IMPLEMENTATION before including any header (or define _POSIX_C_SOURCE 200809L at the top of this file): a system header was already included without POSIX declarations"
+#endif
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
@@ -190,12 +210,22 @@ PT__API pt_field pt_field_double(const char *key, double value);
 PT__API pt_field pt_field_bool(const char *key, int value);
 PT__API pt_field pt_field_null(const char *key);
 PT__API pt_field pt_field_raw(const char *key, const char *json);
+/* Length-taking setters (C++ std::string_view, slices of a larger buffer):
+   exactly n bytes are used, no NUL needed; n == 0 is an empty string/value.
+   pt_field_strn also takes a NULL value (JSON null). */
+PT__API pt_field pt_field_strn(const char *key, const char *value, size_t n);
+PT__API pt_field pt_field_rawn(const char *key, const char *json, size_t n);
 
 /* An event. Strings are borrowed for the duration of the call only.
    Required: source_system, workflow_id, actor_type, actor_id, severity,
-   status, message. NULL optional fields are omitted from the JSON. */
+   status, message. NULL optional fields are omitted from the JSON.
+   With cfg.defaults set, every NULL string (and an UNSET severity) takes the
+   default, and the default metadata/extra entries are added under keys the
+   event does not use itself (the event's own keys win). */
 typedef struct pt_event {
-    int64_t         timestamp_ms;       /* Unix ms, UTC; 0 = time of the call */
+    int64_t         timestamp_ms;       /* Unix ms, UTC (pt_unix_ms()); 0 = time of the call.
+                                           Values before 2001-01-01 are refused: they are
+                                           not Unix time (pt_now_ms() is monotonic). */
     const char     *source_system;
     const char     *source_env;
     const char     *workflow_id;
@@ -224,6 +254,11 @@ typedef enum pt_log_level {
    thread). `message` is valid during the call only. Never carries the API
    key or event payloads. */
 typedef void (*pt_log_fn)(pt_log_level level, const char *message, void *user);
+/* A ready-made logger: one line "packtrack: <level>: <message>" to stderr per
+   call (`cfg.logger = pt_log_stderr;`, user ignored). Thread-safe. The library
+   prints nothing unless you set it (or PACKTRACK_DEBUG=1 with
+   pt_config_from_env). */
+PT__API void pt_log_stderr(pt_log_level level, const char *message, void *user);
 
 typedef struct pt_http_header { const char *name; const char *value; } pt_http_header;
 
@@ -271,9 +306,12 @@ typedef pt_result (*pt_http_fn)(const pt_http_request *req, pt_http_response *re
 typedef pt_result (*pt_gzip_fn)(const void *in, size_t n, void *out, size_t cap, size_t *out_len, void *user);
 
 /* before_send: called on the pt_track caller's thread with the event the
-   caller passed. Return 1 to keep it (it may edit *ev, e.g. point fields to
-   redacted strings that stay valid until the hook returns... or longer), 0
-   to drop it (pt_track then returns PT_ERR_FILTERED and nothing is counted). */
+   caller passed (config defaults already filled in). Return 1 to keep it: it
+   may edit *ev, e.g. point fields to redacted strings, which must stay valid
+   until pt_track (or pt_ingest, pt_event_to_json) returns, because the event
+   is serialised after the hook returns: a buffer local to the hook is too
+   short-lived. Return 0 to drop it (pt_track then returns PT_ERR_FILTERED
+   and nothing is counted). */
 typedef int (*pt_before_send_fn)(pt_event *ev, void *user);
 
 /* Result of one batch request in the async pipeline (flush thread). */
@@ -314,6 +352,13 @@ typedef struct pt_config {
     const char *base_url;            /* default: "https://pack.shimcounty.com" */
     const char *user_agent;          /* default: "packtrack-c/<version>" */
     const char *health_path;         /* default: NULL (no server probe); usual: "/api/health" */
+
+    /* Event defaults: what every event leaves unset (NULL string, UNSET
+       severity) is taken from here; metadata/extra entries are added unless
+       the event has an entry with the same key (an entry of type
+       PT_FIELD_UNSET with that key suppresses the default). Copied by
+       pt_client_new. timestamp_ms and idempotency_key must stay unset. */
+    pt_event defaults;               /* default: all unset */
 
     int   timeout_ms;                /* default: 10000 (whole request) */
     int   connect_timeout_ms;        /* default: 5000 */
@@ -382,8 +427,64 @@ PT__API const pt_config *pt_client_config(const pt_client *client);
 /* Validates and serialises the event, copies it into the queue and returns.
    Never blocks on the network. Thread-safe. */
 PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
-/* Same, for an already-serialised JSON object (checked). */
+/* Same, for an already-serialised JSON object: checked to be valid JSON with
+   every required field (source.system, workflow.id, actor.type, actor.id,
+   severity, status, message) a non-empty string, else PT_ERR_INVALID_JSON /
+   PT_ERR_MISSING_FIELD naming the field (pt_stats().last_error_message).
+   Config defaults do not apply: the JSON is sent as given (minified). */
 PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__PRINTF_DECL(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PT__PRINTF_DECL(a, b)
+#endif
+/* One-line event: every field from cfg.defaults except severity, status and
+   the message, formatted printf-style. A message of any length is formatted
+   in full (up to 512 bytes on the stack, longer ones in one allocation);
+   event_max_bytes still bounds the event (PT_ERR_TOO_LARGE). Invalid UTF-8
+   is replaced by U+FFFD like every string. Thread-safe, never blocks. */
+PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
+
+/* ---- steps ------------------------------------------------------------------
+   A step is one unit of work with a duration. pt_step_begin sends a
+   `running` event; pt_step_end sends the closing event (same workflow,
+   run, step id, actor, source and message; the given status) with
+   metadata.duration_ms measured on the monotonic clock, and
+   metadata.parent_step_id when the step is nested. The pt_step is storage
+   you own (stack, struct member); it needs no allocation unless its strings
+   exceed PT_STEP_INLINE bytes together. End every begun step exactly once,
+   from any thread, before pt_client_free (after pt_close, pt_step_end
+   returns PT_ERR_CLOSED and releases the step). */
+#define PT_STEP_INLINE 320
+typedef struct pt_step {
+    pt_client  *client;
+    int64_t     start_ms;               /* pt_mono_ms() at begin */
+    int64_t     duration_ms;            /* set by pt_step_end */
+    pt_severity severity;               /* of the begin event */
+    int         active;                 /* 1 between begin and end */
+    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
+    char       *heap_;                  /* private: used when inline_ is too small */
+    char        inline_[PT_STEP_INLINE];
+} pt_step;
+
+/* Begins a step named `message` (the event message, also sent at the end).
+   Everything else comes from cfg.defaults, or from the parent step (workflow,
+   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
+   Returns what pt_track returned; on failure the step is not active. */
+PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
+/* Same with a full event as the template: its step_id (NULL = generated),
+   workflow/run/actor/source, severity (UNSET = info), message and metadata
+   are used; its status is replaced by "running". */
+PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
+/* Ends the step: sends the closing event with `status` (NULL = "success") and
+   the given metadata plus duration_ms (and parent_step_id); your metadata
+   keys win. Severity is error for the statuses error/failed/timeout, else
+   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
+   is not active, PT_ERR_CLOSED after pt_close (the step is released either way). */
+PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
+/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
+PT__API const char *pt_step_id(const pt_step *step);
 
 /* Waits until every event tracked before the call is delivered or has failed
    for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Asks for delivery
@@ -473,7 +574,19 @@ PT__API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *
 /* ---- misc ----------------------------------------------------------------- */
 PT__API const char *pt_strerror(pt_result r);      /* never NULL */
 PT__API const char *pt_version(void);               /* PACKTRACK_VERSION_STRING */
-PT__API int64_t     pt_now_ms(void);                /* monotonic clock, ms */
+/* Clocks. pt_unix_ms: wall clock, ms since 1970-01-01 UTC, for
+   pt_event.timestamp_ms. pt_mono_ms: monotonic ms from an arbitrary origin,
+   for durations and deadlines only (not a timestamp). pt_now_ms is the older
+   name of pt_mono_ms, kept for compatibility. */
+PT__API int64_t     pt_unix_ms(void);
+PT__API int64_t     pt_mono_ms(void);
+PT__API int64_t     pt_now_ms(void);                /* = pt_mono_ms(): MONOTONIC, not Unix time */
+/* Writes a random UUID v4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") and a NUL
+   into out (37 bytes). Thread-safe, no lock. */
+PT__API void        pt_uuid4(char out[37]);
+/* Writes a run id into out (37 bytes): a UUID v7, whose first 48 bits are
+   the Unix ms time, so run ids sort by start time. Thread-safe. */
+PT__API void        pt_run_id(char out[37]);
 /* Serialises an event the way pt_track would (for dry runs and tests) into
    buf, NUL-terminated; *len gets the JSON length. client may be NULL (no host
    context, no before_send). PT_ERR_TOO_LARGE if cap is too small. */
@@ -481,6 +594,60 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 
 #ifdef __cplusplus
 }
+
+/* ---- C++ conveniences (C++11; no exceptions, no allocation) ----------------
+       packtrack::client pt(cfg);                 // pt_client_new
+       if (!pt.ok()) { std::puts(pt.error().message); return 1; }
+       { packtrack::step s(pt, "fetch invoice");  // running event
+         ...                                      // s.fail() on the error path
+       }                                          // closing event + duration_ms
+       pt_trackf(pt, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "done");
+   The client closes (close_timeout_ms, default 5000) and frees itself in its
+   destructor; destroy every step before its client. */
+namespace packtrack {
+class client {
+public:
+    explicit client(const pt_config &cfg, int close_timeout_ms = 5000)
+        : c_(nullptr), close_ms_(close_timeout_ms), r_(PT_OK), err_() { r_ = pt_client_new(&cfg, &c_, &err_); }
+    ~client() { if (c_) { pt_close(c_, close_ms_, nullptr); pt_client_free(c_); } }
+    client(const client &) = delete;
+    client &operator=(const client &) = delete;
+    bool ok() const { return c_ != nullptr; }
+    pt_result result() const { return r_; }            /* of pt_client_new */
+    const pt_error &error() const { return err_; }
+    pt_client *get() const { return c_; }
+    operator pt_client *() const { return c_; }         /* pass it to any pt_ function */
+    /* Closes now (the destructor then only frees), to read the report. */
+    pt_result close(pt_close_report *report = nullptr) { return c_ ? pt_close(c_, close_ms_, report) : PT_ERR_CLOSED; }
+private:
+    pt_client *c_;
+    int        close_ms_;
+    pt_result  r_;
+    pt_error   err_;
+};
+
+class step {
+public:
+    step(pt_client *c, const char *message, const step *parent = nullptr)
+        : s_(), status_(PT_STATUS_SUCCESS), r_(pt_step_begin(c, &s_, parent ? &parent->s_ : nullptr, message)) {}
+    step(pt_client *c, const pt_event &ev, const step *parent = nullptr)
+        : s_(), status_(PT_STATUS_SUCCESS), r_(pt_step_begin_event(c, &s_, parent ? &parent->s_ : nullptr, &ev)) {}
+    ~step() { if (s_.active) pt_step_end(&s_, status_, nullptr, 0); }
+    step(const step &) = delete;
+    step &operator=(const step &) = delete;
+    pt_result begin_result() const { return r_; }
+    const char *id() const { return pt_step_id(&s_); }
+    void set_status(const char *status) { status_ = status; }   /* sent by the destructor */
+    void fail() { status_ = PT_STATUS_ERROR; }
+    pt_result end(const char *status, const pt_field *metadata = nullptr, size_t count = 0) { return pt_step_end(&s_, status, metadata, count); }
+    int64_t duration_ms() const { return s_.duration_ms; }
+    pt_step *get() { return &s_; }
+private:
+    pt_step     s_;
+    const char *status_;
+    pt_result   r_;
+};
+} /* namespace packtrack */
 #endif
 #endif /* PACKTRACK_H */
 
@@ -493,6 +660,18 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* C4996: strncpy/getenv/... "unsafe": every call here is bounded. Popped at the end. */
 #pragma warning(push)
 #pragma warning(disable: 4996)
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+/* Compiled as C++ (engines build .cpp files), the implementation is still C:
+   its casts are C casts, and a few are no-ops only in C++ ('x' is a char
+   there, an int in C). Both warnings are purely stylistic for C-in-C++; every
+   other warning is fixed in the code. Popped at the end of the implementation,
+   so the user's own code after the include keeps them. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
 #endif
 
 /* ==== [pt:config] ======================================================== */
@@ -524,7 +703,9 @@ PT__API pt_result pt_event_to_json(pt_client *client, const pt_event *ev, char *
 /* Thread-local storage, to tell when pt_close is called from one of the
    client's own callbacks on the calling thread (it would wait for itself).
    Without it the check is skipped. */
-#if defined(__cplusplus) && __cplusplus >= 201103L
+#if defined(PACKTRACK_NO_THREADS)
+#define PT__TLS                 /* one thread: a plain static */
+#elif defined(__cplusplus) && __cplusplus >= 201103L
 #define PT__TLS thread_local
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define PT__TLS _Thread_local
@@ -551,10 +732,37 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__WIN32 0
 #define PT__POSIX 1
 #endif
+/* Build switches (README "Build switches"): each leaves a part out, and with
+   all three of NO_THREADS, NO_SOCKETS and NO_SPOOL the library needs only the
+   C library and a clock (no thread, socket or file API is referenced). */
 #if defined(PACKTRACK_NO_THREADS)
 #define PT__THREADS 0
 #else
 #define PT__THREADS 1
+#endif
+#if defined(PACKTRACK_NO_SOCKETS)
+#define PT__SOCKETS 0
+#else
+#define PT__SOCKETS 1
+#endif
+#if defined(PACKTRACK_NO_SPOOL)
+#define PT__SPOOL 0
+#else
+#define PT__SPOOL 1
+#endif
+#if defined(PACKTRACK_NO_DEFLATE)
+#define PT__DEFLATE 0
+#else
+#define PT__DEFLATE 1
+#endif
+/* host facts (pid, host name, /dev/urandom): left out with all three */
+#if PT__THREADS || PT__SOCKETS || PT__SPOOL
+#define PT__OSINFO 1
+#else
+#define PT__OSINFO 0
+#endif
+#if !PT__SOCKETS && defined(PACKTRACK_USE_CURL)
+#error "packtrack.h: PACKTRACK_NO_SOCKETS and PACKTRACK_USE_CURL together: libcurl is a socket client; define one of them"
 #endif
 
 #include <stdlib.h>
@@ -605,8 +813,87 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
 #endif
+#else /* POSIX: each group only when its switch keeps it */
+#include <time.h>
+#include <errno.h>
+#if PT__THREADS
+#include <pthread.h>
+#include <signal.h>
+#endif
+#if PT__OSINFO || PT__SPOOL || PT__SOCKETS
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/types.h>
+#endif
+#if PT__SPOOL
+#include <dirent.h>
+#include <sys/stat.h>
+#endif
+#if PT__SOCKETS
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#endif
+#endif
+/* After the last system header: in C++11 the implementation's NULL is
+   nullptr (clang < 16 flags GNU's __null under -Wzero-as-null-pointer-constant).
+   The user's NULL is restored at the end of the implementation. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma push_macro("NULL")
+#undef NULL
+#define NULL nullptr
+#endif
+
+#if !PT__THREADS
+/* PACKTRACK_NO_THREADS: the host's one thread runs everything (all calls on
+   a client come from one thread, or the host serialises them), so locks are
+   no-ops, no thread is ever started, and a timed wait has nobody to wake it:
+   it sleeps (in slices, the callers re-check their deadlines). */
+typedef struct pt__mutex { int unused; } pt__mutex;
+typedef struct pt__cond { int unused; } pt__cond;
+typedef int pt__thread;
+PT__PRIVATE void pt__sleep_ms(int ms);
+PT__PRIVATE void pt__mutex_init(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_destroy(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_lock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__mutex_unlock(pt__mutex *m) { (void)m; }
+PT__PRIVATE void pt__cond_init(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_destroy(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_signal(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_broadcast(pt__cond *c) { (void)c; }
+PT__PRIVATE void pt__cond_wait_ms(pt__cond *c, pt__mutex *m, int64_t ms) {
+    (void)c; (void)m;
+    if (ms > 0) pt__sleep_ms((int)PT__MIN(ms, (int64_t)50));
+}
+PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) { (void)t; (void)fn; (void)arg; return -1; }
+PT__PRIVATE void pt__thread_join(pt__thread t) { (void)t; }
+PT__PRIVATE void pt__thread_detach(pt__thread t) { (void)t; }
+PT__PRIVATE int pt__thread_is_self(pt__thread t) { (void)t; return 0; }
+/* fork handlers need pthread_atfork: none (see README "Build switches") */
+PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if !PT__SPOOL
+typedef int pt__file;           /* PACKTRACK_NO_SPOOL: no file is ever opened */
+#define PT__BAD_FILE (-1)
+#endif
+#if !PT__SOCKETS
+/* PACKTRACK_NO_SOCKETS: no built-in HTTP client; connections never open. */
+typedef int pt__sock;
+#define PT__BAD_SOCK (-1)
+PT__PRIVATE void pt__sock_close(pt__sock s) { (void)s; }
+#endif
+
+#if PT__WIN32
+#if PT__SOCKETS
 typedef SOCKET pt__sock;
+typedef int pt__socklen;
 #define PT__BAD_SOCK INVALID_SOCKET
+#endif
+#if PT__THREADS
 typedef CRITICAL_SECTION pt__mutex;
 typedef CONDITION_VARIABLE pt__cond;
 typedef HANDLE pt__thread;
@@ -645,6 +932,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { WaitForSingleObject(t, INFINITE); CloseHandle(t); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { CloseHandle(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return GetThreadId(t) == GetCurrentThreadId(); }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) { Sleep((DWORD)ms); }
 /* One clock for both, as on POSIX: QPC. GetTickCount64 moves in 15.6 ms
    steps, which would make close deadlines late by up to a tick. The
@@ -683,6 +971,7 @@ PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
     DWORD n = (DWORD)cap;
     if (!GetComputerNameA(buf, &n)) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
 }
+#if PT__SOCKETS
 static volatile LONG pt__wsa_state;
 PT__PRIVATE int pt__net_init(void) {
     if (InterlockedCompareExchange(&pt__wsa_state, 1, 0) == 0) {
@@ -728,8 +1017,8 @@ PT__PRIVATE long pt__sock_recv(pt__sock s, void *b, size_t n) {
 /* Gathers two buffers into one send (head + body: no Nagle/delayed-ACK stall). */
 PT__PRIVATE long pt__sock_send2(pt__sock s, const void *a, size_t an, const void *b, size_t bn) {
     WSABUF w[2]; DWORD sent = 0;
-    w[0].buf = (char *)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
-    w[1].buf = (char *)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
+    w[0].buf = (char *)(uintptr_t)a; w[0].len = (ULONG)PT__MIN(an, (size_t)0x40000000);
+    w[1].buf = (char *)(uintptr_t)b; w[1].len = (ULONG)PT__MIN(bn, (size_t)0x40000000);
     if (WSASend(s, w, 2, &sent, 0, NULL, NULL) != 0) return -1;
     return (long)sent;
 }
@@ -739,8 +1028,12 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == WSAECONNREFUSED; }
+#endif /* PT__SOCKETS */
 /* fork does not exist on Windows */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_hooks_install(void) {}
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Handles are opened shareable (read, write,
    delete) so a spool segment can be deleted while another handle is open. */
 typedef HANDLE pt__file;
@@ -834,27 +1127,15 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s (Windows error %lu)", full ? "disk full" : "I/O error", (unsigned long)e); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 
 #else /* POSIX */
-#include <pthread.h>
-#include <time.h>
-#include <errno.h>
-#include <unistd.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <dirent.h>
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <sys/utsname.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <arpa/inet.h>
-#include <netdb.h>
+#if PT__SOCKETS
 typedef int pt__sock;
+typedef socklen_t pt__socklen;
 #define PT__BAD_SOCK (-1)
+#endif
+#if PT__THREADS
 typedef pthread_mutex_t pt__mutex;
 typedef pthread_cond_t pt__cond;
 typedef pthread_t pt__thread;
@@ -934,6 +1215,7 @@ PT__PRIVATE int pt__thread_start(pt__thread *t, void (*fn)(void *), void *arg) {
 PT__PRIVATE void pt__thread_join(pt__thread t) { pthread_join(t, NULL); }
 PT__PRIVATE void pt__thread_detach(pt__thread t) { pthread_detach(t); }
 PT__PRIVATE int pt__thread_is_self(pt__thread t) { return pthread_equal(pthread_self(), t) != 0; }
+#endif /* PT__THREADS */
 PT__PRIVATE void pt__sleep_ms(int ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000; ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -953,6 +1235,7 @@ PT__PRIVATE int64_t pt__wall_ms(void) {
 PT__PRIVATE int64_t pt__atomic_load(volatile int64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
 PT__PRIVATE void pt__atomic_store(volatile int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
 PT__PRIVATE int64_t pt__atomic_add(volatile int64_t *p, int64_t v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+#if PT__OSINFO
 PT__PRIVATE int pt__getpid(void) { return (int)getpid(); }
 PT__PRIVATE void pt__os_random(void *buf, size_t n) {
     unsigned char *b = (unsigned char *)buf;
@@ -975,8 +1258,31 @@ PT__PRIVATE void pt__os_random(void *buf, size_t n) {
         }
     }
 }
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
+    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
+    buf[cap - 1] = 0;
+}
+#else
+/* Only the C library: no process id, no host name, no /dev/urandom. The
+   random seed mixes the clocks, an address and clock() (UUIDs stay unique
+   per client; two processes started in the same nanosecond could collide). */
+PT__PRIVATE int pt__getpid(void) { return 0; }
+PT__PRIVATE void pt__os_random(void *buf, size_t n) {
+    unsigned char *b = (unsigned char *)buf;
+    uint64_t x = (uint64_t)pt__mono_ns() ^ ((uint64_t)pt__wall_ms() << 20) ^ (uint64_t)(uintptr_t)buf ^ (uint64_t)clock();
+    size_t i;
+    for (i = 0; i < n; i++) {
+        x += 0x9E3779B97F4A7C15ULL ^ (uint64_t)pt__mono_ns();
+        x ^= x >> 31; x *= 0xBF58476D1CE4E5B9ULL; x ^= x >> 29;
+        b[i] = (unsigned char)(x >> 24);
+    }
+}
+PT__PRIVATE void pt__host_name(char *buf, size_t cap) { strncpy(buf, "unknown", cap - 1); buf[cap - 1] = 0; }
+#endif /* PT__OSINFO */
 PT__PRIVATE const char *pt__os_name(void) {
-#if defined(__APPLE__)
+#if defined(__EMSCRIPTEN__)
+    return "emscripten";
+#elif defined(__APPLE__)
     return "darwin";
 #elif defined(__linux__)
     return "linux";
@@ -986,10 +1292,7 @@ PT__PRIVATE const char *pt__os_name(void) {
     return "posix";
 #endif
 }
-PT__PRIVATE void pt__host_name(char *buf, size_t cap) {
-    if (gethostname(buf, cap) != 0) { strncpy(buf, "unknown", cap - 1); }
-    buf[cap - 1] = 0;
-}
+#if PT__SOCKETS
 PT__PRIVATE int pt__net_init(void) { return 0; }
 PT__PRIVATE int pt__sock_errno(void) { return errno; }
 PT__PRIVATE int pt__sock_would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS || e == EINTR; }
@@ -1048,12 +1351,16 @@ PT__PRIVATE int pt__sock_connect_err(pt__sock s) {
     return e;
 }
 PT__PRIVATE int pt__sock_err_refused(int e) { return e == ECONNREFUSED; }
+#endif /* PT__SOCKETS */
+#if PT__THREADS
 PT__PRIVATE void pt__fork_prepare(void);
 PT__PRIVATE void pt__fork_parent(void);
 PT__PRIVATE void pt__fork_child(void);
 static pthread_once_t pt__fork_once = PTHREAD_ONCE_INIT;
 static void pt__fork_install_once(void) { pthread_atfork(pt__fork_prepare, pt__fork_parent, pt__fork_child); }
 PT__PRIVATE void pt__fork_hooks_install(void) { pthread_once(&pt__fork_once, pt__fork_install_once); }
+#endif
+#if PT__SPOOL
 /* Files for the durable spool. Descriptors are close-on-exec. */
 typedef int pt__file;
 #define PT__BAD_FILE (-1)
@@ -1157,18 +1464,26 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     if (msg && cap) { snprintf(msg, cap, "%s", strerror(e)); msg[cap - 1] = 0; }
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
+#endif /* PT__SPOOL */
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
-#if PT__WIN32
-static INIT_ONCE pt__reg_once = INIT_ONCE_STATIC_INIT;
+#if !PT__THREADS
+PT__PRIVATE void pt__reg_lock(void) {}
+PT__PRIVATE void pt__reg_unlock(void) {}
+#elif PT__WIN32
+static INIT_ONCE pt__reg_once;   /* static zero = INIT_ONCE_STATIC_INIT (spelled {0}, which C++ flags) */
 static CRITICAL_SECTION pt__reg_mu;
 static BOOL CALLBACK pt__reg_init(PINIT_ONCE o, PVOID p, PVOID *c) { (void)o; (void)p; (void)c; InitializeCriticalSection(&pt__reg_mu); return TRUE; }
 PT__PRIVATE void pt__reg_lock(void) { InitOnceExecuteOnce(&pt__reg_once, pt__reg_init, NULL, NULL); EnterCriticalSection(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { LeaveCriticalSection(&pt__reg_mu); }
 #else
-static pthread_mutex_t pt__reg_mu = PTHREAD_MUTEX_INITIALIZER;
-PT__PRIVATE void pt__reg_lock(void) { pthread_mutex_lock(&pt__reg_mu); }
+/* Initialised once at run time, not with PTHREAD_MUTEX_INITIALIZER (glibc
+   spells its null pointers 0, which C++ -Wzero-as-null-pointer-constant flags). */
+static pthread_once_t pt__reg_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t pt__reg_mu;
+static void pt__reg_init(void) { pthread_mutex_init(&pt__reg_mu, NULL); }
+PT__PRIVATE void pt__reg_lock(void) { pthread_once(&pt__reg_once, pt__reg_init); pthread_mutex_lock(&pt__reg_mu); }
 PT__PRIVATE void pt__reg_unlock(void) { pthread_mutex_unlock(&pt__reg_mu); }
 #endif
 
@@ -2128,6 +2443,7 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     cn->authority[0] = 0;
 }
 
+#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out, to the end of the section */
 /* Waits for fd readiness until deadline, polling the cancel hook every
    10 ms. 1 ready, 0 timeout, -1 error, -2 cancelled. */
 PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, const pt_http_request *req) {
@@ -2244,7 +2560,7 @@ PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, 
         pt__sock_nosigpipe(s);
         if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        if (connect(s, ai->ai_addr, (int)ai->ai_addrlen) == 0) { cn->fd = s; break; }
+        if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) { cn->fd = s; break; }
         last_err = pt__sock_errno();
         if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
         w = pt__http_wait(s, 1, deadline, req);
@@ -2531,6 +2847,16 @@ PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_h
     pt__fmt(resp->error, sizeof resp->error, "connection closed by the server");
     return PT_ERR_NETWORK;
 }
+#else
+/* Never reached: pt_client_new refuses a config without cfg.http (see
+   pt__build_check); kept so the callers need no #if. */
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    (void)req; (void)user;
+    pt__fmt(resp->error, sizeof resp->error, "built with PACKTRACK_NO_SOCKETS: set cfg.http");
+    resp->not_sent = 1;
+    return PT_ERR_CONFIG;
+}
+#endif /* PT__SOCKETS */
 
 /* ==== [pt:deflate] ======================================================= */
 /* Built-in gzip encoder (RFC 1951 deflate inside an RFC 1952 member) and a
@@ -2631,6 +2957,7 @@ PT__PRIVATE uint32_t pt__crc32(uint32_t crc, const void *data, size_t n) {
 }
 
 /* ---- deflate ------------------------------------------------------------- */
+#if PT__DEFLATE   /* PACKTRACK_NO_DEFLATE leaves the encoder out, to the end of the section */
 #define PT__DF_HBITS 15        /* 32K hash heads: 128 KiB, stays in L2 */
 #define PT__DF_BLOCK 16384u    /* symbols per block: adapts the codes, header cost ~0.5% */
 #define PT__DF_WIN 32768u
@@ -2986,6 +3313,15 @@ done:   /* also on failure: heads written so far must fall out of the window */
     out[4] = (uint8_t)n; out[5] = (uint8_t)(n >> 8); out[6] = (uint8_t)(n >> 16); out[7] = (uint8_t)(n >> 24);
     return (size_t)(out + 8 - (uint8_t *)out_);
 }
+#else
+/* No built-in encoder: gzip comes from zlib, libdeflate or cfg.gzip, and
+   pt_client_new refuses enable_gzip without one (pt__build_check). */
+typedef struct pt__deflate pt__deflate;
+PT__PRIVATE pt__deflate *pt__deflate_new(void) { return NULL; }
+PT__PRIVATE void pt__deflate_free(pt__deflate *d) { (void)d; }
+PT__PRIVATE size_t pt__gzip_bound(size_t n) { return n + n / 1000 + 64; }
+PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out, size_t cap) { (void)d; (void)in; (void)n; (void)out; (void)cap; return 0; }
+#endif /* PT__DEFLATE */
 
 /* ==== [pt:curl] ========================================================== */
 #if defined(PACKTRACK_USE_CURL)
@@ -3465,6 +3801,7 @@ struct pt__spool {
     char       rb_key[37];
     uint64_t   n_replayed, n_bad;
 };
+#if PT__SPOOL   /* PACKTRACK_NO_SPOOL leaves the spool out, to the end of the section */
 static pt__spool *pt__spool_open_list;   /* spools open in this process; pt__reg_lock */
 
 PT__PRIVATE void pt__sp_w32(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
@@ -4283,6 +4620,46 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
     for (pp = &pt__spool_open_list; *pp; pp = &(*pp)->reg_next) if (*pp == sp) { *pp = sp->reg_next; break; }
     pt__sp_free(sp);   /* closing our descriptors releases nothing of the parent's lock */
 }
+#else
+/* No spool: pt_client_new calls pt__spool_open only when spool_dir is set,
+   and it refuses; c->spool stays NULL, so the rest is never reached and
+   only keeps the callers free of #if. */
+PT__PRIVATE pt_result pt__spool_open(const pt_config *cfg, pt__spool **out, pt_error *err) {
+    (void)cfg; *out = NULL;
+    return pt__err(err, PT_ERR_CONFIG, "spool_dir is set but this build has PACKTRACK_NO_SPOOL (no disk spool): leave spool_dir unset or rebuild without it");
+}
+PT__PRIVATE pt_result pt__spool_append(pt__spool *sp, const char *json, size_t len, uint32_t pcrc) { (void)sp; (void)json; (void)len; (void)pcrc; return PT_OK; }
+PT__PRIVATE void pt__spool_unappend(pt__spool *sp) { (void)sp; }
+PT__PRIVATE uint64_t pt__spool_room(pt__spool *sp, size_t len, int drop_oldest) { (void)sp; (void)len; (void)drop_oldest; return 0; }
+PT__PRIVATE void pt__spool_evict(pt__spool *sp, uint64_t k) { (void)sp; (void)k; }
+PT__PRIVATE size_t pt__spool_cut_max(const pt__spool *sp, size_t maxn) { (void)sp; return maxn; }
+PT__PRIVATE void pt__spool_cut(pt__spool *sp, size_t n, char *key) { (void)sp; (void)n; (void)key; }
+PT__PRIVATE void pt__spool_settle(pt__spool *sp, size_t lo, size_t hi, int outcome,
+                                  const char *payload, const size_t *off, const size_t *len) {
+    (void)sp; (void)lo; (void)hi; (void)outcome; (void)payload; (void)off; (void)len;
+}
+PT__PRIVATE void pt__spool_sync(pt__spool *sp, pt__mutex *mu) { (void)sp; (void)mu; }
+PT__PRIVATE uint64_t pt__spool_bytes(const pt__spool *sp) { (void)sp; return 0; }
+PT__PRIVATE int pt__spool_replay(pt__spool *sp, const char **json, size_t *len) { (void)sp; (void)json; (void)len; return 0; }
+PT__PRIVATE pt_result pt__spool_close(pt__spool *sp) { (void)sp; return PT_OK; }
+PT__PRIVATE void pt__spool_forget(pt__spool *sp) { (void)sp; }
+#endif /* PT__SPOOL */
+
+/* What a configuration asks of the build switches: a part left out is a
+   clear PT_ERR_CONFIG at pt_client_new, never a silent downgrade. */
+PT__PRIVATE pt_result pt__build_check(const pt_config *cfg, pt_error *err) {
+#if !PT__SOCKETS
+    if (!cfg->http)
+        return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http to an HTTP hook");
+#endif
+    /* PACKTRACK_NO_SPOOL: pt__spool_open refuses spool_dir (its stub, above) */
+#if !PT__DEFLATE && !defined(PACKTRACK_USE_ZLIB) && !defined(PACKTRACK_USE_LIBDEFLATE)
+    if (cfg->enable_gzip && !cfg->gzip)
+        return pt__err(err, PT_ERR_CONFIG, "enable_gzip needs a gzip encoder but this build has PACKTRACK_NO_DEFLATE: set cfg.gzip, or build with PACKTRACK_USE_ZLIB or PACKTRACK_USE_LIBDEFLATE");
+#endif
+    (void)cfg; (void)err;
+    return PT_OK;
+}
 
 /* ==== [pt:queue] ========================================================= */
 /* The bounded queue: serialised events in a list of 64 KiB chunks, each
@@ -4294,6 +4671,7 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) {
 #define PT__MAX_SPARE 8
 typedef struct pt__chunk { struct pt__chunk *next; size_t cap, head, tail; } pt__chunk;
 #define PT__CHUNK_DATA(ch) ((unsigned char *)((ch) + 1))
+#define PT__CHUNK_CDATA(ch) ((const unsigned char *)((ch) + 1))
 typedef struct pt__queue {
     pt__chunk *first, *last, *spare;
     pt__chunk *limbo;             /* emptied while `hold`: still being read by the batch copy */
@@ -4337,7 +4715,7 @@ PT__PRIVATE int pt__q_peek(const pt__queue *q, const char **json, size_t *len, i
     if (!q->count) return 0;
     while (ch && ch->head == ch->tail) ch = ch->next;
     if (!ch) return 0;
-    rec = PT__CHUNK_DATA(ch) + ch->head;
+    rec = PT__CHUNK_CDATA(ch) + ch->head;
     memcpy(&l32, rec, 4);
     if (len) *len = l32;
     if (t) memcpy(t, rec + 8, 8);
@@ -4420,6 +4798,8 @@ struct pt__core {
     char      host_ctx[600];
     size_t    host_ctx_len;
     pt_client *handle;
+    char     *defaults_mem;        /* our copy of cfg.defaults' strings and field arrays */
+    int       has_defaults;        /* cfg.defaults sets something: pt__event_merge has work */
 
     pt__mutex mu;
     pt__cond  cv_work;             /* wakes the worker */
@@ -4791,7 +5171,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
         size_t off = ch->head;
         while (off < ch->tail && n < maxn) {
             uint32_t l32;
-            memcpy(&l32, PT__CHUNK_DATA(ch) + off, 4);
+            memcpy(&l32, PT__CHUNK_CDATA(ch) + off, 4);
             if (n && bytes + l32 + 1 > c->cfg.batch_max_bytes) { maxn = n; break; }
             bytes += l32 + (n ? 1 : 0);
             n++;
@@ -5218,6 +5598,33 @@ PACKTRACK_API const char *pt_strerror(pt_result r) {
 #undef PT__RESULT_TEXT
 PACKTRACK_API const char *pt_version(void) { return PACKTRACK_VERSION_STRING; }
 PACKTRACK_API int64_t pt_now_ms(void) { return pt__mono_ms(); }
+PACKTRACK_API int64_t pt_mono_ms(void) { return pt__mono_ms(); }
+PACKTRACK_API int64_t pt_unix_ms(void) { return pt__wall_ms(); }
+PACKTRACK_API void pt_uuid4(char out[37]) {
+    if (!out) return;
+    pt__uuid_seed_init();
+    pt__uuid4(out);
+    out[36] = 0;
+}
+PACKTRACK_API void pt_run_id(char out[37]) {
+    /* UUID v7: 48-bit Unix ms, then version 7 and the variant over the bits
+       of a fresh v4 (unique per call within the process). */
+    uint64_t ms;
+    int i;
+    static const int pos[12] = { 0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12 };
+    if (!out) return;
+    pt_uuid4(out);
+    ms = (uint64_t)pt__wall_ms();
+    for (i = 11; i >= 0; i--) { out[pos[i]] = pt__hex[ms & 15]; ms >>= 4; }
+    out[14] = '7';
+}
+
+PACKTRACK_API void pt_log_stderr(pt_log_level level, const char *message, void *user) {
+    static const char *const names[] = { "debug", "info", "warn", "error" };
+    (void)user;
+    /* one call per line: stdio locks the stream, so lines of threads never interleave */
+    fprintf(stderr, "packtrack: %s: %s\n", (unsigned)level < 4u ? names[level] : "log", message ? message : "");
+}
 
 PACKTRACK_API pt_field pt_field_str(const char *key, const char *value) {
     pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_STRING; f.str = value; return f;
@@ -5236,6 +5643,13 @@ PACKTRACK_API pt_field pt_field_null(const char *key) {
 }
 PACKTRACK_API pt_field pt_field_raw(const char *key, const char *json) {
     pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_RAW; f.str = json; return f;
+}
+/* len 0 means "use strlen" in a pt_field, so an empty slice points at "" */
+PACKTRACK_API pt_field pt_field_strn(const char *key, const char *value, size_t n) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_STRING; f.str = value && n ? value : value ? "" : NULL; f.len = n; return f;
+}
+PACKTRACK_API pt_field pt_field_rawn(const char *key, const char *json, size_t n) {
+    pt_field f; memset(&f, 0, sizeof f); f.key = key; f.type = PT_FIELD_RAW; f.str = json && n ? json : ""; f.len = n; return f;
 }
 
 /* ---- configuration ---- */
@@ -5342,6 +5756,10 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
     if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__DUR("PACKTRACK_FLUSH_INTERVAL", "1s"); cfg->flush_interval_ms = (int)d; }
     if (PT__ENV("PACKTRACK_QUEUE_CAPACITY")) { if (pt__parse_int(v, 1, 100000000, &n)) PT__BAD("PACKTRACK_QUEUE_CAPACITY", "a count"); cfg->queue_capacity = (int)n; }
+    if (PT__ENV("PACKTRACK_DEBUG")) {   /* the user's opt-in: diagnostics to stderr */
+        if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_DEBUG", "a boolean (1/0)");
+        if (b) { if (!cfg->logger) { cfg->logger = pt_log_stderr; cfg->logger_user = NULL; } cfg->log_level = PT_LOG_DEBUG; }
+    }
     if (PT__ENV("PACKTRACK_QUEUE_MAX_BYTES")) { if (pt__parse_int(v, 1024, (long long)1 << 40, &n)) PT__BAD("PACKTRACK_QUEUE_MAX_BYTES", "a byte count"); cfg->queue_max_bytes = (size_t)n; }
 #undef PT__ENV
 #undef PT__BAD
@@ -5404,9 +5822,130 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     pt__deflate_free(c->defl);
     PT__FREE(c->str_key); PT__FREE(c->str_url); PT__FREE(c->str_ua); PT__FREE(c->str_health);
     PT__FREE(c->str_spool); PT__FREE(c->str_proxy); PT__FREE(c->str_ca_file); PT__FREE(c->str_ca_path);
+    PT__FREE(c->defaults_mem);
     pt__cond_destroy(&c->cv_work); pt__cond_destroy(&c->cv_done);
     pt__mutex_destroy(&c->mu); pt__mutex_destroy(&c->defl_mu);
     PT__FREE(c);
+}
+
+/* ---- event defaults ----
+   cfg.defaults is validated and deep-copied by pt_client_new (one block:
+   the field arrays first, for alignment, then every string). pt__event_merge
+   then fills a copy of each event before serialisation; the serialiser
+   itself never sees the defaults. */
+#define PT__DEF_STRINGS(X) X(source_system) X(source_env) X(workflow_id) X(workflow_name) X(run_id) \
+    X(step_id) X(actor_type) X(actor_id) X(actor_display_name) X(status) X(message)
+PT__PRIVATE size_t pt__field_strlen(const pt_field *f) { return f->str ? (f->len ? f->len : strlen(f->str)) + 1 : 0; }
+PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
+    pt__buf b;
+    pt_result r;
+    if (d->timestamp_ms) return pt__err(err, PT_ERR_CONFIG, "defaults.timestamp_ms must be 0 (each event gets its own time)");
+    if (d->idempotency_key) return pt__err(err, PT_ERR_CONFIG, "defaults.idempotency_key must be NULL (a shared key would make the server drop events as duplicates)");
+    if ((int)d->severity < 0 || (int)d->severity > (int)PT_SEVERITY_ERROR) return pt__err(err, PT_ERR_CONFIG, "defaults.severity is not a pt_severity value");
+    pt__buf_init(&b, NULL, 0);
+    r = pt__fields_json(&b, "defaults.metadata", d->metadata, d->metadata_count, NULL, 0, err);
+    if (r == PT_OK) { b.len = 0; r = pt__fields_json(&b, "defaults.extra", d->extra, d->extra_count, NULL, 0, err); }
+    if (r == PT_OK && b.oom) r = pt__err(err, PT_ERR_NO_MEMORY, "out of memory");
+    pt__buf_free(&b);
+    if (r != PT_OK) return r == PT_ERR_NO_MEMORY ? r : (pt_result)PT_ERR_CONFIG;
+    return PT_OK;
+}
+PT__PRIVATE char *pt__defaults_put(char **at, const char *s, size_t n) {
+    char *d = *at;
+    memcpy(d, s, n - 1); d[n - 1] = 0;
+    *at += n;
+    return d;
+}
+PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
+    pt_event *d = &c->cfg.defaults;
+    size_t nf = d->metadata_count + d->extra_count, total, i;
+    char *at;
+    pt_field *fs;
+    total = nf * sizeof(pt_field);
+#define PT__DEF_SIZE(f) if (d->f) total += strlen(d->f) + 1;
+    PT__DEF_STRINGS(PT__DEF_SIZE)
+#undef PT__DEF_SIZE
+    for (i = 0; i < d->metadata_count; i++) total += (d->metadata[i].key ? strlen(d->metadata[i].key) + 1 : 0) + pt__field_strlen(&d->metadata[i]);
+    for (i = 0; i < d->extra_count; i++) total += (d->extra[i].key ? strlen(d->extra[i].key) + 1 : 0) + pt__field_strlen(&d->extra[i]);
+    c->has_defaults = total > 0 || d->severity != PT_SEVERITY_UNSET;
+    if (!total) return PT_OK;
+    if (!(c->defaults_mem = (char *)PT__MALLOC(total))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory copying cfg.defaults");
+    fs = (pt_field *)(void *)c->defaults_mem;
+    at = c->defaults_mem + nf * sizeof(pt_field);
+#define PT__DEF_COPY(f) if (d->f) d->f = pt__defaults_put(&at, d->f, strlen(d->f) + 1);
+    PT__DEF_STRINGS(PT__DEF_COPY)
+#undef PT__DEF_COPY
+    for (i = 0; i < nf; i++) {
+        pt_field *x = &fs[i];
+        *x = i < d->metadata_count ? d->metadata[i] : d->extra[i - d->metadata_count];
+        if (x->key) x->key = pt__defaults_put(&at, x->key, strlen(x->key) + 1);
+        if (x->str) x->str = pt__defaults_put(&at, x->str, pt__field_strlen(x));
+    }
+    d->metadata = d->metadata_count ? fs : NULL;
+    d->extra = d->extra_count ? fs + d->metadata_count : NULL;
+    return PT_OK;
+}
+
+/* An event with the defaults filled in. Field arrays that gain default
+   entries are built in `fs` (on the caller's stack) or, when larger, on the heap. */
+#define PT__MERGE_STACK 24
+typedef struct pt__merged {
+    pt_event  ev;
+    pt_field  fs[PT__MERGE_STACK];
+    pt_field *heap;
+} pt__merged;
+PT__PRIVATE int pt__field_has_key(const pt_field *f, size_t n, const char *key) {
+    size_t i;
+    for (i = 0; i < n; i++) if (f[i].key && strcmp(f[i].key, key) == 0) return 1;
+    return 0;
+}
+/* How many default entries an event list of n entries does not override. */
+PT__PRIVATE size_t pt__merge_count(const pt_field *ev, size_t n, const pt_field *def, size_t dn) {
+    size_t i, k = 0;
+    if (n && !ev) return 0;   /* the serialiser reports the NULL list */
+    for (i = 0; i < dn; i++) if (def[i].type != PT_FIELD_UNSET && !pt__field_has_key(ev, n, def[i].key)) k++;
+    return k;
+}
+PT__PRIVATE pt_field *pt__merge_list(pt_field *out, const pt_field *ev, size_t n, const pt_field *def, size_t dn, size_t *count) {
+    size_t i, k = n;
+    if (n) memcpy(out, ev, n * sizeof *out);
+    for (i = 0; i < dn; i++) if (def[i].type != PT_FIELD_UNSET && !pt__field_has_key(ev, n, def[i].key)) out[k++] = def[i];
+    *count = k;
+    return out;
+}
+PT__PRIVATE void pt__merged_free(pt__merged *m) { PT__FREE(m->heap); m->heap = NULL; }
+/* Unix time checks are here, not in the serialiser, so every path (pt_track,
+   pt_ingest, pt_event_to_json) refuses the same way. *out is the event to
+   serialise: ev itself when nothing needs filling. c may be NULL. */
+#define PT__UNIX_2001_MS 978307200000LL
+PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt__merged *m, const pt_event **out, pt_error *err) {
+    const pt_event *d;
+    size_t am, ax, need;
+    pt_field *fs;
+    *out = ev;
+    m->heap = NULL;
+    if (!ev) return PT_OK;
+    if (ev->timestamp_ms != 0 && ev->timestamp_ms < PT__UNIX_2001_MS)
+        return pt__err(err, PT_ERR_INVALID_ARG, "timestamp_ms %lld is before 2001-01-01, so it is not Unix time in milliseconds: "
+                       "use pt_unix_ms() (pt_now_ms()/pt_mono_ms() are a monotonic clock) or 0 for now", (long long)ev->timestamp_ms);
+    if (!c || !c->has_defaults) return PT_OK;
+    d = &c->cfg.defaults;
+    m->ev = *ev;
+#define PT__DEF_FILL(f) if (!m->ev.f) m->ev.f = d->f;
+    PT__DEF_STRINGS(PT__DEF_FILL)
+#undef PT__DEF_FILL
+    if (m->ev.severity == PT_SEVERITY_UNSET) m->ev.severity = d->severity;
+    am = pt__merge_count(ev->metadata, ev->metadata_count, d->metadata, d->metadata_count);
+    ax = pt__merge_count(ev->extra, ev->extra_count, d->extra, d->extra_count);
+    need = (am ? ev->metadata_count + am : 0) + (ax ? ev->extra_count + ax : 0);
+    fs = m->fs;
+    if (need > PT__MERGE_STACK) {
+        if (!(fs = m->heap = (pt_field *)PT__MALLOC(need * sizeof *fs))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory merging defaults");
+    }
+    if (am) { m->ev.metadata = pt__merge_list(fs, ev->metadata, ev->metadata_count, d->metadata, d->metadata_count, &m->ev.metadata_count); fs += m->ev.metadata_count; }
+    if (ax) m->ev.extra = pt__merge_list(fs, ev->extra, ev->extra_count, d->extra, d->extra_count, &m->ev.extra_count);
+    *out = &m->ev;
+    return PT_OK;
 }
 
 PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **out, pt_error *err) {
@@ -5425,6 +5964,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
     if (url.https && !PT__HAVE_TLS && !cfg.http)
         return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+    if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -5468,6 +6008,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     cfg.manual_mode = 1;
 #endif
     if (cfg.enable_dead_letter && pt__empty(cfg.spool_dir)) return pt__err(err, PT_ERR_CONFIG, "enable_dead_letter needs spool_dir (the file is <spool_dir>/dead-letter.ndjson)");
+    if ((r = pt__defaults_check(&cfg.defaults, err)) != PT_OK) return r;
 
     c = (pt__core *)PT__MALLOC(sizeof *c);
     h = (pt_client *)PT__MALLOC(sizeof *h);
@@ -5513,8 +6054,11 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (c->lw_bytes < 1) c->lw_bytes = 1;
     if (c->lw_bytes > c->hw_bytes) c->lw_bytes = c->hw_bytes;
     pt__conn_init(&c->flush_conn);
+    if ((r = pt__defaults_copy(c, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
     pt__uuid_seed_init();
     pt__os_random(&c->rng, sizeof c->rng);
+    c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
+    h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
@@ -5531,8 +6075,6 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             return r;
         }
     }
-    c->handle = h;
-    h->core = c;
     pt__registry_add(c);
     pt__err_ok(err);
     *out = h;
@@ -5661,10 +6203,13 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     pt_result r;
     pt_severity sev;
     pt__core *c;
+    pt__merged m;
     if (!cl || !ev) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_serialize(c, ev, &b, &sev, &e);
+    r = pt__event_merge(c, ev, &m, &ev, &e);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, &sev, &e);
+    pt__merged_free(&m);
     if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, sev);
     else if (r != PT_ERR_FILTERED) {
         pt__mutex_lock(&c->mu);
@@ -5677,6 +6222,79 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     return r;
 }
 
+/* Position of the value of member `key` (a plain key, no escapes) of the
+   object at s[obj] in validated JSON, or 0 if there is none. */
+PT__PRIVATE size_t pt__jobj_find(const char *s, size_t n, size_t obj, const char *key) {
+    pt__jv v;
+    size_t kn = strlen(key), ks, ke;
+    v.s = (const unsigned char *)s; v.n = n; v.i = obj + 1; v.why = NULL;
+    for (;;) {
+        pt__jv_ws(&v);
+        if (v.i >= n || s[v.i] != '"') return 0;   /* '}' */
+        ks = v.i + 1;
+        if (!pt__jv_string(&v)) return 0;
+        ke = v.i - 1;                               /* the closing quote */
+        pt__jv_ws(&v);
+        v.i++;                                      /* ':' */
+        pt__jv_ws(&v);
+        if (ke - ks == kn && memcmp(s + ks, key, kn) == 0) return v.i;
+        if (!pt__jv_value(&v, 1)) return 0;
+        pt__jv_ws(&v);
+        if (v.i >= n || s[v.i] != ',') return 0;
+        v.i++;
+    }
+}
+/* The required-field check of pt_track for a validated JSON object: writes
+   the message naming the first missing field into msg. */
+PT__PRIVATE PT__COLD pt_result pt__json_required(const char *s, size_t n, char *msg, size_t cap) {
+    static const char *const req[7][3] = {
+        { "source", "system", "source.system" }, { "workflow", "id", "workflow.id" }, { "actor", "type", "actor.type" },
+        { "actor", "id", "actor.id" }, { NULL, "severity", "severity" }, { NULL, "status", "status" }, { NULL, "message", "message" } };
+    size_t i, top = 0, at;
+    while (top < n && s[top] != '{') top++;
+    for (i = 0; i < 7; i++) {
+        at = top;   /* a found value is never at 0, so 0 means "absent" */
+        if (req[i][0] && (!(at = pt__jobj_find(s, n, top, req[i][0])) || s[at] != '{')) at = 0;
+        else at = pt__jobj_find(s, n, at, req[i][1]);
+        if (!at || s[at] != '"' || s[at + 1] == '"') {
+            pt__fmt(msg, cap, "pt_track_json: required field %s is missing, empty or not a string", req[i][2]);
+            return PT_ERR_MISSING_FIELD;
+        }
+        if (i == 4 && !((n - at >= 7 && memcmp(s + at, "\"debug\"", 7) == 0) || (n - at >= 6 && memcmp(s + at, "\"info\"", 6) == 0)
+                        || (n - at >= 6 && memcmp(s + at, "\"warn\"", 6) == 0) || (n - at >= 7 && memcmp(s + at, "\"error\"", 7) == 0))) {
+            pt__fmt(msg, cap, "pt_track_json: severity is not one of debug, info, warn, error");
+            return PT_ERR_INVALID_ARG;
+        }
+    }
+    return PT_OK;
+}
+
+PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const char *status, const char *fmt, ...) {
+    char stack[512], *msg = stack;
+    va_list ap;
+    int n;
+    pt_event ev;
+    pt_result r;
+    if (!cl || !fmt) return PT_ERR_INVALID_ARG;
+    va_start(ap, fmt);
+    n = vsnprintf(stack, sizeof stack, fmt, ap);
+    va_end(ap);
+    if (n < 0) return PT_ERR_INVALID_ARG;   /* an encoding error in the arguments */
+    if ((size_t)n >= sizeof stack) {        /* format in full: a cut message would also cut UTF-8 */
+        if (!(msg = (char *)PT__MALLOC((size_t)n + 1))) return PT_ERR_NO_MEMORY;
+        va_start(ap, fmt);
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.severity = severity;
+    ev.status = status;
+    ev.message = msg;
+    r = pt_track(cl, &ev);
+    if (msg != stack) PT__FREE(msg);
+    return r;
+}
+
 PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
     char stack[1536];
     pt__buf b;
@@ -5684,15 +6302,19 @@ PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, 
     const char *why = NULL;
     size_t at = 0;
     pt__core *c;
+    char msg[160];
     if (!cl || !json) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    r = PT_OK;
     if (!pt__json_validate(json, len, 1, &why, &at)) {
-        char msg[160];
         pt__fmt(msg, sizeof msg, "pt_track_json: invalid JSON object at byte %lu: %s", (unsigned long)at, why);
-        pt__mutex_lock(&c->mu); pt__note_error(c, PT_ERR_INVALID_JSON, msg); pt__mutex_unlock(&c->mu);
+        r = PT_ERR_INVALID_JSON;
+    } else r = pt__json_required(json, len, msg, sizeof msg);
+    if (r != PT_OK) {
+        pt__mutex_lock(&c->mu); pt__note_error(c, r, msg); pt__mutex_unlock(&c->mu);
         pt__log(c, PT_LOG_WARN, "%s", msg);
         pt__leave(cl);
-        return PT_ERR_INVALID_JSON;
+        return r;
     }
     pt__buf_init(&b, stack, sizeof stack);
     pt__json_minify(&b, json, len);
@@ -5856,13 +6478,16 @@ PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
 
 PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event *ev, char *buf, size_t cap, size_t *len, pt_error *err) {
     pt__buf b;
+    pt__merged m;
     pt_result r;
     pt__core *c = NULL;
     if (len) *len = 0;
     if (!ev || (!buf && cap)) return pt__err(err, PT_ERR_INVALID_ARG, "ev and buf must not be NULL");
     if (cl && !(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
     pt__buf_init(&b, NULL, 0);
-    r = pt__event_serialize(c, ev, &b, NULL, err);
+    r = pt__event_merge(c, ev, &m, &ev, err);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+    pt__merged_free(&m);
     if (c) pt__leave(cl);
     if (r == PT_OK) {
         if (len) *len = b.len;
@@ -5876,12 +6501,15 @@ PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event 
 PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     char stack[1536];
     pt__buf b;
+    pt__merged m;
     pt_result r;
     pt__core *c;
     if (!cl || !ev) return pt__err(err, PT_ERR_INVALID_ARG, "client and event must not be NULL");
     if (!(c = pt__enter(cl))) return pt__err(err, PT_ERR_CLOSED, "client is closed");
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_serialize(c, ev, &b, NULL, err);
+    r = pt__event_merge(c, ev, &m, &ev, err);
+    if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+    pt__merged_free(&m);
     if (r == PT_OK) r = pt__send_sync(c, b.p, b.len, err);
     pt__buf_free(&b);
     pt__leave(cl);
@@ -5900,8 +6528,12 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
     pt__buf_putc(&b, '[');
     for (i = 0; i < n && r == PT_OK; i++) {
         size_t st = b.len;
+        const pt_event *ev;
+        pt__merged mg;
         if (st > 1) pt__buf_putc(&b, ',');
-        r = pt__event_serialize(c, &evs[i], &b, NULL, err);
+        r = pt__event_merge(c, &evs[i], &mg, &ev, err);
+        if (r == PT_OK) r = pt__event_serialize(c, ev, &b, NULL, err);
+        pt__merged_free(&mg);
         if (r == PT_ERR_FILTERED) { b.len = st; r = PT_OK; continue; }   /* left out of the batch */
         if (r != PT_OK && err) {
             char m[sizeof err->message];
@@ -6084,6 +6716,142 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
     pt__uuid_seed_init();
 }
 
+/* ==== [pt:step] ========================================================== */
+/* Steps sit on top of pt_track: begin and end are two ordinary events. The
+   strings to repeat at the end are copied into the caller's pt_step (its
+   inline buffer, or one allocation when they do not fit) and located by
+   offset, so a pt_step may be moved (copied) while it is active. */
+enum { PT__ST_SRC, PT__ST_ENV, PT__ST_WF, PT__ST_WFNAME, PT__ST_RUN, PT__ST_ACTT, PT__ST_ACTID, PT__ST_ACTNAME,
+       PT__ST_MSG, PT__ST_ID, PT__ST_PARENT, PT__ST_N };
+PT__STATIC_ASSERT(step_offsets_fit, PT__ST_N <= 12);   /* pt_step.off_ */
+PT__PRIVATE const char *pt__step_str(const pt_step *st, int k) {
+    if (!st->off_[k]) return NULL;
+    return (st->heap_ ? st->heap_ : st->inline_) + st->off_[k] - 1;
+}
+PT__PRIVATE int pt__status_is_error(const char *s) {
+    return s && (strcmp(s, PT_STATUS_ERROR) == 0 || strcmp(s, PT_STATUS_FAILED) == 0 || strcmp(s, PT_STATUS_TIMEOUT) == 0);
+}
+/* metadata + up to two library keys (skipped when the caller has them) in
+   fs (cap entries) or on the heap; returns the list or NULL on OOM. */
+PT__PRIVATE pt_field *pt__step_fields(pt_field *fs, size_t cap, const pt_field *md, size_t n, const pt_field *add, size_t na, size_t *count, pt_field **heap) {
+    size_t i, k;
+    *heap = NULL;
+    if (n && !md) n = 0;
+    if (n + na > cap) {
+        if (!(fs = *heap = (pt_field *)PT__MALLOC((n + na) * sizeof *fs))) return NULL;
+    }
+    if (n) memcpy(fs, md, n * sizeof *fs);
+    for (k = n, i = 0; i < na; i++) if (!pt__field_has_key(md, n, add[i].key)) fs[k++] = add[i];
+    *count = k;
+    return fs;
+}
+PT__PRIVATE pt_event pt__step_event(const pt_step *st) {
+    pt_event e;
+    memset(&e, 0, sizeof e);
+    e.source_system = pt__step_str(st, PT__ST_SRC); e.source_env = pt__step_str(st, PT__ST_ENV);
+    e.workflow_id = pt__step_str(st, PT__ST_WF); e.workflow_name = pt__step_str(st, PT__ST_WFNAME);
+    e.run_id = pt__step_str(st, PT__ST_RUN); e.step_id = pt__step_str(st, PT__ST_ID);
+    e.actor_type = pt__step_str(st, PT__ST_ACTT); e.actor_id = pt__step_str(st, PT__ST_ACTID);
+    e.actor_display_name = pt__step_str(st, PT__ST_ACTNAME); e.message = pt__step_str(st, PT__ST_MSG);
+    e.severity = st->severity;
+    return e;
+}
+
+PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt_step *parent, const pt_event *ev) {
+    const char *src[PT__ST_N];
+    char id[37];
+    size_t len[PT__ST_N], total = 0, at = 0, n;
+    pt_field stack[16], add, *heap, *fs;
+    pt_event e;
+    pt_result r;
+    int k;
+    if (st) memset(st, 0, sizeof *st);
+    if (!cl || !st || !ev) return PT_ERR_INVALID_ARG;
+    if (parent && !parent->active) return PT_ERR_INVALID_ARG;   /* its strings are gone */
+    src[PT__ST_SRC] = ev->source_system; src[PT__ST_ENV] = ev->source_env;
+    src[PT__ST_WF] = ev->workflow_id; src[PT__ST_WFNAME] = ev->workflow_name; src[PT__ST_RUN] = ev->run_id;
+    src[PT__ST_ACTT] = ev->actor_type; src[PT__ST_ACTID] = ev->actor_id; src[PT__ST_ACTNAME] = ev->actor_display_name;
+    src[PT__ST_MSG] = ev->message; src[PT__ST_ID] = ev->step_id; src[PT__ST_PARENT] = parent ? pt__step_str(parent, PT__ST_ID) : NULL;
+    if (parent)   /* a nested step runs in its parent's workflow, run, and as its actor, unless told otherwise */
+        for (k = PT__ST_SRC; k < PT__ST_MSG; k++) if (!src[k]) src[k] = pt__step_str(parent, k);
+    if (!src[PT__ST_ID]) { pt_uuid4(id); src[PT__ST_ID] = id; }
+    for (k = 0; k < PT__ST_N; k++) { len[k] = src[k] ? strlen(src[k]) + 1 : 0; total += len[k]; }
+    if (total > 0xffffffffu) return PT_ERR_TOO_LARGE;
+    if (total > sizeof st->inline_ && !(st->heap_ = (char *)PT__MALLOC(total))) return PT_ERR_NO_MEMORY;
+    for (k = 0; k < PT__ST_N; k++) {
+        if (!src[k]) continue;
+        memcpy((st->heap_ ? st->heap_ : st->inline_) + at, src[k], len[k]);
+        st->off_[k] = (uint32_t)(at + 1);
+        at += len[k];
+    }
+    st->client = cl;
+    st->severity = ev->severity != PT_SEVERITY_UNSET ? ev->severity : PT_SEVERITY_INFO;
+    e = *ev;
+    {
+        pt_event s = pt__step_event(st);
+        e.source_system = s.source_system; e.source_env = s.source_env; e.workflow_id = s.workflow_id;
+        e.workflow_name = s.workflow_name; e.run_id = s.run_id; e.step_id = s.step_id; e.actor_type = s.actor_type;
+        e.actor_id = s.actor_id; e.actor_display_name = s.actor_display_name; e.severity = st->severity;
+    }
+    e.status = PT_STATUS_RUNNING;
+    add = pt_field_str("parent_step_id", src[PT__ST_PARENT]);
+    if (!(fs = pt__step_fields(stack, 16, ev->metadata, ev->metadata_count, &add, parent ? 1 : 0, &n, &heap))) {
+        PT__FREE(st->heap_); st->heap_ = NULL;
+        return PT_ERR_NO_MEMORY;
+    }
+    e.metadata = n ? fs : NULL; e.metadata_count = n;
+    st->start_ms = pt__mono_ms();
+    st->active = 1;
+    r = pt_track(cl, &e);
+    PT__FREE(heap);
+    /* a begin event lost to load still lets the end event (with the duration) through */
+    if (r != PT_OK && r != PT_ERR_QUEUE_FULL && r != PT_ERR_SAMPLED && r != PT_ERR_FILTERED) {
+        st->active = 0;
+        PT__FREE(st->heap_); st->heap_ = NULL;
+    }
+    return r;
+}
+
+PACKTRACK_API pt_result pt_step_begin(pt_client *cl, pt_step *st, const pt_step *parent, const char *message) {
+    pt_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.message = message;
+    return pt_step_begin_event(cl, st, parent, &ev);
+}
+
+PACKTRACK_API const char *pt_step_id(const pt_step *st) { return st && st->active ? pt__step_str(st, PT__ST_ID) : NULL; }
+
+PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_field *md, size_t n) {
+    pt_field stack[16], add[2], *heap, *fs;
+    pt_event e;
+    pt_result r;
+    size_t na = 0, cnt;
+    if (!st || !st->active) return PT_ERR_INVALID_ARG;
+    st->active = 0;
+    st->duration_ms = pt__mono_ms() - st->start_ms;
+    if (st->duration_ms < 0) st->duration_ms = 0;
+    e = pt__step_event(st);
+    e.status = status ? status : PT_STATUS_SUCCESS;
+    if (pt__status_is_error(e.status)) e.severity = PT_SEVERITY_ERROR;
+    add[na++] = pt_field_int("duration_ms", st->duration_ms);
+    if (st->off_[PT__ST_PARENT]) add[na++] = pt_field_str("parent_step_id", pt__step_str(st, PT__ST_PARENT));
+    if (!(fs = pt__step_fields(stack, 16, md, n, add, na, &cnt, &heap))) r = PT_ERR_NO_MEMORY;
+    else {
+        e.metadata = fs; e.metadata_count = cnt;
+        r = pt_track(st->client, &e);
+        PT__FREE(heap);
+    }
+    PT__FREE(st->heap_);
+    st->heap_ = NULL;
+    return r;
+}
+
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#pragma pop_macro("NULL")
+#endif
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic pop
+#endif
 #if defined(_MSC_VER)
 #pragma warning(pop)
 #endif

@@ -3,7 +3,7 @@
 # Usage: sh examples/demo.sh [BUILD_DIR]   (the binaries come from `make examples`)
 B=${1:-build}
 KEY=pk_demo_throwaway_0000          # the sink accepts any key; it never prints it
-for bin in packtrack-sink packtrack-logger async; do
+for bin in packtrack-sink packtrack-logger async workflow; do
   if [ ! -x "$B/$bin" ]; then echo "demo: $B/$bin is missing; run: make B=$B examples" >&2; exit 1; fi
 done
 
@@ -37,8 +37,11 @@ echo "== sink listening on $URL"
 export PACKTRACK_BASE_URL="$URL" PACKTRACK_API_KEY="$KEY"
 status=0
 
-echo "== $B/async  (the quick start: pt_track + pt_close)"
+echo "== $B/async  (the quick start: defaults + pt_trackf + pt_close)"
 "$B/async" || status=1
+
+echo "== $B/workflow  (steps: a running event and a closing one with duration_ms, nested, one ended on another thread)"
+"$B/workflow" || status=1
 
 echo "== packtrack-logger: one event, fields from the environment, --message on the command line"
 PACKTRACK_SOURCE_SYSTEM=demo-shell PACKTRACK_WORKFLOW_ID=wf-demo PACKTRACK_ACTOR_TYPE=script \

@@ -1,13 +1,16 @@
 /* packtrack-logger.c - Shows how to build a command-line tool on packtrack.h:
    a C port of the Go SDK's `packtrack-logger` CLI (same flags, same
-   PACKTRACK_* environment variables, same exit codes).
+   PACKTRACK_* environment variables, same meanings, same exit codes).
 
      cc -std=c99 -O2 -Wall -Wextra -pedantic -o packtrack-logger examples/packtrack-logger.c -lpthread
+     (https: add -DPACKTRACK_USE_CURL ... -lcurl)
 
    Environment first, flags override: with PACKTRACK_API_KEY, _BASE_URL,
    _SOURCE_SYSTEM, _WORKFLOW_ID, _ACTOR_TYPE, _ACTOR_ID, _SEVERITY and _STATUS
    exported,   packtrack-logger --message "hello"   sends one event. A flag's
-   built-in default never overwrites a value the environment set.
+   built-in default never overwrites a value the environment set, and a flag
+   given on the command line replaces its variable unread (a bad value there
+   does not matter then).
 
    Modes
      single event from flags/env            sync: pt_ingest
@@ -20,15 +23,20 @@
      0 ok   1 bad arguments   2 non-retryable SDK error (HTTP 400/401, ...)
      3 retries exhausted (5xx/429 storm, timeouts, connection refused)   4 input error
      (--health: 0 healthy, 2 refused (4xx), 3 unreachable or 5xx/429/408)
-   Differences from the Go tool: status values are not restricted to a list
-   (SPEC: any non-empty string), run_id is optional, `--file -` reads stdin,
-   --user-agent is sent as given, the default timeout is the library's 10 s,
-   --health exits 2/3 (not 1) when the server is unhealthy,
-   and in --async mode retries are bounded by time (the sum of the backoff caps
-   for --retries), as the library's pipeline retries by time, not by count.
 
-   Input JSON events use the wire format (SPEC section 2): they are parsed into a
-   pt_event (metadata/extra keys become PT_FIELD_RAW fields), validated by the
+   Retries follow the Go CLI: --retries N is N requests in all (0 = the
+   default 3), the wait before retry k is min(backoff-initial * 2^(k-1),
+   backoff-max) spread by +-jitter, and every retry repeats the same bytes
+   with the same Idempotency-Key. The library's own sync retry policy (N
+   retries after the first request, full jitter) is different, so the tool
+   runs pt_ingest/pt_ingest_batch with max_retries = PT_RETRIES_NONE and
+   drives the retries itself; a small HTTP hook (cfg.http) around the
+   built-in transport pins the Idempotency-Key of a request across them.
+   The differences from the Go tool that remain, each with its reason, are
+   listed by --help (DIFFERENCES below) and in the README.
+
+   Input JSON events use the wire format: they are parsed into a pt_event
+   (metadata/extra keys become PT_FIELD_RAW fields), validated by the
    library, and every input is read and checked before anything is sent.
    Unknown top-level keys are ignored (--verbose says so). The API key is
    never printed: --verbose shows "key: set (N chars)" at most. */
@@ -42,7 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOGGER_VERSION "0.1.0"
+#define LOGGER_VERSION PACKTRACK_VERSION_STRING
 
 enum { EXIT_OK = 0, EXIT_ARGS = 1, EXIT_SDK = 2, EXIT_RETRIES = 3, EXIT_INPUT = 4 };
 
@@ -60,49 +68,55 @@ typedef struct opt_def {
     const char *flag;     /* without the dashes */
     const char *env;
     int kind;
-    int lib_env;          /* 1: pt_config_from_env() reads the variable */
     const char *help;
 } opt_def;
 
 static const opt_def opts[OPT_COUNT] = {
-    { "api-key",         "PACKTRACK_API_KEY",         K_STR,  1, "API key (sent as X-PackTrack-Key; never printed)" },
-    { "base-url",        "PACKTRACK_BASE_URL",        K_STR,  1, "server base URL (default " PT_DEFAULT_BASE_URL ")" },
-    { "timeout",         "PACKTRACK_TIMEOUT",         K_DUR,  1, "request timeout, e.g. 10s (default 10s)" },
-    { "retries",         "PACKTRACK_RETRIES",         K_INT,  1, "retries after the first attempt; 0 = none (default 3)" },
-    { "backoff-initial", "PACKTRACK_BACKOFF_INITIAL", K_DUR,  1, "first backoff (default 100ms)" },
-    { "backoff-max",     "PACKTRACK_BACKOFF_MAX",     K_DUR,  1, "backoff cap (default 10s)" },
-    { "jitter",          "PACKTRACK_JITTER",          K_FRAC, 1, "backoff jitter 0..1 or bool; 0 = off (default on)" },
-    { "user-agent",      "PACKTRACK_USER_AGENT",      K_STR,  1, "User-Agent (default packtrack-c/" PACKTRACK_VERSION_STRING ")" },
-    { "idempotency-key", "PACKTRACK_IDEMPOTENCY_KEY", K_STR,  0, "idempotency_key of the single event (default: a UUID)" },
-    { "gzip",            "PACKTRACK_GZIP",            K_BOOL, 1, "gzip request bodies" },
-    { "verbose",         "PACKTRACK_VERBOSE",         K_BOOL, 0, "say what happens, on stderr" },
-    { "dry-run",         "PACKTRACK_DRY_RUN",         K_BOOL, 0, "print the event JSON, send nothing" },
-    { "health",          "PACKTRACK_HEALTH",          K_BOOL, 0, "probe GET {base-url}{health-path} and exit" },
-    { "health-enable",   "PACKTRACK_HEALTH_ENABLE",   K_BOOL, 0, "probe the server before sending" },
-    { "health-path",     "PACKTRACK_HEALTH_PATH",     K_STR,  1, "health path (default /api/health)" },
-    { "timestamp",       "PACKTRACK_TIMESTAMP",       K_STR,  0, "RFC 3339 time of the event (default now)" },
-    { "source-system",   "PACKTRACK_SOURCE_SYSTEM",   K_STR,  0, "source.system (required)" },
-    { "source-env",      "PACKTRACK_SOURCE_ENV",      K_STR,  0, "source.env" },
-    { "workflow-id",     "PACKTRACK_WORKFLOW_ID",     K_STR,  0, "workflow.id (required)" },
-    { "workflow-name",   "PACKTRACK_WORKFLOW_NAME",   K_STR,  0, "workflow.name" },
-    { "run-id",          "PACKTRACK_RUN_ID",          K_STR,  0, "workflow.run_id" },
-    { "step-id",         "PACKTRACK_STEP_ID",         K_STR,  0, "workflow.step_id" },
-    { "actor-type",      "PACKTRACK_ACTOR_TYPE",      K_STR,  0, "actor.type (required)" },
-    { "actor-id",        "PACKTRACK_ACTOR_ID",        K_STR,  0, "actor.id (required)" },
-    { "actor-display",   "PACKTRACK_ACTOR_DISPLAY",   K_STR,  0, "actor.display_name" },
-    { "severity",        "PACKTRACK_SEVERITY",        K_STR,  0, "debug|info|warn|error (required)" },
-    { "status",          "PACKTRACK_STATUS",          K_STR,  0, "running|success|error|ok|failed|... (required)" },
-    { "message",         "PACKTRACK_MESSAGE",         K_STR,  0, "message (required)" },
-    { "metadata",        "PACKTRACK_METADATA",        K_STR,  0, "metadata as a JSON object" },
-    { "extra",           "PACKTRACK_EXTRA",           K_STR,  0, "extra as a JSON object" },
-    { "file",            "PACKTRACK_FILE",            K_STR,  0, "read events from a JSON file (object or array; - = stdin)" },
-    { "stdin",           "PACKTRACK_STDIN",           K_BOOL, 0, "read events from standard input" },
-    { "ndjson",          "PACKTRACK_NDJSON",          K_BOOL, 0, "input is one JSON event per line" },
-    { "async",           "PACKTRACK_ASYNC",           K_BOOL, 0, "queue events (pt_track_json) and drain on close" },
-    { "batch-size",      "PACKTRACK_BATCH_SIZE",      K_INT,  1, "events per request (default 100)" },
-    { "flush-interval",  "PACKTRACK_FLUSH_INTERVAL",  K_DUR,  1, "async flush interval (default 1s)" },
-    { "queue-capacity",  "PACKTRACK_QUEUE_CAPACITY",  K_INT,  1, "async queue bound in events (default 10000)" },
+    { "api-key",         "PACKTRACK_API_KEY",         K_STR,  "API key (sent as X-PackTrack-Key; never printed)" },
+    { "base-url",        "PACKTRACK_BASE_URL",        K_STR,  "server base URL (default " PT_DEFAULT_BASE_URL ")" },
+    { "timeout",         "PACKTRACK_TIMEOUT",         K_DUR,  "timeout of each request (default 15s)" },
+    { "retries",         "PACKTRACK_RETRIES",         K_INT,  "requests in all, the first included: 1 = no retry (default 3; 0 = 3)" },
+    { "backoff-initial", "PACKTRACK_BACKOFF_INITIAL", K_DUR,  "wait before the first retry, doubled for each next one (default 100ms)" },
+    { "backoff-max",     "PACKTRACK_BACKOFF_MAX",     K_DUR,  "longest wait between two requests (default 2s)" },
+    { "jitter",          "PACKTRACK_JITTER",          K_FRAC, "spread each wait randomly by +-F of it, 0..1; 0 = exact (default 0.2)" },
+    { "user-agent",      "PACKTRACK_USER_AGENT",      K_STR,  "User-Agent; \" packtrack-logger/" LOGGER_VERSION "\" is appended (default packtrack-c/" PACKTRACK_VERSION_STRING ")" },
+    { "idempotency-key", "PACKTRACK_IDEMPOTENCY_KEY", K_STR,  "Idempotency-Key header of the request, on every retry (default: a UUID per request)" },
+    { "gzip",            "PACKTRACK_GZIP",            K_BOOL, "gzip request bodies" },
+    { "verbose",         "PACKTRACK_VERBOSE",         K_BOOL, "say what happens, on stderr" },
+    { "dry-run",         "PACKTRACK_DRY_RUN",         K_BOOL, "print the event JSON, send nothing" },
+    { "health",          "PACKTRACK_HEALTH",          K_BOOL, "probe GET {base-url}{health-path} and exit (no API key needed)" },
+    { "health-enable",   "PACKTRACK_HEALTH_ENABLE",   K_BOOL, "probe the server before sending" },
+    { "health-path",     "PACKTRACK_HEALTH_PATH",     K_STR,  "health path (default /api/health)" },
+    { "timestamp",       "PACKTRACK_TIMESTAMP",       K_STR,  "RFC 3339 time of the event (default now)" },
+    { "source-system",   "PACKTRACK_SOURCE_SYSTEM",   K_STR,  "source.system (required)" },
+    { "source-env",      "PACKTRACK_SOURCE_ENV",      K_STR,  "source.env" },
+    { "workflow-id",     "PACKTRACK_WORKFLOW_ID",     K_STR,  "workflow.id (required)" },
+    { "workflow-name",   "PACKTRACK_WORKFLOW_NAME",   K_STR,  "workflow.name" },
+    { "run-id",          "PACKTRACK_RUN_ID",          K_STR,  "workflow.run_id" },
+    { "step-id",         "PACKTRACK_STEP_ID",         K_STR,  "workflow.step_id" },
+    { "actor-type",      "PACKTRACK_ACTOR_TYPE",      K_STR,  "actor.type (required)" },
+    { "actor-id",        "PACKTRACK_ACTOR_ID",        K_STR,  "actor.id (required)" },
+    { "actor-display",   "PACKTRACK_ACTOR_DISPLAY",   K_STR,  "actor.display_name" },
+    { "severity",        "PACKTRACK_SEVERITY",        K_STR,  "debug|info|warn|error (required)" },
+    { "status",          "PACKTRACK_STATUS",          K_STR,  "running|success|error|ok|failed|... (required)" },
+    { "message",         "PACKTRACK_MESSAGE",         K_STR,  "message (required)" },
+    { "metadata",        "PACKTRACK_METADATA",        K_STR,  "metadata as a JSON object" },
+    { "extra",           "PACKTRACK_EXTRA",           K_STR,  "extra as a JSON object" },
+    { "file",            "PACKTRACK_FILE",            K_STR,  "read events from a JSON file (object or array; - = stdin)" },
+    { "stdin",           "PACKTRACK_STDIN",           K_BOOL, "read events from standard input" },
+    { "ndjson",          "PACKTRACK_NDJSON",          K_BOOL, "input is one JSON event per line" },
+    { "async",           "PACKTRACK_ASYNC",           K_BOOL, "queue events (pt_track_json) and drain on close" },
+    { "batch-size",      "PACKTRACK_BATCH_SIZE",      K_INT,  "events per request (default 100)" },
+    { "flush-interval",  "PACKTRACK_FLUSH_INTERVAL",  K_DUR,  "async flush interval (default 1s)" },
+    { "queue-capacity",  "PACKTRACK_QUEUE_CAPACITY",  K_INT,  "async queue bound in events (default 10000)" },
 };
+
+/* The Go CLI's request policy (its defaults), filled from flags/env by apply_config. */
+static int cli_attempts = 3;                 /* --retries: requests in all */
+static int cli_backoff_initial_ms = 100;
+static int cli_backoff_max_ms = 2000;
+static double cli_jitter = 0.2;              /* +- fraction of each wait */
+static const char *cli_idem_key;             /* --idempotency-key, NULL = one UUID per request */
 
 static const char *val[OPT_COUNT];   /* NULL = not given (env for CLI-side options, then flags) */
 static int from_flag[OPT_COUNT];
@@ -162,17 +176,15 @@ static int ieq(const char *a, const char *b) {
     while (*a && lower((unsigned char)*a) == lower((unsigned char)*b)) { a++; b++; }
     return *a == 0 && *b == 0;
 }
-/* This file compiles the implementation, so it parses booleans and Go-style
-   durations exactly as pt_config_from_env() does, with the library's own
-   parsers (case-insensitive 1/true/yes/y/on and 0/false/no/n/off; "1.5s",
-   "250ms", "1m30s"; a bare number is refused: a unit is required). */
+/* This file compiles the implementation, so it parses booleans, counts and
+   Go-style durations exactly as pt_config_from_env() does, with the
+   library's own parsers (case-insensitive 1/true/yes/y/on and
+   0/false/no/n/off; "1.5s", "250ms", "1m30s"; a bare number is refused: a
+   unit is required). */
 static int parse_bool(const char *v, int *out) { return pt__parse_bool(v, out); }
 static int parse_int(const char *v, long lo, long hi, int *out) {
-    char *end;
-    long x;
-    errno = 0;
-    x = strtol(v, &end, 10);
-    if (!*v || *end || errno || x < lo || x > hi) return -1;
+    long long x;
+    if (pt__parse_int(v, lo, hi, &x) != 0) return -1;
     *out = (int)x;
     return 0;
 }
@@ -244,6 +256,10 @@ static pt_severity parse_severity(const char *s) {
 static const char *jerr;   /* why the last parse failed */
 static const char *jat;    /* and where */
 #define JFAIL(why, at) do { jerr = (why); jat = (at); return NULL; } while (0)
+/* Running out of input is its own error: a cut-off file must not be blamed
+   on the character that would have come next. */
+#define J_TRUNCATED "unexpected end of input: the JSON is truncated"
+#define JEND(p, e) do { if ((p) >= (e)) JFAIL(J_TRUNCATED, p); } while (0)
 static const char *j_ws(const char *p, const char *e) {
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
     return p;
@@ -266,30 +282,34 @@ static const char *j_string(const char *p, const char *e) {
             } else if (!strchr("\"\\/bfnrt", *p)) JFAIL("bad escape", p);
         }
     }
-    JFAIL("unterminated string", p);
+    JFAIL(J_TRUNCATED " (inside a string)", p);
 }
 static const char *j_value(const char *p, const char *e, int depth) {
     if (depth > 256) JFAIL("nested too deeply", p);
     p = j_ws(p, e);
-    if (p >= e) JFAIL("unexpected end of input", p);
+    JEND(p, e);
     if (*p == '"') return j_string(p, e);
     if (*p == '{' || *p == '[') {
         char close = *p == '{' ? '}' : ']';
         int obj = *p == '{';
         p = j_ws(p + 1, e);
-        if (p < e && *p == close) return p + 1;
+        JEND(p, e);
+        if (*p == close) return p + 1;
         for (;;) {
             if (obj) {
-                if (p >= e || *p != '"') JFAIL("expected a string key", p);
+                JEND(p, e);
+                if (*p != '"') JFAIL("expected a string key", p);
                 if (!(p = j_string(p, e))) return NULL;
                 p = j_ws(p, e);
-                if (p >= e || *p != ':') JFAIL("expected ':'", p);
+                JEND(p, e);
+                if (*p != ':') JFAIL("expected ':'", p);
                 p++;
             }
             if (!(p = j_value(p, e, depth + 1))) return NULL;
             p = j_ws(p, e);
-            if (p < e && *p == ',') { p = j_ws(p + 1, e); continue; }
-            if (p < e && *p == close) return p + 1;
+            JEND(p, e);
+            if (*p == ',') { p = j_ws(p + 1, e); continue; }
+            if (*p == close) return p + 1;
             JFAIL(obj ? "expected ',' or '}'" : "expected ',' or ']'", p);
         }
     }
@@ -297,11 +317,11 @@ static const char *j_value(const char *p, const char *e, int depth) {
         if (*p == '-') p++;
         if (p < e && *p == '0') p++;
         else if (p < e && *p >= '1' && *p <= '9') while (p < e && *p >= '0' && *p <= '9') p++;
-        else JFAIL("bad number", p);
+        else JFAIL(p >= e ? J_TRUNCATED : "bad number", p);
         if (p < e && *p == '.') {
             const char *q = ++p;
             while (p < e && *p >= '0' && *p <= '9') p++;
-            if (p == q) JFAIL("bad number", p);
+            if (p == q) JFAIL(p >= e ? J_TRUNCATED : "bad number", p);
         }
         if (p < e && (*p == 'e' || *p == 'E')) {
             const char *q;
@@ -309,9 +329,15 @@ static const char *j_value(const char *p, const char *e, int depth) {
             if (p < e && (*p == '+' || *p == '-')) p++;
             q = p;
             while (p < e && *p >= '0' && *p <= '9') p++;
-            if (p == q) JFAIL("bad number", p);
+            if (p == q) JFAIL(p >= e ? J_TRUNCATED : "bad number", p);
         }
         return p;
+    }
+    {   /* "tru" at the very end is a cut-off true, not a bad character */
+        static const char *const lit[3] = { "true", "false", "null" };
+        int i;
+        for (i = 0; i < 3; i++)
+            if ((size_t)(e - p) < strlen(lit[i]) && !memcmp(p, lit[i], (size_t)(e - p))) JFAIL(J_TRUNCATED, e);
     }
     if (e - p >= 4 && !memcmp(p, "true", 4)) return p + 4;
     if (e - p >= 5 && !memcmp(p, "false", 5)) return p + 5;
@@ -588,7 +614,8 @@ static void usage(FILE *f) {
     int i;
     fputs("usage: packtrack-logger [flags]\n"
           "Sends PackTrack events: one built from flags/environment, or many from --file/--stdin.\n"
-          "Every flag falls back to its environment variable; flags win.\n\n", f);
+          "Every flag falls back to its environment variable; a flag given on the command line wins\n"
+          "(its variable is then not read at all).\n\n", f);
     for (i = 0; i < OPT_COUNT; i++) {
         const char *arg = opts[i].kind == K_BOOL ? "" : opts[i].kind == K_STR ? " S" : opts[i].kind == K_INT ? " N" : opts[i].kind == K_FRAC ? " F" : " DUR";
         char left[40];
@@ -597,18 +624,57 @@ static void usage(FILE *f) {
     }
     fputs("  -h, --help               this text\n"
           "  --version                print the version\n\n"
-          "Durations: 250ms, 1.5s, 1m30s (a unit is required). Booleans: --gzip or --gzip=false.\n"
+          "Durations: 250ms, 1.5s, 1m30s (a unit is required). Booleans: --gzip or --gzip=false (1/0, true/false, yes/no, on/off).\n"
           "Exit codes: 0 ok, 1 bad arguments, 2 non-retryable error (HTTP 400/401...),\n"
-          "            3 retries exhausted (5xx/429/timeouts/connection refused), 4 input error.\n", f);
+          "            3 retries exhausted (5xx/429/408/timeouts/connection refused), 4 input error.\n"
+          "Retries: --retries N sends at most N requests. The wait before retry k is\n"
+          "  min(backoff-initial * 2^(k-1), backoff-max), spread by +-jitter, at least the server's Retry-After;\n"
+          "  every retry sends the same bytes with the same Idempotency-Key.\n"
+          "\n"
+          "Examples:\n"
+          "  export PACKTRACK_API_KEY=... PACKTRACK_BASE_URL=http://127.0.0.1:8080\n"
+          "  export PACKTRACK_SOURCE_SYSTEM=ci PACKTRACK_WORKFLOW_ID=nightly PACKTRACK_ACTOR_TYPE=job \\\n"
+          "         PACKTRACK_ACTOR_ID=runner-1 PACKTRACK_SEVERITY=info PACKTRACK_STATUS=success\n"
+          "  packtrack-logger --message \"build finished\" --metadata '{\"duration_ms\":8123}'\n"
+          "  packtrack-logger --status error --severity error --message \"tests failed\" --retries 5 --backoff-max 10s\n"
+          "  packtrack-logger --file events.json                 # one event object or an array of them\n"
+          "  tail -n 100 events.ndjson | packtrack-logger --stdin --ndjson --gzip\n"
+          "  packtrack-logger --message \"deploy 42\" --idempotency-key deploy-42   # a rerun is a repeat, not a new event\n"
+          "  packtrack-logger --dry-run --message \"what would be sent?\"\n"
+          "  packtrack-logger --health && echo up\n"
+          "\n"
+          "Differences from the Go packtrack-logger, each kept on purpose:\n"
+          "  - --status takes any non-empty string. Go accepts only ok|failed|skipped|timeout|retrying|unknown,\n"
+          "    which refuses the server's own running|success|error.\n"
+          "  - --run-id is optional, as in the event schema (Go requires it for a single event).\n"
+          "  - A value in effect that cannot be parsed (PACKTRACK_TIMEOUT=soon, --jitter 5, --retries -1) is\n"
+          "    exit 1 naming it. Go silently falls back to the default, which hides the typo.\n"
+          "  - Retries wait at least a server's Retry-After (Go ignores it), retry 408 like 429/5xx (Go stops),\n"
+          "    resend the same body (Go reuses a request whose body the first attempt consumed) and draw the\n"
+          "    jitter at random (Go's client always waits the midpoint, so its --jitter has no effect).\n"
+          "  - --idempotency-key with --file/--stdin: the input must fit in one request, else exit 1. Go sends\n"
+          "    the same key with every chunk, so the server would drop all chunks but the first as repeats.\n"
+          "    With --async it is refused (the pipeline gives each batch its own key). For a single event it\n"
+          "    is also the event's idempotency_key.\n"
+          "  - An input with no events is exit 4 (input error). Go sends an empty batch.\n"
+          "  - --health needs no API key (without one it sends no X-PackTrack-Key). An unhealthy server is exit 2\n"
+          "    (refused: 4xx) or 3 (unreachable, 5xx/429/408); Go requires a key and exits 1, its code for bad\n"
+          "    arguments.\n"
+          "  - --dry-run prints the JSON it would send, one event per line (Go prints nothing).\n"
+          "  - --async retries are bounded by time (the sum of the waits --retries allows), with full jitter:\n"
+          "    the library's pipeline retries by time, not by count.\n"
+          "  - --health-enable (also a flag here; Go reads only the variable) probes the server before sending\n"
+          "    and stops on an unhealthy answer; in Go the setting has no effect on sends.\n"
+          "  - --file - reads standard input. Without --user-agent the User-Agent is packtrack-c/VERSION.\n"
+          "  - https:// needs a build with -DPACKTRACK_USE_CURL (link -lcurl); the plain build speaks http://.\n", f);
 }
 
 static int parse_args(int argc, char **argv) {
     int i, j, only_args = 0;
-    /* Environment first (the variables pt_config_from_env() does not read). */
+    /* Environment first: every option has its variable, read here and
+       parsed only if no flag replaces it. */
     for (j = 0; j < OPT_COUNT; j++) {
-        const char *v;
-        if (opts[j].lib_env) continue;
-        v = getenv(opts[j].env);
+        const char *v = getenv(opts[j].env);
         if (v && *v) val[j] = v;
     }
     for (i = 1; i < argc; i++) {
@@ -630,19 +696,25 @@ static int parse_args(int argc, char **argv) {
         else if (opts[j].kind == K_BOOL) v = "true";
         else if (i + 1 < argc) v = argv[++i];
         else return fail(EXIT_ARGS, "flag --%s needs a value", opts[j].flag);
-        val[j] = v;
+        val[j] = *v ? v : NULL;               /* --flag "" clears the variable, as in Go */
         from_flag[j] = 1;
     }
-    /* Syntax of every CLI-side value; the config ones are checked in apply_config. */
+    /* Syntax of the boolean values in effect; the others are checked in apply_config. */
     for (j = 0; j < OPT_COUNT; j++) {
         int b;
-        if (!val[j] || opts[j].lib_env) continue;
-        if (opts[j].kind == K_BOOL && parse_bool(val[j], &b))
+        if (val[j] && opts[j].kind == K_BOOL && parse_bool(val[j], &b))
             return fail(EXIT_ARGS, "%s%s: \"%s\" is not a boolean", from_flag[j] ? "--" : "", from_flag[j] ? opts[j].flag : opts[j].env, val[j]);
     }
     return EXIT_OK;
 }
 static int on(int id) { int b = 0; return val[id] && !parse_bool(val[id], &b) && b; }
+/* "--timeout" or "PACKTRACK_TIMEOUT": where the value in effect came from. */
+static const char *src(int id) {
+    static char buf[64];
+    if (!from_flag[id]) return opts[id].env;
+    snprintf(buf, sizeof buf, "--%s", opts[id].flag);
+    return buf;
+}
 
 static void on_log(pt_log_level level, const char *msg, void *user) {
     static const char *names[] = { "debug", "info", "warn", "error" };
@@ -650,59 +722,110 @@ static void on_log(pt_log_level level, const char *msg, void *user) {
     fprintf(stderr, "packtrack-logger: [packtrack %s] %s\n", names[level & 3], msg);
 }
 
-/* Flags over the environment (already in cfg via pt_config_from_env). */
+/* The values in effect (flag, else environment) into cfg and the request
+   policy, parsed with the library's own parsers. Only these are parsed: a bad
+   variable that a flag replaces is never looked at. */
 static int apply_config(pt_config *cfg) {
     int j;
+    cfg->timeout_ms = 15000;                  /* the Go CLI's default */
     for (j = 0; j < OPT_COUNT; j++) {
         const char *v = val[j];
         int n, b;
-        if (!opts[j].lib_env || !from_flag[j]) continue;
+        if (!v) continue;
         switch (j) {
         case OPT_API_KEY: cfg->api_key = v; break;
         case OPT_BASE_URL: cfg->base_url = v; break;
-        case OPT_USER_AGENT: cfg->user_agent = v; break;
         case OPT_HEALTH_PATH: cfg->health_path = v; break;
+        case OPT_USER_AGENT: {                /* Go appends its own name and version */
+            size_t len = strlen(v) + sizeof " packtrack-logger/" LOGGER_VERSION;
+            char *ua = (char *)xmalloc(len);
+            snprintf(ua, len, "%s packtrack-logger/%s", v, LOGGER_VERSION);
+            cfg->user_agent = ua;
+            break;
+        }
+        case OPT_IDEM_KEY: {
+            const char *q;
+            for (q = v; *q; q++) if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e) break;
+            if (*q || strlen(v) > 255) return fail(EXIT_ARGS, "%s: an Idempotency-Key is 1 to 255 printable ASCII characters, no spaces", src(j));
+            cli_idem_key = v;
+            break;
+        }
         case OPT_GZIP:
-            if (parse_bool(v, &b)) return fail(EXIT_ARGS, "--gzip: \"%s\" is not a boolean", v);
+            if (parse_bool(v, &b)) return fail(EXIT_ARGS, "%s: \"%s\" is not a boolean", src(j), v);
             cfg->enable_gzip = b;
             break;
         case OPT_RETRIES:
-            if (parse_int(v, 0, 1000, &n)) return fail(EXIT_ARGS, "--retries: \"%s\" is not a count 0..1000", v);
-            cfg->max_retries = n == 0 ? PT_RETRIES_NONE : n;
+            if (parse_int(v, 0, 1000, &n)) return fail(EXIT_ARGS, "%s: \"%s\" is not a request count 0..1000", src(j), v);
+            cli_attempts = n == 0 ? 3 : n;    /* Go: 0 means the default, 3 */
             break;
         case OPT_BATCH_SIZE:
         case OPT_QUEUE_CAPACITY:
-            if (parse_int(v, 1, 100000000, &n)) return fail(EXIT_ARGS, "--%s: \"%s\" is not a positive count", opts[j].flag, v);
+            if (parse_int(v, 1, 100000000, &n)) return fail(EXIT_ARGS, "%s: \"%s\" is not a positive count", src(j), v);
             if (j == OPT_BATCH_SIZE) cfg->batch_size = n; else cfg->queue_capacity = n;
             break;
         case OPT_TIMEOUT:
         case OPT_FLUSH_INTERVAL:
-            if (parse_duration_ms(v, 1, &n)) return fail(EXIT_ARGS, "--%s: \"%s\" is not a duration (e.g. 10s, 250ms)", opts[j].flag, v);
-            if (j == OPT_TIMEOUT) cfg->timeout_ms = n; else cfg->flush_interval_ms = n;
-            break;
         case OPT_BACKOFF_INITIAL:
         case OPT_BACKOFF_MAX:
-            if (parse_duration_ms(v, 0, &n)) return fail(EXIT_ARGS, "--%s: \"%s\" is not a duration (e.g. 100ms)", opts[j].flag, v);
-            if (n == 0) n = 1;               /* 0 means "default" to pt_config */
-            if (j == OPT_BACKOFF_INITIAL) cfg->backoff_base_ms = n; else cfg->backoff_max_ms = n;
+            if (parse_duration_ms(v, 0, &n)) return fail(EXIT_ARGS, "%s: \"%s\" is not a duration (e.g. 10s, 250ms, 1m30s)", src(j), v);
+            if (n == 0) break;                /* Go: 0 means the default */
+            if (j == OPT_TIMEOUT) cfg->timeout_ms = n;
+            else if (j == OPT_FLUSH_INTERVAL) cfg->flush_interval_ms = n;
+            else if (j == OPT_BACKOFF_INITIAL) cli_backoff_initial_ms = n;
+            else cli_backoff_max_ms = n;
             break;
         case OPT_JITTER: {
             char *end;
             double x;
-            if (!parse_bool(v, &b)) { cfg->disable_jitter = !b; break; }
+            if (!parse_bool(v, &b)) { cli_jitter = b ? 0.2 : 0; break; }   /* the library's PACKTRACK_JITTER also takes a boolean */
             x = strtod(v, &end);
-            if (*end || !(x >= 0 && x <= 1)) return fail(EXIT_ARGS, "--jitter: \"%s\" is not a fraction 0..1", v);
-            cfg->disable_jitter = x == 0;
+            if (end == v || *end || !(x >= 0 && x <= 1)) return fail(EXIT_ARGS, "%s: \"%s\" is not a fraction 0..1", src(j), v);
+            cli_jitter = x;
             break;
         }
         default: break;
         }
     }
+    /* Sync sends run one request per call; the retries are the tool's (send_with_retries). */
+    cfg->max_retries = PT_RETRIES_NONE;
+    cfg->backoff_base_ms = cli_backoff_initial_ms;
+    cfg->backoff_max_ms = cli_backoff_max_ms < cli_backoff_initial_ms ? cli_backoff_initial_ms : cli_backoff_max_ms;
+    cfg->disable_jitter = cli_jitter == 0;
     /* An explicit --gzip compresses every body, however small. */
     if (cfg->enable_gzip) cfg->compress_min_bytes = 1;
     if (verbose) { cfg->logger = on_log; cfg->log_level = PT_LOG_DEBUG; }
     return EXIT_OK;
 }
+
+/* ---- the transport hook: the built-in (or curl) transport, with the
+   Idempotency-Key of the request being retried pinned, and no
+   X-PackTrack-Key for a --health probe made without a key. Sync mode only
+   (one request at a time, on this thread). ---------------------------------- */
+static const char *hook_key;      /* Idempotency-Key for the current request, NULL = the library's */
+static int hook_no_api_key;
+static pt__conn hook_conn;        /* one kept-alive connection */
+static int hook_conn_used;
+static pt_result cli_http(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt_http_header h[16];
+    pt_http_request r = *req;
+    size_t i, n = 0;
+    (void)user;
+    for (i = 0; i < req->header_count && n < 14; i++) {
+        if (hook_key && ieq(req->headers[i].name, "Idempotency-Key")) continue;
+        if (hook_no_api_key && ieq(req->headers[i].name, "X-PackTrack-Key")) continue;
+        h[n++] = req->headers[i];
+    }
+    if (hook_key) { h[n].name = "Idempotency-Key"; h[n++].value = hook_key; }
+    r.headers = h;
+    r.header_count = n;
+    if (!hook_conn_used) { pt__conn_init(&hook_conn); hook_conn_used = 1; }
+#if defined(PACKTRACK_USE_CURL)
+    return pt__http_curl(&r, resp, &hook_conn);
+#else
+    return pt__http_builtin(&r, resp, &hook_conn);
+#endif
+}
+static void hook_release(void) { if (hook_conn_used) { pt__conn_release(&hook_conn); hook_conn_used = 0; } }
 
 /* Exit code for a failed SDK call. */
 static int exit_for(pt_result r, const pt_error *err) {
@@ -714,7 +837,7 @@ static int exit_for(pt_result r, const pt_error *err) {
 /* pt_client_new refuses bad configuration: that is a bad argument. */
 static int new_failed(pt_result r) { return r == PT_ERR_NO_MEMORY || r == PT_ERR_THREAD ? EXIT_SDK : EXIT_ARGS; }
 static int report_error(const char *what, pt_result r, const pt_error *err) {
-    fprintf(stderr, "packtrack-logger: %s: %s: %s (HTTP %d, %d attempt(s), %s)\n", what, pt_strerror(r),
+    fprintf(stderr, "packtrack-logger: %s: %s: %s (HTTP %d, %d request(s), %s)\n", what, pt_strerror(r),
             err->message[0] ? err->message : "-", err->http_status, err->attempts, err->retryable ? "retryable" : "not retryable");
     if (err->body_head[0]) fprintf(stderr, "packtrack-logger: response body: %s\n", err->body_head);
     return exit_for(r, err);
@@ -800,28 +923,95 @@ static int health_probe(pt_client *cl) {
     return EXIT_OK;
 }
 
+/* ---- sync sends, with the Go CLI's retry policy ------------------------------ */
+static uint64_t rng_state;
+static double rand01(void) {                  /* xorshift64*, [0, 1) */
+    if (!rng_state) rng_state = (uint64_t)pt_now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(size_t)&rng_state ^ 0x2545F4914F6CDD1Dull;
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+/* The wait before retry k (1-based): min(initial * 2^(k-1), max), spread
+   uniformly over [d * (1 - jitter), d * (1 + jitter)]. */
+static int64_t backoff_ms(int k) {
+    double d = cli_backoff_initial_ms;
+    int i;
+    for (i = 1; i < k && d < cli_backoff_max_ms; i++) d *= 2;
+    if (d > cli_backoff_max_ms) d = cli_backoff_max_ms;
+    if (cli_jitter > 0) d = d * (1 - cli_jitter) + rand01() * d * 2 * cli_jitter;
+    return (int64_t)(d + 0.5);
+}
+static void sleep_ms(int64_t ms) {
+    int64_t end = pt_now_ms() + ms;
+    while (pt_now_ms() < end) pt__sleep_ms((int)PT__MIN(end - pt_now_ms(), (int64_t)50));
+}
+
+/* One request (pt_ingest for one event, else pt_ingest_batch) sent up to
+   cli_attempts times, each time with the same Idempotency-Key. */
+static pt_result send_with_retries(pt_client *cl, const pt_event *ev, size_t n, pt_error *err) {
+    char key[37];
+    int attempt;
+    pt_result r = PT_OK;
+    if (cli_idem_key) hook_key = cli_idem_key;
+    else { pt__uuid4(key); key[36] = 0; hook_key = key; }
+    for (attempt = 1; attempt <= cli_attempts; attempt++) {
+        int64_t wait;
+        r = n == 1 ? pt_ingest(cl, ev, err) : pt_ingest_batch(cl, ev, n, err);
+        if (r == PT_OK || !err->retryable) break;
+        if (attempt == cli_attempts) {
+            if (cli_attempts > 1) {
+                char m[sizeof err->message];
+                if (r == PT_ERR_HTTP) snprintf(m, sizeof m, "server answered HTTP %d to all %d requests", err->http_status, attempt);
+                else snprintf(m, sizeof m, "all %d requests failed; the last: %.200s", attempt, err->message);
+                memcpy(err->message, m, sizeof m);
+                r = PT_ERR_RETRIES_EXHAUSTED;
+            }
+            break;
+        }
+        wait = backoff_ms(attempt);
+        if (err->retry_after_ms > wait) wait = err->retry_after_ms;
+        say("request %d of %d failed (%s, HTTP %d); retry in %lld ms", attempt, cli_attempts, pt_strerror(r), err->http_status, (long long)wait);
+        sleep_ms(wait);
+    }
+    err->attempts = attempt > cli_attempts ? cli_attempts : attempt;
+    hook_key = NULL;
+    return r;
+}
+
+/* Events l[i..] that go in one request: up to batch_size events and
+   batch_max_bytes of JSON, at least one. */
+static size_t chunk_at(const ev_list *l, size_t i, int max_n, size_t max_bytes, size_t *bytes) {
+    size_t k = 0;
+    *bytes = 2;
+    while (i + k < l->n && (int)k < max_n && (k == 0 || *bytes + l->json_len[i + k] + 1 <= max_bytes)) *bytes += l->json_len[i + k++] + 1;
+    return k;
+}
+static size_t count_requests(pt_client *cl, const ev_list *l) {
+    const pt_config *rc = pt_client_config(cl);
+    size_t i = 0, nreq = 0, bytes;
+    if (l->n == 1) return 1;
+    while (i < l->n) { i += chunk_at(l, i, rc->batch_size, rc->batch_max_bytes, &bytes); nreq++; }
+    return nreq;
+}
+
 static int send_sync(pt_client *cl, ev_list *l) {
     const pt_config *rc = pt_client_config(cl);
-    size_t i = 0, sent = 0, max_bytes = rc->batch_max_bytes;
-    int max_n = rc->batch_size;
+    size_t i = 0, sent = 0;
     pt_error err;
     pt_result r;
     if (l->n == 1) {
-        r = pt_ingest(cl, &l->ev[0], &err);
+        r = send_with_retries(cl, &l->ev[0], 1, &err);
         if (r != PT_OK) return report_error("ingest failed", r, &err);
-        say("sent 1 event (HTTP %d, %d attempt(s))", err.http_status, err.attempts);
+        say("sent 1 event (HTTP %d, %d request(s))", err.http_status, err.attempts);
         return EXIT_OK;
     }
     while (i < l->n) {
-        size_t k = 0, bytes = 2;
-        /* A chunk: up to batch_size events and batch_max_bytes of JSON (at least one event). */
-        while (i + k < l->n && (int)k < max_n && (k == 0 || bytes + l->json_len[i + k] + 1 <= max_bytes)) bytes += l->json_len[i + k++] + 1;
-        r = pt_ingest_batch(cl, &l->ev[i], k, &err);
+        size_t bytes, k = chunk_at(l, i, rc->batch_size, rc->batch_max_bytes, &bytes);
+        r = send_with_retries(cl, &l->ev[i], k, &err);
         if (r != PT_OK) {
             if (sent) fprintf(stderr, "packtrack-logger: %lu of %lu events were delivered before the failure\n", (unsigned long)sent, (unsigned long)l->n);
             return report_error("batch ingest failed", r, &err);
         }
-        say("sent %lu events, %lu bytes of JSON (HTTP %d, %d attempt(s))", (unsigned long)k, (unsigned long)bytes, err.http_status, err.attempts);
+        say("sent %lu events, %lu bytes of JSON (HTTP %d, %d request(s))", (unsigned long)k, (unsigned long)bytes, err.http_status, err.attempts);
         i += k; sent += k;
     }
     say("delivered %lu events", (unsigned long)sent);
@@ -865,84 +1055,117 @@ static int send_async(pt_client *cl, ev_list *l, int close_ms) {
     return EXIT_OK;
 }
 
+/* Reads --file/--stdin into events. */
+static int read_input(ev_list *events) {
+    const char *why, *name = val[OPT_FILE] && strcmp(val[OPT_FILE], "-") != 0 ? val[OPT_FILE] : NULL;
+    char *buf;
+    size_t n = 0;
+    int rc;
+    if (name) {
+        FILE *f = fopen(name, "rb");
+        if (!f) return fail(EXIT_INPUT, "cannot open %s: %s", name, strerror(errno));
+        buf = read_all(f, &n);
+        if (!buf) rc = fail(EXIT_INPUT, "cannot read %s: %s", name, strerror(errno));
+        fclose(f);
+        if (!buf) return rc;
+    } else {
+        buf = read_all(stdin, &n);
+        if (!buf) return fail(EXIT_INPUT, "cannot read standard input: %s", strerror(errno));
+    }
+    say("read %lu bytes from %s", (unsigned long)n, name ? name : "standard input");
+    why = parse_input(buf, n, on(OPT_NDJSON), events);
+    free(buf);
+    if (why) return fail(EXIT_INPUT, "input error: %s", why);
+    if ((rc = validate(events, 1)) != EXIT_OK) return rc;
+    /* Nothing to send is a mistake worth a non-zero exit (an empty file, a
+       producer that wrote nothing), not a silent success. */
+    if (!events->n) return fail(EXIT_INPUT, "input error: no events in %s (%s)", name ? name : "standard input",
+                                n ? "only blank lines or an empty array" : "it is empty");
+    say("%lu event(s) in the input", (unsigned long)events->n);
+    return EXIT_OK;
+}
+
+/* The pipeline retries by time, not by count: give it the sum of the waits
+   --retries allows (each at its longest), plus time for the failed requests
+   themselves to come back. Returns the close deadline. */
+static int async_budget(pt_config *cfg) {
+    int64_t budget = 0, close_ms;
+    int k, retries = cli_attempts - 1;
+    for (k = 1; k <= retries; k++) budget += backoff_ms(k) + (int64_t)((double)backoff_ms(k) * cli_jitter);
+    budget += (int64_t)retries * 200;    /* a loaded machine can take tens of ms per round trip */
+    cfg->retry_max_elapsed_ms = budget > 0 ? budget : 1;
+    cfg->breaker_threshold = 1000000;    /* a one-shot run has no use for a 30 s breaker cool-down */
+    close_ms = budget + (int64_t)cli_attempts * (cfg->timeout_ms ? cfg->timeout_ms : 15000) + 2000;
+    return close_ms < 5000 ? 5000 : close_ms > INT_MAX ? INT_MAX : (int)close_ms;
+}
+
 static int run(int argc, char **argv) {
     pt_config cfg;
     pt_client *cl = NULL;
     pt_error err;
     pt_result r;
     ev_list events;
-    int rc, dry, from_input, close_ms = 0;
+    int rc, dry, from_input, health, async, close_ms = 0;
     memset(&cfg, 0, sizeof cfg);
     memset(&events, 0, sizeof events);
 
     if ((rc = parse_args(argc, argv)) != EXIT_OK) return rc;
     verbose = on(OPT_VERBOSE);
-    if ((r = pt_config_from_env(&cfg, &err)) != PT_OK) return fail(EXIT_ARGS, "environment: %s", err.message);
+    /* Not pt_config_from_env(): the Go CLI's PACKTRACK_RETRIES and
+       PACKTRACK_JITTER mean something else than the library's, and a variable
+       that a flag replaces must not be parsed at all. */
     if ((rc = apply_config(&cfg)) != EXIT_OK) return rc;
     dry = on(OPT_DRY_RUN);
+    health = on(OPT_HEALTH);
+    async = on(OPT_ASYNC) && !health;
     from_input = val[OPT_FILE] != NULL || on(OPT_STDIN);
 
-    if (on(OPT_HEALTH) || on(OPT_HEALTH_ENABLE)) { if (!cfg.health_path) cfg.health_path = "/api/health"; }
+    if (health || on(OPT_HEALTH_ENABLE)) { if (!cfg.health_path) cfg.health_path = "/api/health"; }
     else cfg.health_path = NULL;      /* no probe unless asked for */
     say("base url: %s", cfg.base_url ? cfg.base_url : PT_DEFAULT_BASE_URL);
-    if (cfg.api_key && *cfg.api_key) say("key: set (%lu chars)", (unsigned long)strlen(cfg.api_key));
+    if (cfg.api_key) say("key: set (%lu chars)", (unsigned long)strlen(cfg.api_key));
     else say("key: not set");
+    say("requests: at most %d per send; timeout %d ms; backoff %d ms doubling to %d ms, jitter +-%.2f",
+        cli_attempts, cfg.timeout_ms, cli_backoff_initial_ms, cli_backoff_max_ms, cli_jitter);
+    if (async && cli_idem_key)
+        return fail(EXIT_ARGS, "%s cannot be used with --async: the pipeline cuts the batches and gives each its own key", src(OPT_IDEM_KEY));
+#if !defined(PACKTRACK_USE_CURL)
+    if (!dry && !strncmp(cfg.base_url ? cfg.base_url : PT_DEFAULT_BASE_URL, "https:", 6))
+        return fail(EXIT_ARGS, "https:// needs a build with -DPACKTRACK_USE_CURL (and -lcurl); this one speaks http:// only");
+#endif
 
-    if (on(OPT_HEALTH)) {
+    if (health) {
         cfg.manual_mode = 1;
+        cfg.http = cli_http;
+        if (!cfg.api_key) { cfg.api_key = "-"; hook_no_api_key = 1; }   /* the probe goes out without a key */
         if ((r = pt_client_new(&cfg, &cl, &err)) != PT_OK) return fail(new_failed(r), "%s", err.message);
-        say("health: GET %s", cfg.health_path);
+        say("health: GET %s%s", cfg.health_path, hook_no_api_key ? " (no API key)" : "");
         rc = health_probe(cl);
         if (rc == EXIT_OK) printf("healthy\n");
         pt_close(cl, 1000, NULL);
         pt_client_free(cl);
+        hook_release();
         return rc;
     }
     if (!dry) {
-        if (!cfg.api_key || !*cfg.api_key) return fail(EXIT_ARGS, "missing --api-key or PACKTRACK_API_KEY");
-        if (on(OPT_ASYNC)) {
-            /* The pipeline retries by time, not by count: give it the sum of the backoff caps. */
-            int retries = cfg.max_retries == 0 ? 3 : cfg.max_retries < 0 ? 0 : cfg.max_retries, k;
-            int64_t base = cfg.backoff_base_ms ? cfg.backoff_base_ms : 100, cap = cfg.backoff_max_ms ? cfg.backoff_max_ms : 10000, budget = 0;
-            for (k = 0; k < retries; k++) { budget += base < cap ? base : cap; base *= 2; if (base > cap) base = cap; }
-            /* plus time for each failed request itself to come back (a loaded
-               machine can take tens of ms per round trip), so --retries N
-               means at least N retries against a fast-failing server */
-            budget += (int64_t)retries * 200;
-            cfg.retry_max_elapsed_ms = budget > 0 ? budget : 1;
-            cfg.breaker_threshold = 1000000;   /* a one-shot run has no use for a 30 s breaker cool-down */
-            close_ms = (int)(budget + (int64_t)(retries + 1) * (cfg.timeout_ms ? cfg.timeout_ms : 10000) + 2000);
-            if (close_ms < 5000) close_ms = 5000;
-        } else cfg.manual_mode = 1;      /* sync only: no flush thread needed */
+        if (!cfg.api_key) return fail(EXIT_ARGS, "missing --api-key or PACKTRACK_API_KEY");
+        if (async) close_ms = async_budget(&cfg);
+        else { cfg.manual_mode = 1; cfg.http = cli_http; }   /* sync only: no flush thread needed */
         if ((r = pt_client_new(&cfg, &cl, &err)) != PT_OK) return fail(new_failed(r), "%s", err.message);
-        say("mode: %s; timeout %d ms; retries %d; gzip %s", on(OPT_ASYNC) ? "async" : "sync", pt_client_config(cl)->timeout_ms,
-            pt_client_config(cl)->max_retries < 0 ? 0 : pt_client_config(cl)->max_retries, cfg.enable_gzip ? "on" : "off");
+        say("mode: %s; gzip %s", async ? "async" : "sync", cfg.enable_gzip ? "on" : "off");
     }
 
     if (from_input) {
-        const char *why;
-        char *buf;
-        size_t n = 0;
-        int nd = on(OPT_NDJSON);
-        if (val[OPT_FILE] && strcmp(val[OPT_FILE], "-") != 0) {
-            FILE *f = fopen(val[OPT_FILE], "rb");
-            if (!f) { rc = fail(EXIT_INPUT, "cannot open %s: %s", val[OPT_FILE], strerror(errno)); goto done; }
-            buf = read_all(f, &n);
-            if (!buf) rc = fail(EXIT_INPUT, "cannot read %s: %s", val[OPT_FILE], strerror(errno));
-            fclose(f);
-            if (!buf) goto done;
-            say("read %lu bytes from %s", (unsigned long)n, val[OPT_FILE]);
-        } else {
-            buf = read_all(stdin, &n);
-            if (!buf) { rc = fail(EXIT_INPUT, "cannot read standard input: %s", strerror(errno)); goto done; }
-            say("read %lu bytes from standard input", (unsigned long)n);
+        if ((rc = read_input(&events)) != EXIT_OK) goto done;
+        if (cli_idem_key && !dry) {
+            size_t nreq = count_requests(cl, &events);
+            if (nreq > 1) {
+                rc = fail(EXIT_ARGS, "%s names one request, but these %lu events need %lu requests (--batch-size %d): "
+                          "raise --batch-size or leave the key out (each request then gets its own)",
+                          src(OPT_IDEM_KEY), (unsigned long)events.n, (unsigned long)nreq, pt_client_config(cl)->batch_size);
+                goto done;
+            }
         }
-        why = parse_input(buf, n, nd, &events);
-        free(buf);
-        if (why) { rc = fail(EXIT_INPUT, "input error: %s", why); goto done; }
-        if ((rc = validate(&events, 1)) != EXIT_OK) goto done;
-        say("%lu event(s) in the input", (unsigned long)events.n);
-        if (!events.n) { say("nothing to send"); goto done; }
     } else {
         if ((rc = event_from_flags(&events)) != EXIT_OK) goto done;
         if ((rc = validate(&events, 0)) != EXIT_OK) goto done;
@@ -960,10 +1183,11 @@ static int run(int argc, char **argv) {
         goto done;
     }
     if (on(OPT_HEALTH_ENABLE) && (rc = health_probe(cl)) != EXIT_OK) goto done;
-    if (on(OPT_ASYNC)) { rc = send_async(cl, &events, close_ms); pt_client_free(cl); cl = NULL; }
+    if (async) { rc = send_async(cl, &events, close_ms); pt_client_free(cl); cl = NULL; }
     else rc = send_sync(cl, &events);
 done:
     if (cl) { pt_close(cl, 1000, NULL); pt_client_free(cl); }
+    hook_release();
     return rc;
 }
 

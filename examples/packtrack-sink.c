@@ -582,7 +582,7 @@ int main(int argc, char **argv) {
         if (g_signal) break;
         if (should_stop()) break;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if (duration >= 0 && (double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration) break;
+        if (duration >= 0 && (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= duration) break;
         if (poll(&p, 1, 100) > 0) {
             int fd = accept(lfd, NULL, NULL);
             pthread_t th;

@@ -8,6 +8,7 @@ struct addrinfo;
 static int th_getaddrinfo(const char *host, const char *port, const struct addrinfo *hints, struct addrinfo **res);
 #define PT__GETADDRINFO th_getaddrinfo
 #include "../packtrack.h"
+#include <netdb.h>      /* EAI_* for th_getaddrinfo, also when PACKTRACK_NO_SOCKETS leaves it out of packtrack.h */
 #include "pt_test.h"
 #include "test_server.c"
 #include "test_util.h"
@@ -16,10 +17,15 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_http.c"
 #include "test_ingest.c"
 #include "test_pipeline.c"
+#include "test_schedule.c"
 #include "test_transport.c"
+#if !defined(PACKTRACK_NO_SPOOL)   /* the mutants of tests/mutants/build_*.mut build without it */
 #include "test_spool.c"
+#endif
+#include "test_build.c"
 #include "test_cli.c"
 #include "test_hostile.c"
+#include "test_api.c"
 #include "test_recovery.c"
 
 #include <time.h>
@@ -33,10 +39,15 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
+#if !defined(PACKTRACK_NO_SPOOL)
     PT_SUITE_ENTRY(spool_tests),
+#endif
+    PT_SUITE_ENTRY(build_tests),
     PT_SUITE_ENTRY(cli_tests),
     PT_SUITE_ENTRY(hostile_tests),
+    PT_SUITE_ENTRY(api_tests),
     PT_SUITE_ENTRY(recovery_tests),
 };
 
@@ -59,7 +70,9 @@ static void pt_t_watchdog(int sig) {
 int main(int argc, char **argv) {
     int passed = 0, failed = 0, skipped = 0, a;
     size_t s, i;
+#if !defined(PACKTRACK_NO_SPOOL)
     if (argc > 1 && strcmp(argv[1], "--spool-crash-child") == 0) return ts_crash_child(argc, argv);
+#endif
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGALRM, pt_t_watchdog);
     for (s = 0; s < sizeof pt_suites / sizeof pt_suites[0]; s++) {

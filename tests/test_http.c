@@ -191,7 +191,7 @@ PT_TEST(http_idle_connection_closed_by_server_is_replaced) {
     PT_REQUIRE(c);
     PT_CHECK_EQ(th_send(c, &err), PT_OK);
     pts_drop_connections(s);          /* the server closes the idle keep-alive connection */
-    tu_sleep_ms(50);
+    PT_CHECK(pts_wait_closed(s, 1, 5000));
     PT_CHECK_EQ(th_send(c, &err), PT_OK);
     PT_CHECK_EQ(err.attempts, 1);     /* no attempt charged for the stale connection */
     PT_CHECK_EQ(pts_connection_count(s), 2);
@@ -346,7 +346,7 @@ PT_TEST(http_builtin_resolve_is_bounded_by_deadlines) {
     cfg.flush_interval_ms = 1;
     pt_close(c, 100, NULL); pt_client_free(c); c = NULL;
     PT_REQUIRE(pt_client_new(&cfg, &c, NULL) == PT_OK);
-    PT_CHECK_EQ(pt_track_json(c, "{\"message\":\"x\"}", 15), PT_OK);
+    PT_CHECK_EQ(pt_track_json(c, TU_EV_JSON("x"), strlen(TU_EV_JSON("x"))), PT_OK);
     for (i = 0; i < 200 && th_hung_now() < 2; i++) tu_sleep_ms(5);
     PT_CHECK(th_hung_now() >= 1);
     t0 = pt_now_ms();

@@ -36,7 +36,7 @@ static void tj_docs_check(void) {
     int bad;
     for (i = 0; i < tj_ndocs; i++) PT_CHECK_MSG(strchr(tj_docs[i], '\n') == NULL, "raw newline in a document: %.120s", tj_docs[i]);
     bad = tu_python_json_check((const char *const *)tj_docs, tj_ndocs);
-    if (bad < 0) fprintf(stderr, "    note: python3 unavailable, independent JSON check skipped\n");
+    if (bad < 0) tu_python_missing();
     else PT_CHECK_MSG(bad == 0, "python rejected %d of %lu documents", bad, (unsigned long)tj_ndocs);
     for (i = 0; i < tj_ndocs; i++) free(tj_docs[i]);
     free(tj_docs);
@@ -1042,8 +1042,9 @@ PT_TEST(json_track_json) {
     pt_error err;
     tj_capture cap;
     size_t i;
-    const char *in = "{ \"k\" : \"q\\\" x : y\\n\" ,\n \"z\" :\t[ 1 , 2 , { \"s p\" : \"  \" } ],\r\n \"w\":\"\\\\\" }";
-    const char *want = "{\"k\":\"q\\\" x : y\\n\",\"z\":[1,2,{\"s p\":\"  \"}],\"w\":\"\\\\\"}";
+    /* every required field (pt_track_json checks them), then hostile whitespace */
+    const char *in = "{ \"source\":{ \"system\" : \"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\", \"id\":\"i\"},\"severity\":\"info\",\"status\":\"ok\",\"message\":\"m\",\"k\" : \"q\\\" x : y\\n\" ,\n \"z\" :\t[ 1 , 2 , { \"s p\" : \"  \" } ],\r\n \"w\":\"\\\\\" }";
+    const char *want = "{\"source\":{\"system\":\"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\",\"id\":\"i\"},\"severity\":\"info\",\"status\":\"ok\",\"message\":\"m\",\"k\":\"q\\\" x : y\\n\",\"z\":[1,2,{\"s p\":\"  \"}],\"w\":\"\\\\\"}";
     memset(&cap, 0, sizeof cap);
     /* the minifier on its own */
     {
@@ -1059,7 +1060,12 @@ PT_TEST(json_track_json) {
     PT_REQUIRE(pt_client_new(&cfg, &c, &err) == PT_OK);
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
         PT_CHECK_MSG(pt_track_json(c, bad[i], strlen(bad[i])) == PT_ERR_INVALID_JSON, "accepted #%lu: %s", (unsigned long)i, bad[i]);
-    PT_CHECK_EQ(pt_track_json(c, "{}x", 2), PT_OK);                 /* len bounds it */
+    PT_CHECK_EQ(pt_track_json(c, "{}x", 2), PT_ERR_MISSING_FIELD);  /* len bounds it; then no required field */
+    {
+        const char *min = "{\"source\":{\"system\":\"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\",\"id\":\"i\"},"
+                          "\"severity\":\"warn\",\"status\":\"ok\",\"message\":\"{}\"}x";
+        PT_CHECK_EQ(pt_track_json(c, min, strlen(min) - 1), PT_OK);  /* len bounds it */
+    }
     PT_CHECK_EQ(pt_track_json(c, "{}\0", 3), PT_ERR_INVALID_JSON);  /* an embedded NUL is garbage */
     PT_CHECK_EQ(pt_track_json(c, NULL, 3), PT_ERR_INVALID_ARG);
     PT_CHECK_EQ(pt_track_json(c, in, strlen(in)), PT_OK);
@@ -1068,7 +1074,7 @@ PT_TEST(json_track_json) {
     PT_CHECK_EQ(pt_flush(c, 2000), PT_OK);
     PT_REQUIRE(cap.n >= 1);
     PT_CHECK_MSG(strstr(cap.bodies[0], want) != NULL, "body: %s", cap.bodies[0]);
-    PT_CHECK(strstr(cap.bodies[0], "{}") != NULL);
+    PT_CHECK(strstr(cap.bodies[0], "\"message\":\"{}\"}") != NULL);
     for (i = 0; i < (size_t)cap.n; i++) {
         PT_CHECK(pt__json_validate(cap.bodies[i], strlen(cap.bodies[i]), 0, NULL, NULL));
         PT_CHECK(cap.bodies[i][0] == '[');

@@ -342,7 +342,7 @@ PT_TEST(pipeline_idle_no_wakeups) {
     PT_CHECK_EQ(pt_flush(cl, 5000), PT_OK);
     tu_sleep_ms(100);                   /* let the worker reach its idle wait */
     a = tp_stats(cl);
-    tu_sleep_ms(1000);
+    tu_sleep_ms(3000);                  /* longer than the README's "0 wake-ups in 2 s": a 2 s timer shows */
     b = tp_stats(cl);
     PT_CHECK_EQ(b.wakeups, a.wakeups);
     PT_CHECK_EQ(b.pending, 0);
@@ -1595,7 +1595,7 @@ PT_TEST(pipeline_event_max_bytes) {
     pt_client *cl;
     pt_client_stats st;
     pt_close_report rep;
-    char big[1001], json[700];
+    char big[1001], json[800];
     PT_REQUIRE(s);
     cfg = tp_cfg(s, 0);
     cfg.event_max_bytes = 512;
@@ -1603,11 +1603,16 @@ PT_TEST(pipeline_event_max_bytes) {
     PT_REQUIRE(cl);
     memset(big, 'x', 1000); big[1000] = 0;
     PT_CHECK_EQ(tp_track_msg(cl, "mx", 0, big, PT_SEVERITY_UNSET), PT_ERR_TOO_LARGE);
-    memset(json, ' ', sizeof json);
-    memcpy(json, "{\"a\":\"", 6);
-    memset(json + 6, 'y', 600);
-    memcpy(json + 606, "\"}", 2);
-    PT_CHECK_EQ(pt_track_json(cl, json, 608), PT_ERR_TOO_LARGE);
+    {   /* a complete event (pt_track_json checks the required fields first) */
+        static const char head[] = "{\"source\":{\"system\":\"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\",\"id\":\"i\"},"
+                                   "\"severity\":\"info\",\"status\":\"ok\",\"message\":\"m\",\"a\":\"";
+        size_t hl = sizeof head - 1;
+        memset(json, ' ', sizeof json);
+        memcpy(json, head, hl);
+        memset(json + hl, 'y', 600);
+        memcpy(json + hl + 600, "\"}", 2);
+        PT_CHECK_EQ(pt_track_json(cl, json, hl + 602), PT_ERR_TOO_LARGE);
+    }
     PT_CHECK_EQ(tp_track(cl, "mx", 1), PT_OK);
     st = tp_stats(cl);
     PT_CHECK_EQ(st.tracked, 1);

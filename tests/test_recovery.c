@@ -240,8 +240,14 @@ static pt_client *tr_open_breaker(pts_server *s, int manual, tr_log *lg) {
     if (pt_client_new(&cfg, &cl, NULL) != PT_OK) return NULL;
     tr_track(cl, "fc", 0);
     end = pt_now_ms() + 5000;
-    while (pts_request_count(s) < 1 && pt_now_ms() < end) { if (manual) pt_pump(cl, 5); tu_sleep_ms(2); }
-    if (manual) pt_pump(cl, 5);
+    for (;;) {   /* until the client has seen the failure and opened the breaker */
+        pt_health_report h;
+        memset(&h, 0, sizeof h);
+        pt_health(cl, &h, NULL);
+        if (h.breaker == PT_BREAKER_OPEN || pt_now_ms() >= end) break;
+        if (manual) pt_pump(cl, 5);
+        tu_sleep_ms(2);
+    }
     pts_set_default(s, NULL);          /* ...and the server is back at once */
     return cl;
 }

@@ -28,10 +28,13 @@
  *             connection's n-th answer.  pts_set_refuse(s, on): close / re-open the
  *             listener on the same port.  pts_drop_connections(s): shut down all open
  *             connections.  pts_set_require_header(s, name, value|NULL): count misses.
- * Inspection  pts_request_count, pts_connection_count, pts_header_failures,
- *             pts_wait_requests(s, n, ms); pts_get_request(s, i, &r) + pts_request_free
+ * Inspection  pts_request_count, pts_connection_count, pts_connections_closed,
+ *             pts_header_failures, pts_wait_requests(s, n, ms), pts_wait_closed(s, n, ms)
+ *             (n connections closed on the server's side: "the close has arrived"); pts_get_request(s, i, &r) + pts_request_free
  *             + pts_header(&r, name, buf, cap) for the first 4096 requests (bodies kept
- *             up to 256 MiB in total; later records have body_dropped = 1).
+ *             up to 256 MiB in total; later records have body_dropped = 1); each record
+ *             has t_ms, the monotonic time it was fully read (pts_request_time(s, i)),
+ *             so tests measure retry schedules at the server.
  * Events      each "idempotency_key":"<v>" in a decoded body is counted when the
  *             request is answered 2xx in a well-formed mode (NORMAL, CHUNKED,
  *             CLOSE_DELIMITED, SLOW_DRIP, HUGE_BODY, HUGE_BODY_CHUNKED), just BEFORE
@@ -140,6 +143,7 @@ typedef struct pts_request {   /* deep copy owned by the caller: pts_request_fre
   int status_sent;        /* status answered (0 if none) */
   int chunked;            /* request used Transfer-Encoding: chunked */
   int body_dropped;       /* body not stored (record body budget exhausted) */
+  long long t_ms;         /* when the request was fully read (monotonic ms, pts_now_ms) */
 } pts_request;
 
 typedef struct pts_server pts_server;
@@ -192,7 +196,7 @@ struct pts_server {
   size_t max_body;
   int max_body_status, close_after, stall;
   char *req_name, *req_value;
-  int nreq, nconn, header_failures;
+  int nreq, nconn, nclosed, header_failures;
   unsigned gen; /* bumped by pts_reset: answers to older requests are not recorded */
   long events, events_seen;
   pts_request *recs;
@@ -991,6 +995,7 @@ PTS_FN int pts_record_add(pts_server *s, pts_conn *c, const pts_in *in) { /* loc
   r->gzip_ok = in->gzip_ok;
   r->chunked = in->chunked;
   r->conn_id = c->id;
+  r->t_ms = pts_now_ms();
   return s->nrecs++;
 }
 
@@ -1084,6 +1089,8 @@ PTS_FN void *pts_conn_main(void *arg) {
   close(c->fd);
   c->fd = -1;
   c->done = 1;
+  s->nclosed++;
+  pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
   free(c->buf);
   c->buf = NULL;
@@ -1306,7 +1313,7 @@ PTS_FN void pts_reset(pts_server *s) {
   pts_clear_rules(s);
   pts_clear_records(s);
   pts_map_clear(s);
-  s->nreq = s->nconn = s->header_failures = 0;
+  s->nreq = s->nconn = s->nclosed = s->header_failures = 0;
   s->events = s->events_seen = 0;
   s->gen++;
   if (s->want_refuse || s->refused) pts_refuse_locked(s, 0);
@@ -1428,6 +1435,7 @@ PTS_FN void pts_drop_connections(pts_server *s) {
   PTS_FN type name(pts_server *s) { type v; PTS_LOCKED(s, v = (type)(expr)); return v; }
 PTS_GETTER(int, pts_request_count, s->nreq)
 PTS_GETTER(int, pts_connection_count, s->nconn)
+PTS_GETTER(int, pts_connections_closed, s->nclosed)
 PTS_GETTER(int, pts_header_failures, s->header_failures)
 PTS_GETTER(long, pts_events_received, s->events)
 PTS_GETTER(long, pts_events_seen, s->events_seen)
@@ -1462,6 +1470,15 @@ PTS_FN int pts_get_request(pts_server *s, int i, pts_request *out) {
   return 0;
 }
 
+/* Monotonic ms (pts_now_ms clock) at which request i was fully read; -1 if none. */
+PTS_FN long long pts_request_time(pts_server *s, int i) {
+  long long t = -1;
+  pthread_mutex_lock(&s->mu);
+  if (i >= 0 && i < s->nrecs) t = s->recs[i].t_ms;
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
 PTS_FN void pts_request_free(pts_request *r) {
   if (!r) return;
   free(r->headers);
@@ -1488,7 +1505,7 @@ PTS_FN int pts_wait_counter(pts_server *s, long n, int timeout_ms, int which) {
   int ok;
   pthread_mutex_lock(&s->mu);
   for (;;) {
-    long cur = which ? (long)s->nreq : s->events;
+    long cur = which == 2 ? (long)s->nclosed : which ? (long)s->nreq : s->events;
     struct timespec ts;
     if ((ok = cur >= n) != 0 || s->stopping || pts_now_ms() >= deadline) break;
     pts_abs_in(&ts, 20);
@@ -1500,6 +1517,8 @@ PTS_FN int pts_wait_counter(pts_server *s, long n, int timeout_ms, int which) {
 
 PTS_FN int pts_wait_events(pts_server *s, long n, int timeout_ms) { return pts_wait_counter(s, n, timeout_ms, 0); }
 PTS_FN int pts_wait_requests(pts_server *s, int n, int timeout_ms) { return pts_wait_counter(s, n, timeout_ms, 1); }
+/* Until n connections (since reset) are closed on the server's side (its FIN sent, the socket closed). */
+PTS_FN int pts_wait_closed(pts_server *s, int n, int timeout_ms) { return pts_wait_counter(s, n, timeout_ms, 2); }
 
 /* ================================================================ standalone */
 #ifdef PTS_MAIN

@@ -28,6 +28,10 @@ TU_UNUSED static pt_event tu_event(const char *message) {
     return ev;
 }
 
+/* A complete event as JSON text (pt_track_json checks the required fields). */
+#define TU_EV_JSON(msg) "{\"source\":{\"system\":\"s\"},\"workflow\":{\"id\":\"w\"},\"actor\":{\"type\":\"t\",\"id\":\"i\"}," \
+                        "\"severity\":\"info\",\"status\":\"ok\",\"message\":\"" msg "\"}"
+
 /* A config aimed at a test server, with short timeouts and backoff. */
 TU_UNUSED static pt_config tu_config(const char *url) {
     pt_config cfg;
@@ -42,6 +46,18 @@ TU_UNUSED static pt_config tu_config(const char *url) {
     return cfg;
 }
 
+/* The python3 the JSON cross-checks run: $PT_PYTHON3 if set (empty: none,
+   as on a machine without python3; tests/fresh_machine.sh uses this), else
+   /usr/bin/python3 (starts much faster than a version-manager shim), else
+   python3 from PATH. */
+#ifndef _WIN32
+TU_UNUSED static const char *tu_python_bin(void) {
+    const char *e = getenv("PT_PYTHON3");
+    if (e) return e;
+    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+#endif
+
 /* Checks each of n NUL-terminated documents with an independent JSON parser
    (python3's json module, strict: no NaN, no duplicate-free assumption).
    Returns the number of documents python rejected, or -1 if python3 is
@@ -52,7 +68,9 @@ TU_UNUSED static int tu_python_json_check(const char *const *docs, size_t n) {
     return -1;   /* no python3 (nor sh) on the Windows side */
 #else
     char path[] = "/tmp/pt_json_XXXXXX";
-    int fd = mkstemp(path), bad = -1;
+    int fd, bad = -1;
+    if (!tu_python_bin()[0]) return -1;
+    fd = mkstemp(path);
     FILE *f;
     size_t i;
     char cmd[512];
@@ -69,7 +87,7 @@ TU_UNUSED static int tu_python_json_check(const char *const *docs, size_t n) {
              "for line in open(sys.argv[1], encoding=\"utf-8\", errors=\"strict\"):\n"
              "    try: json.loads(line, parse_constant=no_const)\n"
              "    except Exception as e: bad+=1; sys.stderr.write(\"python rejects: %%r (%%s)\\n\" %% (line[:200], e))\n"
-             "sys.exit(min(bad,100))' %s", access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3", path);
+             "sys.exit(min(bad,100))' %s", tu_python_bin(), path);
     {
         int st = system(cmd);
         if (st != -1 && WIFEXITED(st)) bad = WEXITSTATUS(st);
@@ -79,7 +97,20 @@ TU_UNUSED static int tu_python_json_check(const char *const *docs, size_t n) {
     return bad;
 #endif
 }
-TU_UNUSED static int tu_python_ok(const char *doc) { const char *d[1]; d[0] = doc; return tu_python_json_check(d, 1) == 0; }
+/* A test whose independent check cannot run is not "ok": it ends as skipped
+   (its other checks still count; a failed one still fails it). */
+TU_UNUSED static void tu_python_missing(void) {
+    if (!pt_t_skipped) fprintf(stderr, "    skip: python3 not found: the independent JSON check did not run (Debian: python3)\n");
+    pt_t_skipped = 1;
+}
+/* 1 if python3 accepts every document, 0 if it rejects one, 1 with the test
+   marked skipped if python3 is missing. For PT_CHECK(tu_python_accepts(...)). */
+TU_UNUSED static int tu_python_accepts_all(const char *const *docs, size_t n) {
+    int bad = tu_python_json_check(docs, n);
+    if (bad < 0) { tu_python_missing(); return 1; }
+    return bad == 0;
+}
+TU_UNUSED static int tu_python_ok(const char *doc) { const char *d[1]; d[0] = doc; return tu_python_accepts_all(d, 1); }
 
 /* Sleep helper */
 TU_UNUSED static void tu_sleep_ms(int ms) { pt__sleep_ms(ms); }

@@ -315,6 +315,9 @@ PTF_FN int ptf_retry_after(const uint8_t *data, size_t size) {
    manual-mode client without a crash, and the client must close cleanly. */
 #include <unistd.h>
 #include <sys/stat.h>
+#if defined(PACKTRACK_NO_SPOOL)   /* a runner built without the spool (tests/mutants/build_*.mut) */
+PTF_FN int ptf_spool(const uint8_t *data, size_t size) { (void)data; (void)size; return 0; }
+#else
 static int ptf_spool_write(const char *path, const uint8_t *d, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
@@ -374,5 +377,6 @@ PTF_FN int ptf_spool(const uint8_t *data, size_t size) {
     }
     return 0;
 }
+#endif /* PACKTRACK_NO_SPOOL */
 
 #endif

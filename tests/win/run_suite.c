@@ -24,8 +24,10 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "../test_http.c"
 #include "../test_ingest.c"
 #include "../test_pipeline.c"
+#include "../test_schedule.c"
 #include "../test_transport.c"
 #include "../test_spool.c"
+#include "../test_api.c"
 
 #include <io.h>
 
@@ -35,8 +37,10 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(http_tests),
     PT_SUITE_ENTRY(ingest_tests),
     PT_SUITE_ENTRY(pipeline_tests),
+    PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
     PT_SUITE_ENTRY(spool_tests),
+    PT_SUITE_ENTRY(api_tests),
 };
 
 /* Per-test limit: far above any test's run time under wine (the slowest,

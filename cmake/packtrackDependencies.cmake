@@ -1,0 +1,58 @@
+# Finds the libraries the packtrack options need and lists them in
+# _pt_link_targets. Used by packtrack's own CMakeLists.txt and, installed next
+# to packtrackConfig.cmake, again by find_package(packtrack), with the
+# option values the package was built with.
+#   PACKTRACK_NO_THREADS off  -> Threads::Threads (not on Windows: Win32 threads)
+#   WIN32                     -> ws2_32 (Winsock)
+#   PACKTRACK_USE_CURL        -> CURL::libcurl
+#   PACKTRACK_USE_ZLIB        -> ZLIB::ZLIB
+#   PACKTRACK_USE_LIBDEFLATE  -> packtrack::libdeflate (an imported target made
+#                                here when libdeflate has no CMake package)
+if(_pt_in_config)
+  include(CMakeFindDependencyMacro)
+  macro(_pt_find)
+    find_dependency(${ARGV})
+  endmacro()
+else()
+  macro(_pt_find)
+    find_package(${ARGV} REQUIRED)
+  endmacro()
+endif()
+
+set(_pt_link_targets "")
+if(NOT PACKTRACK_NO_THREADS AND NOT WIN32)
+  set(THREADS_PREFER_PTHREAD_FLAG ON)
+  _pt_find(Threads)
+  list(APPEND _pt_link_targets Threads::Threads)
+endif()
+if(WIN32)
+  list(APPEND _pt_link_targets ws2_32)
+endif()
+if(PACKTRACK_USE_CURL)
+  _pt_find(CURL)
+  list(APPEND _pt_link_targets CURL::libcurl)
+endif()
+if(PACKTRACK_USE_ZLIB)
+  _pt_find(ZLIB)
+  list(APPEND _pt_link_targets ZLIB::ZLIB)
+endif()
+if(PACKTRACK_USE_LIBDEFLATE)
+  if(NOT TARGET packtrack::libdeflate)
+    find_path(PACKTRACK_LIBDEFLATE_INCLUDE_DIR libdeflate.h)
+    find_library(PACKTRACK_LIBDEFLATE_LIBRARY NAMES deflate libdeflate)
+    if(NOT PACKTRACK_LIBDEFLATE_INCLUDE_DIR OR NOT PACKTRACK_LIBDEFLATE_LIBRARY)
+      set(_pt_msg "packtrack: PACKTRACK_USE_LIBDEFLATE is on but libdeflate was not found (Debian: apt-get install libdeflate-dev; or set PACKTRACK_LIBDEFLATE_INCLUDE_DIR and PACKTRACK_LIBDEFLATE_LIBRARY)")
+      if(_pt_in_config)
+        set(packtrack_NOT_FOUND_MESSAGE "${_pt_msg}")
+        set(packtrack_FOUND FALSE)
+        return()
+      endif()
+      message(FATAL_ERROR "${_pt_msg}")
+    endif()
+    add_library(packtrack::libdeflate UNKNOWN IMPORTED GLOBAL)
+    set_target_properties(packtrack::libdeflate PROPERTIES
+      IMPORTED_LOCATION "${PACKTRACK_LIBDEFLATE_LIBRARY}"
+      INTERFACE_INCLUDE_DIRECTORIES "${PACKTRACK_LIBDEFLATE_INCLUDE_DIR}")
+  endif()
+  list(APPEND _pt_link_targets packtrack::libdeflate)
+endif()
