@@ -4831,6 +4831,7 @@ struct pt__core {
     int64_t   breaker_first_ms;    /* the open interval the breaker started this outage with */
     int64_t   breaker_ivl_ms;      /* current open interval (doubles per failed probe, capped); 0 when closed */
     int       urgent_attempts;     /* failed tries since pt_flush/pt_close asked for delivery now */
+    int64_t   last_push_ms;        /* when a pt_flush last asked for delivery now */
     int       bp_high;
     int       bp_told, bp_delivering;   /* state last given to on_backpressure; a thread is calling it */
     uint64_t  sample_ctr;
@@ -5060,7 +5061,10 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
             if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
         } else ra = -1;
         if (cls < 0) {
-            if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
+            if (tr == PT_OK && resp.status >= 300 && resp.status < 400)
+                out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d redirecting to \"%.80s\": redirects are not followed, fix base_url",
+                              resp.status, resp.location[0] ? resp.location : "(no Location)");
+            else if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
             else out = pt__err(err, tr, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
             break;
         }
@@ -6354,7 +6358,13 @@ PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
     t = c->accepted_seq;
     if (t > c->flush_target) c->flush_target = t;
     c->flush_waiters++;
-    pt__urgent_begin(c);   /* deliver now: a probe at once if the breaker is open */
+    /* deliver now: a probe at once if the breaker is open. A host that calls
+       pt_flush in a tight loop (or with no time to wait) pushes at most once
+       per backoff_base_ms, so flushing never becomes a request storm. */
+    if (timeout_ms > 0 && (!c->last_push_ms || pt__mono_ms() - c->last_push_ms >= c->cfg.backoff_base_ms)) {
+        c->last_push_ms = pt__mono_ms();
+        pt__urgent_begin(c);
+    }
     while (!pt__settled(c, t)) {
         int64_t now = pt__mono_ms();
         if (c->stopping) { r = PT_ERR_CLOSED; break; }   /* pt_close took over; its report counts */
