@@ -6704,6 +6704,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         c->tracked = c->delivered = c->failed_rejected = c->failed_exhausted = c->failed_oversize = 0;
         c->dropped_full = c->dropped_sampled = c->retried = c->batches = c->req_failed = c->bytes_raw = c->bytes_sent = c->wakeups = 0;
         c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
+        c->breaker_ivl_ms = 0; c->urgent_attempts = 0; c->b.ra_until = 0; c->last_push_ms = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
 #if defined(PACKTRACK_USE_CURL)
