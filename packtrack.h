@@ -300,6 +300,37 @@ typedef struct pt_http_response {
    _CANCELLED / _PROTOCOL. Runs on the flush thread (or the pt_ingest caller). */
 typedef pt_result (*pt_http_fn)(const pt_http_request *req, pt_http_response *resp, void *user);
 
+/* Asynchronous HTTP hook (cfg.http_async), for hosts with their own HTTP
+   stack (an engine's HTTP module, emscripten_fetch): the library hands over
+   a request and returns at once; the host completes it later with
+   pt_http_complete(op, ...), from any thread, at any time (inside the hook,
+   from its own callback, on its next frame).
+   - op: a handle by value (a slot index and a generation, no pointer), so a
+     stale handle can never reach freed memory.
+   - The hook returns PT_OK when it took the request, or an error (then the
+     request counts as failed with that result and must not be completed).
+   - Request bytes: *req and everything it points to (url, headers, body)
+     stay valid and unchanged until pt_http_complete for op has been called
+     or http_cancel for op has returned, whichever comes first. Copy what
+     you need to keep longer.
+   - Cut-off: when timeout_ms passes without a completion, or pt_close's
+     deadline (or a pt_ingest caller's close) cuts the request off, the
+     library calls cfg.http_cancel(op, http_user) once (if set) and forgets
+     op. The host should abort its request; a completion that still arrives
+     is ignored (pt_http_complete returns PT_ERR_CANCELLED or PT_ERR_CLOSED).
+   - Exactly once: the first completion counts; a second one is ignored,
+     returns PT_ERR_INVALID_ARG and is logged (PT_LOG_WARN) by the client.
+   - Threads: the hook and http_cancel run on the thread driving the
+     pipeline (the flush thread, or the caller of pt_pump/pt_flush/pt_close,
+     or of pt_ingest/pt_health) with no library lock held; they may call
+     pt_http_complete directly. The hook must not block: in manual mode it
+     runs inside pt_pump's budget.
+   The hook needs no threads and no sockets: it is the transport of builds
+   without either. */
+typedef struct pt_http_op { uint64_t id; } pt_http_op;
+typedef pt_result (*pt_http_async_fn)(const pt_http_request *req, pt_http_op op, void *user);
+typedef void (*pt_http_cancel_fn)(pt_http_op op, void *user);
+
 /* gzip hook: write one gzip member of in[0..n) into out (capacity cap, which
    is at least n + n/8 + 64), set *out_len. Return PT_OK or an error. Runs on
    the flush thread; buffers are owned by the library. */
@@ -400,6 +431,8 @@ typedef struct pt_config {
     int   insecure_skip_verify;      /* default: 0; 1 turns TLS verification OFF (curl only) */
 
     pt_http_fn  http;  void *http_user;    /* default: built-in (or curl) transport */
+    pt_http_async_fn  http_async;          /* default: NULL; asynchronous hook instead of http (gets http_user) */
+    pt_http_cancel_fn http_cancel;         /* default: NULL; told when an async request is cut off */
     pt_gzip_fn  gzip;  void *gzip_user;    /* default: zlib/libdeflate/built-in */
     pt_log_fn   logger; void *logger_user; /* default: silent */
     pt_log_level log_level;                /* default: PT_LOG_DEBUG (everything to the logger) */
@@ -430,7 +463,8 @@ PT__API pt_result pt_track(pt_client *client, const pt_event *ev);
 /* Same, for an already-serialised JSON object: checked to be valid JSON with
    every required field (source.system, workflow.id, actor.type, actor.id,
    severity, status, message) a non-empty string, else PT_ERR_INVALID_JSON /
-   PT_ERR_MISSING_FIELD naming the field (pt_stats().last_error_message).
+   PT_ERR_MISSING_FIELD naming the field (a severity other than debug, info,
+   warn, error: PT_ERR_INVALID_ARG); the text is in pt_stats' last_error_message.
    Config defaults do not apply: the JSON is sent as given (minified). */
 PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len);
 
@@ -445,46 +479,6 @@ PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len)
    event_max_bytes still bounds the event (PT_ERR_TOO_LARGE). Invalid UTF-8
    is replaced by U+FFFD like every string. Thread-safe, never blocks. */
 PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
-
-/* ---- steps ------------------------------------------------------------------
-   A step is one unit of work with a duration. pt_step_begin sends a
-   `running` event; pt_step_end sends the closing event (same workflow,
-   run, step id, actor, source and message; the given status) with
-   metadata.duration_ms measured on the monotonic clock, and
-   metadata.parent_step_id when the step is nested. The pt_step is storage
-   you own (stack, struct member); it needs no allocation unless its strings
-   exceed PT_STEP_INLINE bytes together. End every begun step exactly once,
-   from any thread, before pt_client_free (after pt_close, pt_step_end
-   returns PT_ERR_CLOSED and releases the step). */
-#define PT_STEP_INLINE 320
-typedef struct pt_step {
-    pt_client  *client;
-    int64_t     start_ms;               /* pt_mono_ms() at begin */
-    int64_t     duration_ms;            /* set by pt_step_end */
-    pt_severity severity;               /* of the begin event */
-    int         active;                 /* 1 between begin and end */
-    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
-    char       *heap_;                  /* private: used when inline_ is too small */
-    char        inline_[PT_STEP_INLINE];
-} pt_step;
-
-/* Begins a step named `message` (the event message, also sent at the end).
-   Everything else comes from cfg.defaults, or from the parent step (workflow,
-   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
-   Returns what pt_track returned; on failure the step is not active. */
-PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
-/* Same with a full event as the template: its step_id (NULL = generated),
-   workflow/run/actor/source, severity (UNSET = info), message and metadata
-   are used; its status is replaced by "running". */
-PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
-/* Ends the step: sends the closing event with `status` (NULL = "success") and
-   the given metadata plus duration_ms (and parent_step_id); your metadata
-   keys win. Severity is error for the statuses error/failed/timeout, else
-   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
-   is not active, PT_ERR_CLOSED after pt_close (the step is released either way). */
-PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
-/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
-PT__API const char *pt_step_id(const pt_step *step);
 
 /* Waits until every event tracked before the call is delivered or has failed
    for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Asks for delivery
@@ -521,10 +515,66 @@ PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *r
    thread); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
 
+/* ---- steps ------------------------------------------------------------------
+   A step is one unit of work with a duration. pt_step_begin sends a
+   `running` event; pt_step_end sends the closing event (same workflow,
+   run, step id, actor, source and message; the given status) with
+   metadata.duration_ms measured on the monotonic clock, and
+   metadata.parent_step_id when the step is nested. The pt_step is storage
+   you own (stack, struct member); it needs no allocation unless its strings
+   exceed PT_STEP_INLINE bytes together; begin overwrites it, so never begin
+   on a step that is still active. End every begun step exactly once,
+   from any thread, before pt_client_free (after pt_close, pt_step_end
+   returns PT_ERR_CLOSED and releases the step). */
+#define PT_STEP_INLINE 320
+typedef struct pt_step {
+    pt_client  *client;
+    int64_t     start_ms;               /* pt_mono_ms() at begin */
+    int64_t     duration_ms;            /* set by pt_step_end */
+    pt_severity severity;               /* of the begin event */
+    int         active;                 /* 1 between begin and end */
+    uint32_t    off_[12];               /* private: where the remembered strings start, +1 */
+    char       *heap_;                  /* private: used when inline_ is too small */
+    char        inline_[PT_STEP_INLINE];
+} pt_step;
+
+/* Begins a step named `message` (the event message, also sent at the end).
+   Everything else comes from cfg.defaults, or from the parent step (workflow,
+   run, actor, source) when parent is not NULL; a fresh UUID step id is made.
+   Returns what pt_track returned. On failure the step is not begun, except
+   when the begin event was lost to load (PT_ERR_QUEUE_FULL, PT_ERR_SAMPLED,
+   PT_ERR_FILTERED): then it is, and its end (with the duration) may still go out. */
+PT__API pt_result pt_step_begin(pt_client *client, pt_step *step, const pt_step *parent, const char *message);
+/* Same with a full event as the template: its step_id (NULL = generated),
+   workflow/run/actor/source, severity (UNSET = info), message and metadata
+   are used; its status is replaced by "running". */
+PT__API pt_result pt_step_begin_event(pt_client *client, pt_step *step, const pt_step *parent, const pt_event *ev);
+/* Ends the step: sends the closing event with `status` (NULL = "success") and
+   the given metadata plus duration_ms (and parent_step_id); your metadata
+   keys win. Severity is error for the statuses error/failed/timeout, else
+   the begin severity. Any thread. Returns PT_ERR_INVALID_ARG for a step that
+   is not active (or metadata NULL with a count: the step stays active), else
+   what pt_track returned, e.g. PT_ERR_CLOSED after pt_close; the step is
+   released either way. */
+PT__API pt_result pt_step_end(pt_step *step, const char *status, const pt_field *metadata, size_t metadata_count);
+/* The step id sent (generated or given), valid while the step is active; NULL otherwise. */
+PT__API const char *pt_step_id(const pt_step *step);
+
 /* ---- sync ----------------------------------------------------------------- */
 /* Sends now, with retries, on the calling thread; reports in *err. Independent of the queue. */
 PT__API pt_result pt_ingest(pt_client *client, const pt_event *ev, pt_error *err);
 PT__API pt_result pt_ingest_batch(pt_client *client, const pt_event *evs, size_t n, pt_error *err);
+
+/* ---- asynchronous HTTP hook ----------------------------------------------- */
+/* Completes a request handed to cfg.http_async. result: PT_OK when a
+   response (any status) arrived, then resp holds status, Retry-After and
+   body head (copied; resp may be freed on return); else the failure
+   (PT_ERR_NETWORK, _TIMEOUT, _CONNECT, _RESOLVE, _TLS, ...; resp may be
+   NULL, or carry an error text and not_sent). Any thread, any time, also
+   after pt_close. Returns PT_OK if accepted; PT_ERR_CANCELLED if the
+   request was already cut off, PT_ERR_CLOSED if its client is closed,
+   PT_ERR_INVALID_ARG for a second completion or an unknown handle. */
+PT__API pt_result pt_http_complete(pt_http_op op, pt_result result, const pt_http_response *resp);
 
 /* ---- observability of the client itself ----------------------------------- */
 typedef struct pt_client_stats {
@@ -2268,6 +2318,46 @@ PT__PRIVATE int64_t pt__backoff_ms(int base, int cap, int attempt, int jitter, u
     return d;
 }
 
+/* ==== [pt:transport] ===================================================== */
+/* One interface for every way a request goes out: the built-in client,
+   libcurl, WinHTTP, the synchronous user hook (cfg.http) and the
+   asynchronous one (cfg.http_async). The pipeline drives a request in
+   small steps instead of calling one blocking function, so pt_pump keeps
+   its budget; the flush thread and the sync calls drive the same steps with
+   a far `until` and may block inside them.
+
+   A pt__xfer is one request in progress. The caller (pipeline, or
+   pt__xfer_run for pt_ingest/pt_health) fills req (its bytes stay owned by
+   the caller and unchanged until the xfer is done or cancelled), picks the
+   transport and its ctx, then:
+     st = tp->start(x)              PT__XF_DONE or PT__XF_PENDING
+     while pending: st = tp->step(x, until_ms)
+     if it must stop early:  tp->cancel(x)
+   Once DONE, x->result is the transport result (as from a pt_http_fn) and
+   x->resp the response; the transport has released everything it held for
+   the request (a keep-alive connection stays in its ctx for the next).
+   Rules for a transport:
+   - step never blocks past until_ms (monotonic ms, pt__mono_ms). It may
+     return PENDING earlier when waiting cannot help (the async hook waits
+     for the host): then x->wake_ms says when to step again at the latest,
+     and a completion wakes the worker (pt__core.cv_work).
+   - start/step/cancel run without the client lock, on the worker's thread.
+   - The request's own deadlines (connect_timeout_ms, timeout_ms from
+     start) and req.cancelled (the close deadline) end the transfer with
+     PT_ERR_TIMEOUT / PT_ERR_CANCELLED, whatever until_ms is.
+   - cancel abandons a pending transfer (drops a half-used connection, tells
+     the async host); it is a no-op on a done or never-started xfer.
+   - A synchronous transport (cfg.http, a blocking backend) may do the
+     whole request inside start; it then blocks a pump for that long. */
+typedef struct pt__xfer pt__xfer;
+enum { PT__XF_PENDING = 0, PT__XF_DONE = 1 };
+typedef struct pt__transport {
+    const char *name;
+    int  (*start)(pt__xfer *x);
+    int  (*step)(pt__xfer *x, int64_t until_ms);
+    void (*cancel)(pt__xfer *x);
+} pt__transport;
+
 /* ==== [pt:http] ========================================================== */
 /* Built-in HTTP/1.1 client over plain sockets: keep-alive, Content-Length,
    chunked and read-until-close bodies, connect/I-O timeouts, deadline
@@ -2435,6 +2525,64 @@ PT__PRIVATE PT__COLD int pt__chunked_feed(pt__chunked *c, const char *in, size_t
     return c->state == PT__CK_DONE ? 1 : 0;
 }
 
+/* ---- the request in progress (see [pt:transport]) ---- */
+typedef struct pt__resolv pt__resolv;
+enum { PT__BX_RESOLVE = 1, PT__BX_CONNECT, PT__BX_SEND, PT__BX_HEAD, PT__BX_BODY, PT__BX_DONE };
+#define PT__BX_NEXT 2                     /* a phase finished: go on with the next one */
+/* The built-in client's progress through one request. */
+typedef struct pt__bx {
+    int       st;                         /* PT__BX_*; 0 before start */
+    int       reused, fresh_used;         /* sent on a kept-alive connection; its one free retry spent */
+    int64_t   conn_deadline;              /* resolve + connect end here (connect_timeout_ms) */
+    pt__url   u;
+    char      auth[300];
+    pt__buf   head;                       /* request line and headers */
+    char      hstore[1024];
+    size_t    sent;                       /* bytes of head + body on the wire */
+    pt__resolv *rv;                       /* name lookup in progress on its own thread */
+    struct addrinfo *ai, *ai_cur;         /* addresses; the next one to try */
+    pt__sock  sk;                         /* socket being connected */
+    int       last_err;
+    size_t    scan, body_at;              /* head search position; body start in the read buffer */
+    pt__http_head hh;
+    int       mode;                       /* body: 0 none, 1 Content-Length, 2 chunked, 3 until close */
+    uint64_t  left;                       /* Content-Length still to read */
+    pt__chunked ck;
+    pt__sink  sink;
+} pt__bx;
+
+struct pt__xfer {
+    const pt__transport *tp;
+    void             *ctx;                /* transport context: pt__conn (built-in, curl), pt__core (hooks) */
+    pt_http_request   req;                /* points into caller-owned bytes, unchanged until done/cancelled */
+    pt_http_header    hdr[6];             /* req.headers when set up by the client */
+    pt_http_response  resp;
+    pt_result         result;             /* valid once done */
+    int64_t           deadline_ms;        /* the request's own end (timeout_ms from start, req.deadline_ms) */
+    int64_t           wake_ms;            /* pending and returned before until: step again by then */
+    uint64_t          op;                 /* async hook: id of the pt_http_op in flight, 0 if none */
+    void             *tp_state;           /* private state of other transports (curl, WinHTTP) */
+    pt__bx            bx;                 /* built-in client */
+};
+
+PT__PRIVATE void pt__xfer_init(pt__xfer *x, const pt__transport *tp, void *ctx, const pt_http_request *req) {
+    memset(x, 0, sizeof *x);
+    x->tp = tp; x->ctx = ctx;
+    if (req) x->req = *req;
+    x->bx.sk = PT__BAD_SOCK;
+}
+/* Drives x to its end on this thread (pt_ingest, pt_health, a sync user
+   of a transport): blocking transports block inside step; the async hook
+   is polled every millisecond until the host completes it or its deadline. */
+PT__PRIVATE pt_result pt__xfer_run(pt__xfer *x) {
+    int st = x->tp->start(x);
+    while (st == PT__XF_PENDING) {
+        st = x->tp->step(x, PT__INF_MS);
+        if (st == PT__XF_PENDING) pt__sleep_ms(1);
+    }
+    return x->result;
+}
+
 PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     if (cn->fd != PT__BAD_SOCK) pt__sock_close(cn->fd);
     cn->fd = PT__BAD_SOCK;
@@ -2443,38 +2591,25 @@ PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     cn->authority[0] = 0;
 }
 
-#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out, to the end of the section */
-/* Waits for fd readiness until deadline, polling the cancel hook every
-   10 ms. 1 ready, 0 timeout, -1 error, -2 cancelled. */
-PT__PRIVATE int pt__http_wait(pt__sock fd, int want_write, int64_t deadline, const pt_http_request *req) {
-    for (;;) {
-        int64_t now = pt__mono_ms(), left;
-        int r;
-        if (req->cancelled && req->cancelled(req)) return -2;
-        if (now >= deadline) return 0;
-        left = deadline - now;
-        if (req->cancelled && left > 10) left = 10;
-        r = pt__sock_wait(fd, want_write, (int)left);
-        if (r != 0) return r;
-    }
-}
-
-/* Name resolution with a deadline. getaddrinfo cannot be interrupted, so a
-   name (not an address literal) is resolved on a short-lived detached
-   thread while the caller waits on a condition variable, polling the cancel
-   hook every 10 ms; at the deadline the caller leaves and the thread frees
-   the shared record when getaddrinfo finally returns (last one out frees).
-   Without threads (PACKTRACK_NO_THREADS) it resolves inline. */
+#if PT__SOCKETS   /* PACKTRACK_NO_SOCKETS leaves the socket client out (see the #else below) */
+/* Name resolution that never blocks a step. An address literal resolves at
+   once. A name is resolved on a short-lived detached thread, which the step
+   polls (waiting on its condition variable at most until its `until`); at
+   a deadline the xfer leaves and the thread frees the shared record when
+   getaddrinfo finally returns (last one out frees). Without threads
+   (PACKTRACK_NO_THREADS) a name is resolved inline: getaddrinfo blocks that
+   one step (once per new connection). A no-thread host that must never
+   block uses an address literal in base_url, or cfg.http_async. */
 #ifndef PT__GETADDRINFO
 #define PT__GETADDRINFO getaddrinfo   /* tests substitute a resolver that hangs */
 #endif
-typedef struct pt__resolv {
+struct pt__resolv {
     pt__mutex mu;
     pt__cond cv;
     int refs, done, rc;
     struct addrinfo hints, *res;
     char host[256], port[8];
-} pt__resolv;
+};
 PT__PRIVATE void pt__resolv_release(pt__resolv *r) {   /* r->mu held; unlocks */
     int last = --r->refs == 0;
     pt__mutex_unlock(&r->mu);
@@ -2493,14 +2628,12 @@ PT__PRIVATE void pt__resolv_thread(void *p) {
     pt__cond_signal(&r->cv);
     pt__resolv_release(r);
 }
-/* 0 ok (*out to freeaddrinfo), -1 failed, -2 cancelled, -3 deadline. */
-PT__PRIVATE PT__COLD int pt__resolve(const char *host, const char *port, const struct addrinfo *hints,
-                                      int64_t deadline, const pt_http_request *req, struct addrinfo **out) {
+/* Starts a lookup: 0 with *out (done) or *rv (a thread is on it), -1 failed. */
+PT__PRIVATE PT__COLD int pt__resolve_begin(const char *host, const char *port, const struct addrinfo *hints, pt__resolv **rv, struct addrinfo **out) {
     struct addrinfo nh = *hints, *res = NULL;
     pt__resolv *r;
     pt__thread t;
-    int rc;
-    *out = NULL;
+    *out = NULL; *rv = NULL;
     nh.ai_flags |= AI_NUMERICHOST;      /* an address literal needs no thread */
     if (getaddrinfo(host, port, &nh, &res) == 0 && res) { *out = res; return 0; }
     if (!PT__THREADS || strlen(host) >= sizeof r->host || (r = (pt__resolv *)PT__MALLOC(sizeof *r)) == NULL) goto inline_lookup;
@@ -2516,118 +2649,124 @@ PT__PRIVATE PT__COLD int pt__resolve(const char *host, const char *port, const s
         goto inline_lookup;
     }
     pt__thread_detach(t);
-    pt__mutex_lock(&r->mu);
-    for (rc = 1; !r->done; ) {
-        int64_t left = deadline - pt__mono_ms();
-        if (req->cancelled && req->cancelled(req)) { rc = -2; break; }
-        if (left <= 0) { rc = -3; break; }
-        pt__cond_wait_ms(&r->cv, &r->mu, left > 10 ? 10 : left);
-    }
-    if (r->done) {
-        rc = r->rc == 0 && r->res ? 0 : -1;
-        if (rc == 0) { *out = r->res; r->res = NULL; }
-    }
-    pt__resolv_release(r);
-    return rc;
+    *rv = r;
+    return 0;
 inline_lookup:
-    rc = PT__GETADDRINFO(host, port, hints, &res);
-    if (rc != 0 || !res) return -1;
+    if (PT__GETADDRINFO(host, port, hints, &res) != 0 || !res) return -1;
     *out = res;
     return 0;
 }
 
-PT__PRIVATE PT__COLD pt_result pt__http_connect(pt__conn *cn, const pt__url *u, int64_t deadline, const pt_http_request *req, pt_http_response *resp) {
-    struct addrinfo hints, *res = NULL, *ai;
-    char port[8];
-    int rc, last_err = 0, timed_out = 0;
-    if (pt__net_init() != 0) { pt__fmt(resp->error, sizeof resp->error, "socket layer init failed"); return PT_ERR_NETWORK; }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    pt__fmt(port, sizeof port, "%d", u->port);
-    rc = pt__resolve(u->host, port, &hints, deadline, req, &res);
-    if (rc == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while resolving %.100s", u->host); return PT_ERR_CANCELLED; }
-    if (rc == -3) { pt__fmt(resp->error, sizeof resp->error, "resolving %.100s timed out", u->host); return PT_ERR_TIMEOUT; }
-    if (rc != 0) {
-        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", u->host);
-        return PT_ERR_RESOLVE;
-    }
-    for (ai = res; ai; ai = ai->ai_next) {
-        pt__sock s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-        int one = 1, w;
-        if (s == PT__BAD_SOCK) { last_err = pt__sock_errno(); continue; }
-        pt__sock_nosigpipe(s);
-        if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
-        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
-        if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) { cn->fd = s; break; }
-        last_err = pt__sock_errno();
-        if (!pt__sock_would_block(last_err)) { pt__sock_close(s); continue; }
-        w = pt__http_wait(s, 1, deadline, req);
-        if (w == 1) {
-            last_err = pt__sock_connect_err(s);
-            if (last_err == 0) { cn->fd = s; break; }
-        } else if (w == -2) {
-            pt__sock_close(s); freeaddrinfo(res);
-            pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while connecting");
-            return PT_ERR_CANCELLED;
-        } else if (w == 0) timed_out = 1;
-        pt__sock_close(s);
-        if (timed_out) break;
-    }
-    freeaddrinfo(res);
-    if (cn->fd == PT__BAD_SOCK) {
-        if (timed_out) { pt__fmt(resp->error, sizeof resp->error, "connect to %.100s:%d timed out", u->host, u->port); return PT_ERR_TIMEOUT; }
-        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.100s:%d (%s)", u->host, u->port,
-                pt__sock_err_refused(last_err) ? "connection refused" : "network error");
-        return PT_ERR_CONNECT;
-    }
-    return PT_OK;
+/* Ends the request with r: releases what the request held (lookup, address
+   list, half-connected socket, head buffer). The connection itself stays
+   in the ctx (kept alive, or dropped by the caller). */
+PT__PRIVATE int pt__bx_fin(pt__xfer *x, pt_result r) {
+    pt__bx *b = &x->bx;
+    if (b->rv) { pt__mutex_lock(&b->rv->mu); pt__resolv_release(b->rv); b->rv = NULL; }
+    if (b->ai) { freeaddrinfo(b->ai); b->ai = NULL; }
+    if (b->sk != PT__BAD_SOCK) { pt__sock_close(b->sk); b->sk = PT__BAD_SOCK; }
+    pt__buf_free(&b->head);
+    x->resp.body_head[sizeof x->resp.body_head - 1] = 0;
+    x->result = r;
+    b->st = PT__BX_DONE;
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__bx_fail_unsent(pt__xfer *x, pt_result r) { x->resp.not_sent = 1; return pt__bx_fin(x, r); }
+/* An I/O failure code (-2 cancelled, -3 the request's deadline, else lost)
+   as a result with its text. */
+PT__PRIVATE pt_result pt__bx_io_err(pt__xfer *x, long r, const char *what) {
+    if (r == -2) { pt__fmt(x->resp.error, sizeof x->resp.error, "cut off at the deadline while %s", what); return PT_ERR_CANCELLED; }
+    if (r == -3) { pt__fmt(x->resp.error, sizeof x->resp.error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
+    pt__fmt(x->resp.error, sizeof x->resp.error, "connection lost while %s", what);
+    return PT_ERR_NETWORK;
+}
+/* A kept-alive connection turned out dead before any response byte: one
+   fresh connection, without counting an attempt (the Idempotency-Key
+   makes a repeat harmless). */
+PT__PRIVATE int pt__bx_fresh(pt__xfer *x) {
+    x->bx.reused = 0; x->bx.fresh_used = 1; x->bx.sent = 0;
+    x->bx.st = PT__BX_RESOLVE;
+    return PT__BX_NEXT;
 }
 
-/* Sends head+body completely. 0 ok, -1 error, -2 cancelled, -3 timeout. */
-PT__PRIVATE int pt__http_send_all(pt__conn *cn, const char *h, size_t hn, const char *b, size_t bn, int64_t deadline, const pt_http_request *req) {
-    while (hn + bn > 0) {
-        long r = hn ? pt__sock_send2(cn->fd, h, hn, b, bn) : pt__sock_send(cn->fd, b, bn);
-        if (r > 0) {
-            size_t k = (size_t)r;
-            if (k >= hn) { k -= hn; hn = 0; if (k) { b += k; bn -= k; } }   /* b is NULL for a GET */
-            else { h += k; hn -= k; }
-            continue;
-        }
-        if (r < 0 && pt__sock_would_block(pt__sock_errno())) {
-            int w = pt__http_wait(cn->fd, 1, deadline, req);
-            if (w == 1) continue;
-            return w == -2 ? -2 : w == 0 ? -3 : -1;
-        }
-        return -1;
+/* Waits for fd until min(until, limit), polling req.cancelled every 10 ms.
+   1 ready, 0 `until` came first (step again later), -1 error, -2 cancelled,
+   -3 `limit` (the request's own deadline) reached. */
+PT__PRIVATE int pt__bx_wait(pt__xfer *x, pt__sock fd, int want_write, int64_t until, int64_t limit) {
+    for (;;) {
+        int64_t now = pt__mono_ms(), left;
+        int r;
+        if (x->req.cancelled && x->req.cancelled(&x->req)) return -2;
+        if (now >= limit) return -3;
+        left = PT__MIN(until, limit) - now;
+        if (left < 0) left = 0;           /* `until` passed: one look without waiting */
+        if (left > 10) left = 10;
+        r = pt__sock_wait(fd, want_write, (int)left);
+        if (r != 0) return r;
+        if (pt__mono_ms() >= until) return 0;
     }
-    return 0;
 }
 
-/* Reads more bytes into the connection buffer. >0 bytes, 0 EOF, -1 error,
-   -2 cancelled, -3 timeout. */
-PT__PRIVATE long pt__http_fill(pt__conn *cn, int64_t deadline, const pt_http_request *req) {
+/* Reads more into the connection buffer. >0 bytes, 0 EOF, -1 error,
+   -2 cancelled, -3 timeout, -4 `until` reached (nothing lost). */
+PT__PRIVATE long pt__bx_fill(pt__xfer *x, int64_t until) {
+    pt__conn *cn = (pt__conn *)x->ctx;
     for (;;) {
         long r;
+        int w;
         if (cn->rlen >= PT__RBUF_SIZE) return -1;
         r = pt__sock_recv(cn->fd, cn->rb + cn->rlen, PT__RBUF_SIZE - cn->rlen);
         if (r > 0) { cn->rlen += (size_t)r; return r; }
         if (r == 0) return 0;
-        if (pt__sock_would_block(pt__sock_errno())) {
-            int w = pt__http_wait(cn->fd, 0, deadline, req);
-            if (w == 1) continue;
-            return w == -2 ? -2 : w == 0 ? -3 : -1;
-        }
-        return -1;
+        if (!pt__sock_would_block(pt__sock_errno())) return -1;
+        w = pt__bx_wait(x, cn->fd, 0, until, x->deadline_ms);
+        if (w == 1) continue;
+        return w == 0 ? -4 : w == -2 ? -2 : w == -3 ? -3 : -1;
     }
 }
 
-PT__PRIVATE pt_result pt__http_io_fail(long r, pt_http_response *resp, const char *what) {
-    if (r == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while %s", what); return PT_ERR_CANCELLED; }
-    if (r == -3) { pt__fmt(resp->error, sizeof resp->error, "timed out while %s", what); return PT_ERR_TIMEOUT; }
-    pt__fmt(resp->error, sizeof resp->error, "connection lost while %s", what);
-    return PT_ERR_NETWORK;
+PT__PRIVATE PT__COLD int pt__bx_resolve(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt_http_response *resp = &x->resp;
+    if (!b->rv && !b->ai) {
+        struct addrinfo hints;
+        char port[8];
+        if (pt__net_init() != 0) { pt__fmt(resp->error, sizeof resp->error, "socket layer init failed"); return pt__bx_fail_unsent(x, PT_ERR_NETWORK); }
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICSERV;
+        pt__fmt(port, sizeof port, "%d", b->u.port);
+        if (pt__resolve_begin(b->u.host, port, &hints, &b->rv, &b->ai) != 0) {
+            pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", b->u.host);
+            return pt__bx_fail_unsent(x, PT_ERR_RESOLVE);
+        }
+    }
+    if (b->rv) {
+        pt__resolv *r = b->rv;
+        int rc = 1;
+        pt__mutex_lock(&r->mu);
+        while (!r->done) {
+            int64_t now = pt__mono_ms();
+            if (x->req.cancelled && x->req.cancelled(&x->req)) { rc = -2; break; }
+            if (now >= b->conn_deadline) { rc = -3; break; }
+            if (now >= until) { pt__mutex_unlock(&r->mu); return PT__XF_PENDING; }
+            pt__cond_wait_ms(&r->cv, &r->mu, PT__MIN(PT__MIN(until, b->conn_deadline) - now, (int64_t)10));
+        }
+        if (r->done) {
+            rc = r->rc == 0 && r->res ? 0 : -1;
+            if (rc == 0) { b->ai = r->res; r->res = NULL; }
+        }
+        b->rv = NULL;
+        pt__resolv_release(r);
+        if (rc == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while resolving %.100s", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_CANCELLED); }
+        if (rc == -3) { pt__fmt(resp->error, sizeof resp->error, "resolving %.100s timed out", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_TIMEOUT); }
+        if (rc != 0) { pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.100s", b->u.host); return pt__bx_fail_unsent(x, PT_ERR_RESOLVE); }
+    }
+    b->ai_cur = b->ai;
+    b->last_err = 0;
+    b->st = PT__BX_CONNECT;
+    return PT__BX_NEXT;
 }
 
 /* After a failed send: servers answer 413 (or 401, 400) on the headers of a
@@ -2666,197 +2805,288 @@ PT__PRIVATE PT__COLD int pt__http_early_response(pt__conn *cn, pt_http_response 
     return 1;
 }
 
-/* One request over the built-in client. user is a pt__conn. */
-PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
-    pt__url u;
-    char auth[300], hstore[1024];
-    pt__buf head;
-    int64_t now = pt__mono_ms(), deadline;
-    int attempt;
+/* Tries the addresses in turn with non-blocking connects. */
+PT__PRIVATE PT__COLD int pt__bx_connect(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    for (;;) {
+        int w;
+        if (b->sk == PT__BAD_SOCK) {
+            struct addrinfo *ai = b->ai_cur;
+            pt__sock s;
+            int one = 1;
+            if (!ai) break;
+            b->ai_cur = ai->ai_next;
+            s = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+            if (s == PT__BAD_SOCK) { b->last_err = pt__sock_errno(); continue; }
+            pt__sock_nosigpipe(s);
+            if (pt__sock_nonblock(s) != 0) { pt__sock_close(s); continue; }
+            setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof one);
+            b->sk = s;
+            if (connect(s, ai->ai_addr, (pt__socklen)ai->ai_addrlen) == 0) goto connected;
+            b->last_err = pt__sock_errno();
+            if (!pt__sock_would_block(b->last_err)) { pt__sock_close(s); b->sk = PT__BAD_SOCK; continue; }
+        }
+        w = pt__bx_wait(x, b->sk, 1, until, b->conn_deadline);
+        if (w == 0) return PT__XF_PENDING;
+        if (w == -2) { pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline while connecting"); return pt__bx_fail_unsent(x, PT_ERR_CANCELLED); }
+        if (w == -3) { pt__fmt(resp->error, sizeof resp->error, "connect to %.100s:%d timed out", b->u.host, b->u.port); return pt__bx_fail_unsent(x, PT_ERR_TIMEOUT); }
+        if (w == 1 && (b->last_err = pt__sock_connect_err(b->sk)) == 0) goto connected;
+        pt__sock_close(b->sk);
+        b->sk = PT__BAD_SOCK;
+    }
+    pt__fmt(resp->error, sizeof resp->error, "could not connect to %.100s:%d (%s)", b->u.host, b->u.port,
+            pt__sock_err_refused(b->last_err) ? "connection refused" : "network error");
+    return pt__bx_fail_unsent(x, PT_ERR_CONNECT);
+connected:
+    freeaddrinfo(b->ai);
+    b->ai = b->ai_cur = NULL;
+    cn->fd = b->sk;
+    b->sk = PT__BAD_SOCK;
+    cn->rlen = 0; cn->requests = 0;
+    strncpy(cn->authority, b->auth, sizeof cn->authority - 1);
+    cn->authority[sizeof cn->authority - 1] = 0;
+    b->st = PT__BX_SEND;
+    b->sent = 0;
+    return PT__BX_NEXT;
+}
+
+/* Head and body, as far as the socket takes them. */
+PT__PRIVATE int pt__bx_send(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    size_t hn = b->head.len, total = hn + x->req.body_len;
+    while (b->sent < total) {
+        long r;
+        int w = -1;
+        if (b->sent < hn) r = pt__sock_send2(cn->fd, b->head.p + b->sent, hn - b->sent, x->req.body, x->req.body_len);
+        else r = pt__sock_send(cn->fd, (const char *)x->req.body + (b->sent - hn), total - b->sent);
+        if (r > 0) { b->sent += (size_t)r; continue; }
+        if (r < 0 && pt__sock_would_block(pt__sock_errno())) {
+            w = pt__bx_wait(x, cn->fd, 1, until, x->deadline_ms);
+            if (w == 1) continue;
+            if (w == 0) return PT__XF_PENDING;
+        }
+        if (w == -1 && pt__http_early_response(cn, &x->resp)) {   /* answered before it read the body */
+            pt__conn_drop(cn);
+            return pt__bx_fin(x, PT_OK);
+        }
+        pt__conn_drop(cn);
+        if (w == -1 && b->reused && !b->fresh_used) return pt__bx_fresh(x);
+        return pt__bx_fin(x, pt__bx_io_err(x, w, "sending the request"));
+    }
+    cn->requests++;
+    cn->rlen = 0;
+    b->scan = 0;
+    b->st = PT__BX_HEAD;
+    return PT__BX_NEXT;
+}
+
+/* The response head, skipping 1xx heads. */
+PT__PRIVATE PT__COLD int pt__bx_head(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    size_t hend;
+    for (;;) {
+        char *e = NULL;
+        size_t k;
+        long r;
+        for (k = b->scan; k + 1 < cn->rlen; k++) {
+            if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n'))) {
+                e = cn->rb + k + (cn->rb[k + 1] == '\n' ? 2 : 3);
+                break;
+            }
+        }
+        if (!e) {
+            b->scan = cn->rlen > 2 ? cn->rlen - 2 : 0;
+            if (cn->rlen >= PT__RBUF_SIZE) {
+                pt__conn_drop(cn);
+                pt__fmt(resp->error, sizeof resp->error, "response head larger than %d bytes", PT__RBUF_SIZE);
+                return pt__bx_fin(x, PT_ERR_PROTOCOL);
+            }
+            r = pt__bx_fill(x, until);
+            if (r == -4) return PT__XF_PENDING;
+            if (r <= 0) {
+                int nothing = cn->rlen == 0;
+                pt__conn_drop(cn);
+                if ((r == 0 || r == -1) && nothing && b->reused && !b->fresh_used) return pt__bx_fresh(x);
+                if (r == 0) {
+                    pt__fmt(resp->error, sizeof resp->error, nothing ? "server closed the connection without answering" : "server closed the connection mid-response");
+                    return pt__bx_fin(x, PT_ERR_NETWORK);
+                }
+                return pt__bx_fin(x, pt__bx_io_err(x, r, "waiting for the response"));
+            }
+            continue;
+        }
+        hend = (size_t)(e - cn->rb);
+        if (pt__http_parse_head(cn->rb, hend, &b->hh) != 0) {
+            pt__conn_drop(cn);
+            pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head");
+            return pt__bx_fin(x, PT_ERR_PROTOCOL);
+        }
+        if (b->hh.status >= 200) break;
+        memmove(cn->rb, cn->rb + hend, cn->rlen - hend);   /* 1xx: next head */
+        cn->rlen -= hend; b->scan = 0;
+    }
+    resp->status = b->hh.status;
+    memcpy(resp->retry_after, b->hh.retry_after, sizeof resp->retry_after);
+    memcpy(resp->location, b->hh.location, sizeof resp->location);
+    b->sink.head = resp->body_head; b->sink.cap = sizeof resp->body_head - 1; b->sink.len = 0; b->sink.total = 0;
+    b->body_at = hend;
+    b->mode = (strcmp(x->req.method, "HEAD") == 0 || b->hh.status == 204 || b->hh.status == 304) ? 0
+            : b->hh.chunked ? 2 : b->hh.content_length >= 0 ? 1 : 3;
+    b->left = b->mode == 1 ? (uint64_t)b->hh.content_length : 0;
+    memset(&b->ck, 0, sizeof b->ck);
+    b->st = PT__BX_BODY;
+    return PT__BX_NEXT;
+}
+
+/* The body: its first bytes into resp.body_head, the rest read and dropped
+   (up to PT__BODY_DRAIN_MAX; then the connection is dropped instead). */
+PT__PRIVATE PT__COLD int pt__bx_body(pt__xfer *x, int64_t until) {
+    pt__bx *b = &x->bx;
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    pt_result rc = PT_OK;
+    while (b->mode != 0) {
+        long r;
+        if (b->mode == 1) {
+            size_t k = (size_t)PT__MIN((uint64_t)(cn->rlen - b->body_at), b->left);
+            pt__sink_put(&b->sink, cn->rb + b->body_at, k);
+            b->body_at += k; b->left -= k;
+            if (!b->left) break;
+        } else if (b->mode == 2) {
+            size_t used = 0;
+            int fr = pt__chunked_feed(&b->ck, cn->rb + b->body_at, cn->rlen - b->body_at, &used, &b->sink);
+            b->body_at += used;
+            if (fr < 0) { rc = PT_ERR_PROTOCOL; pt__fmt(resp->error, sizeof resp->error, "malformed chunked body"); b->hh.close = 1; break; }
+            if (fr == 1) break;
+        } else {
+            pt__sink_put(&b->sink, cn->rb + b->body_at, cn->rlen - b->body_at);
+            b->body_at = cn->rlen;
+        }
+        if (b->sink.total > PT__BODY_DRAIN_MAX) { b->hh.close = 1; break; }
+        cn->rlen = b->body_at = 0;
+        r = pt__bx_fill(x, until);
+        if (r == -4) return PT__XF_PENDING;
+        if (r == 0 && b->mode == 3) break;
+        if (r <= 0) { rc = pt__bx_io_err(x, r == 0 ? -1 : r, "reading the response body"); b->hh.close = 1; break; }
+    }
+    if (b->mode == 3) b->hh.close = 1;
+    resp->body_head[b->sink.len] = 0;
+    resp->body_head_len = b->sink.len;
+    if (b->hh.close || (b->hh.minor == 0 && !b->hh.keep_alive) || b->body_at != cn->rlen) pt__conn_drop(cn);
+    else cn->rlen = 0;
+    /* A status line was received: a body problem does not hide the status
+       for 2xx (the server accepted), it does for the rest. */
+    if (rc != PT_OK && b->hh.status >= 200 && b->hh.status < 300) rc = PT_OK;
+    return pt__bx_fin(x, rc);
+}
+
+/* start: checks the URL, builds the head, picks the kept-alive connection
+   when it is still good. No I/O beyond a zero-wait readability check. */
+PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
+    pt__conn *cn = (pt__conn *)x->ctx;
+    pt__bx *b = &x->bx;
+    const pt_http_request *req = &x->req;
+    pt_http_response *resp = &x->resp;
+    int64_t now = pt__mono_ms();
     size_t i;
     memset(resp, 0, sizeof *resp);
-    if (pt__url_parse(req->url, &u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); resp->not_sent = 1; return PT_ERR_INVALID_ARG; }
-    if (u.https) {
+    memset(b, 0, sizeof *b);
+    b->sk = PT__BAD_SOCK;
+    pt__buf_init(&b->head, b->hstore, sizeof b->hstore);
+    if (pt__url_parse(req->url, &b->u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); return pt__bx_fail_unsent(x, PT_ERR_INVALID_ARG); }
+    if (b->u.https) {
         pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
-        resp->not_sent = 1;
-        return PT_ERR_UNSUPPORTED;
+        return pt__bx_fail_unsent(x, PT_ERR_UNSUPPORTED);
     }
-    if (!cn->rb) {
-        cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE);
-        if (!cn->rb) { resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    }
-    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
-    pt__url_authority(&u, auth, sizeof auth);
-
-    pt__buf_init(&head, hstore, sizeof hstore);
-    pt__buf_puts(&head, req->method);
-    pt__buf_putc(&head, ' ');
-    if (u.prefix[0]) pt__buf_puts(&head, u.prefix); else pt__buf_putc(&head, '/');
-    pt__buf_lit(&head, " HTTP/1.1\r\nHost: ");
-    pt__buf_puts(&head, auth);
-    pt__buf_lit(&head, "\r\n");
+    if (!cn->rb && (cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE)) == NULL) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
+    x->deadline_ms = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < x->deadline_ms) x->deadline_ms = req->deadline_ms;
+    b->conn_deadline = PT__MIN(x->deadline_ms, now + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000));
+    pt__url_authority(&b->u, b->auth, sizeof b->auth);
+    pt__buf_puts(&b->head, req->method);
+    pt__buf_putc(&b->head, ' ');
+    if (b->u.prefix[0]) pt__buf_puts(&b->head, b->u.prefix); else pt__buf_putc(&b->head, '/');
+    pt__buf_lit(&b->head, " HTTP/1.1\r\nHost: ");
+    pt__buf_puts(&b->head, b->auth);
+    pt__buf_lit(&b->head, "\r\n");
     for (i = 0; i < req->header_count; i++) {
-        pt__buf_puts(&head, req->headers[i].name);
-        pt__buf_lit(&head, ": ");
-        pt__buf_puts(&head, req->headers[i].value);
-        pt__buf_lit(&head, "\r\n");
+        pt__buf_puts(&b->head, req->headers[i].name);
+        pt__buf_lit(&b->head, ": ");
+        pt__buf_puts(&b->head, req->headers[i].value);
+        pt__buf_lit(&b->head, "\r\n");
     }
     if (req->body_len || strcmp(req->method, "POST") == 0) {
         char num[24];
-        pt__buf_lit(&head, "Content-Length: ");
-        pt__buf_put(&head, num, pt__u64_dec(num, (uint64_t)req->body_len));
-        pt__buf_lit(&head, "\r\n");
+        pt__buf_lit(&b->head, "Content-Length: ");
+        pt__buf_put(&b->head, num, pt__u64_dec(num, (uint64_t)req->body_len));
+        pt__buf_lit(&b->head, "\r\n");
     }
-    pt__buf_lit(&head, "\r\n");
-    if (head.oom) { pt__buf_free(&head); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__buf_lit(&b->head, "\r\n");
+    if (b->head.oom) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
+    if (cn->fd != PT__BAD_SOCK && strcmp(cn->authority, b->auth) != 0) pt__conn_drop(cn);
+    /* An idle keep-alive connection that is readable was closed (or spoke
+       out of turn): do not send on it. */
+    if (cn->fd != PT__BAD_SOCK && pt__sock_wait(cn->fd, 0, 0) != 0) pt__conn_drop(cn);
+    b->reused = cn->fd != PT__BAD_SOCK;
+    cn->rlen = 0;
+    b->st = b->reused ? PT__BX_SEND : PT__BX_RESOLVE;
+    return PT__XF_PENDING;
+}
 
-    /* At most two tries: a reused connection that turns out dead before any
-       response byte gets one fresh connection, without counting an attempt
-       (the Idempotency-Key makes a repeat harmless). */
-    for (attempt = 0; attempt < 2; attempt++) {
-        int reused = 0, sr, mode;
-        long r;
-        size_t hend = 0, scan = 0, body_at;
-        pt__http_head hh;
-        pt__sink sink;
-        pt_result rc;
-        if (cn->fd != PT__BAD_SOCK && strcmp(cn->authority, auth) != 0) pt__conn_drop(cn);
-        if (cn->fd != PT__BAD_SOCK) {
-            /* An idle keep-alive connection that is readable was closed (or
-               spoke out of turn): do not send on it. */
-            if (pt__sock_wait(cn->fd, 0, 0) != 0) pt__conn_drop(cn);
-            else reused = 1;
+PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) {
+    for (;;) {
+        int r;
+        switch (x->bx.st) {
+        case PT__BX_RESOLVE: r = pt__bx_resolve(x, until); break;
+        case PT__BX_CONNECT: r = pt__bx_connect(x, until); break;
+        case PT__BX_SEND:    r = pt__bx_send(x, until); break;
+        case PT__BX_HEAD:    r = pt__bx_head(x, until); break;
+        case PT__BX_BODY:    r = pt__bx_body(x, until); break;
+        default: return PT__XF_DONE;
         }
-        if (!reused) {
-            pt_result cr = pt__http_connect(cn, &u, PT__MIN(deadline, now + (req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000)), req, resp);
-            if (cr != PT_OK) { resp->not_sent = 1; pt__buf_free(&head); return cr; }
-            strncpy(cn->authority, auth, sizeof cn->authority - 1);
-            cn->authority[sizeof cn->authority - 1] = 0;
-        }
-        cn->rlen = 0;
-        sr = pt__http_send_all(cn, head.p, head.len, (const char *)req->body, req->body_len, deadline, req);
-        if (sr == -1 && pt__http_early_response(cn, resp)) {   /* answered before it read the body */
-            pt__conn_drop(cn);
-            pt__buf_free(&head);
-            return PT_OK;
-        }
-        if (sr != 0) {
-            pt__conn_drop(cn);
-            if (sr == -1 && reused) continue;
-            pt__buf_free(&head);
-            return pt__http_io_fail(sr, resp, "sending the request");
-        }
-        cn->requests++;
-        /* response head (skipping 1xx) */
-        for (;;) {
-            char *e = NULL;
-            while (!e) {
-                size_t k;
-                for (k = scan; k + 1 < cn->rlen; k++) {
-                    if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n'))) {
-                        e = cn->rb + k + (cn->rb[k + 1] == '\n' ? 2 : 3);
-                        break;
-                    }
-                }
-                if (e) break;
-                scan = cn->rlen > 2 ? cn->rlen - 2 : 0;
-                if (cn->rlen >= PT__RBUF_SIZE) {
-                    pt__conn_drop(cn); pt__buf_free(&head);
-                    pt__fmt(resp->error, sizeof resp->error, "response head larger than %d bytes", PT__RBUF_SIZE);
-                    return PT_ERR_PROTOCOL;
-                }
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) {
-                    int nothing = cn->rlen == 0;
-                    pt__conn_drop(cn);
-                    if ((r == 0 || r == -1) && nothing && reused) goto retry_fresh;
-                    pt__buf_free(&head);
-                    if (r == 0) { pt__fmt(resp->error, sizeof resp->error, nothing ? "server closed the connection without answering" : "server closed the connection mid-response"); return PT_ERR_NETWORK; }
-                    return pt__http_io_fail(r, resp, "waiting for the response");
-                }
-            }
-            hend = (size_t)(e - cn->rb);
-            if (pt__http_parse_head(cn->rb, hend, &hh) != 0) {
-                pt__conn_drop(cn); pt__buf_free(&head);
-                pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head");
-                return PT_ERR_PROTOCOL;
-            }
-            if (hh.status >= 200) break;
-            memmove(cn->rb, cn->rb + hend, cn->rlen - hend);   /* 1xx: next head */
-            cn->rlen -= hend; scan = 0;
-        }
-        resp->status = hh.status;
-        memcpy(resp->retry_after, hh.retry_after, sizeof resp->retry_after);
-        memcpy(resp->location, hh.location, sizeof resp->location);
-        sink.head = resp->body_head; sink.cap = sizeof resp->body_head - 1; sink.len = 0; sink.total = 0;
-        body_at = hend;
-        mode = (strcmp(req->method, "HEAD") == 0 || hh.status == 204 || hh.status == 304) ? 0
-             : hh.chunked ? 2 : hh.content_length >= 0 ? 1 : 3;
-        rc = PT_OK;
-        if (mode == 1) {
-            uint64_t left = (uint64_t)hh.content_length;
-            for (;;) {
-                size_t k = (size_t)PT__MIN((uint64_t)(cn->rlen - body_at), left);
-                pt__sink_put(&sink, cn->rb + body_at, k);
-                body_at += k; left -= k;
-                if (!left) break;
-                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
-            }
-        } else if (mode == 2) {
-            pt__chunked ck;
-            memset(&ck, 0, sizeof ck);
-            for (;;) {
-                size_t used = 0;
-                int fr = pt__chunked_feed(&ck, cn->rb + body_at, cn->rlen - body_at, &used, &sink);
-                body_at += used;
-                if (fr < 0) { rc = PT_ERR_PROTOCOL; pt__fmt(resp->error, sizeof resp->error, "malformed chunked body"); hh.close = 1; break; }
-                if (fr == 1) break;
-                if (sink.total > PT__BODY_DRAIN_MAX) { hh.close = 1; break; }
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r <= 0) { rc = pt__http_io_fail(r == 0 ? -1 : r, resp, "reading the response body"); hh.close = 1; break; }
-            }
-        } else if (mode == 3) {
-            hh.close = 1;
-            for (;;) {
-                pt__sink_put(&sink, cn->rb + body_at, cn->rlen - body_at);
-                if (sink.total > PT__BODY_DRAIN_MAX) break;
-                cn->rlen = body_at = 0;
-                r = pt__http_fill(cn, deadline, req);
-                if (r == 0) break;
-                if (r < 0) { rc = pt__http_io_fail(r, resp, "reading the response body"); break; }
-            }
-        }
-        resp->body_head[sink.len] = 0;
-        resp->body_head_len = sink.len;
-        if (hh.close || (hh.minor == 0 && !hh.keep_alive) || body_at != cn->rlen) pt__conn_drop(cn);
-        else cn->rlen = 0;
-        pt__buf_free(&head);
-        /* A status line was received: a body problem does not hide the status
-           for 2xx (the server accepted), it does for the rest. */
-        if (rc != PT_OK && hh.status >= 200 && hh.status < 300) return PT_OK;
-        return rc;
-    retry_fresh:;
+        if (r != PT__BX_NEXT) return r;
     }
-    pt__buf_free(&head);
-    pt__fmt(resp->error, sizeof resp->error, "connection closed by the server");
-    return PT_ERR_NETWORK;
 }
+
+/* Abandons the request: a connection with part of an exchange on it is dropped. */
+PT__PRIVATE void pt__bx_cancel(pt__xfer *x) {
+    if (x->bx.st == 0 || x->bx.st == PT__BX_DONE) return;
+    if (x->bx.st >= PT__BX_SEND) pt__conn_drop((pt__conn *)x->ctx);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "request cut off");
+    pt__bx_fin(x, PT_ERR_CANCELLED);
+}
+
 #else
-/* Never reached: pt_client_new refuses a config without cfg.http (see
-   pt__build_check); kept so the callers need no #if. */
-PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
-    (void)req; (void)user;
-    pt__fmt(resp->error, sizeof resp->error, "built with PACKTRACK_NO_SOCKETS: set cfg.http");
-    resp->not_sent = 1;
-    return PT_ERR_CONFIG;
+/* PACKTRACK_NO_SOCKETS: never reached (pt_client_new refuses a config
+   without cfg.http or cfg.http_async, see pt__build_check); kept so the
+   callers need no #if. */
+PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
+    memset(&x->resp, 0, sizeof x->resp);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "built with PACKTRACK_NO_SOCKETS: set cfg.http or cfg.http_async");
+    x->resp.not_sent = 1;
+    x->result = PT_ERR_CONFIG;
+    return PT__XF_DONE;
 }
+PT__PRIVATE int pt__bx_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
+PT__PRIVATE void pt__bx_cancel(pt__xfer *x) { (void)x; }
 #endif /* PT__SOCKETS */
+
+static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_step, pt__bx_cancel };
+
+/* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
+PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer x;
+    pt_result r;
+    pt__xfer_init(&x, &pt__tp_builtin, user, req);
+    r = pt__xfer_run(&x);
+    *resp = x.resp;
+    return r;
+}
 
 /* ==== [pt:deflate] ======================================================= */
 /* Built-in gzip encoder (RFC 1951 deflate inside an RFC 1952 member) and a
@@ -4649,8 +4879,8 @@ PT__PRIVATE void pt__spool_forget(pt__spool *sp) { (void)sp; }
    clear PT_ERR_CONFIG at pt_client_new, never a silent downgrade. */
 PT__PRIVATE pt_result pt__build_check(const pt_config *cfg, pt_error *err) {
 #if !PT__SOCKETS
-    if (!cfg->http)
-        return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http to an HTTP hook");
+    if (!cfg->http && !cfg->http_async)
+        return pt__err(err, PT_ERR_CONFIG, "this build has PACKTRACK_NO_SOCKETS (no built-in HTTP client): set cfg.http or cfg.http_async to an HTTP hook");
 #endif
     /* PACKTRACK_NO_SPOOL: pt__spool_open refuses spool_dir (its stub, above) */
 #if !PT__DEFLATE && !defined(PACKTRACK_USE_ZLIB) && !defined(PACKTRACK_USE_LIBDEFLATE)
@@ -4809,8 +5039,10 @@ struct pt__core {
     int       stopping;
     int64_t   close_deadline;
     volatile int64_t cancel_at;    /* in-flight requests are cut off once pt__mono_ms() reaches this */
-    int64_t   work_until;          /* manual-mode pt_flush deadline: the worker's own request is cut off
-                                      there too (worker-owned; PT__INF_MS otherwise) */
+    pt__xfer  xf;                  /* the pipeline's request in progress (worker-owned) */
+    int       xf_active;           /* xf started and not finished (lock held to change) */
+    int       async_kick;          /* an async completion arrived: step xf again (lock) */
+    uint64_t  async_dups, async_late, async_dups_told, async_late_told;   /* ignored completions (lock) */
 
     pt__queue q;
     uint64_t  accepted_seq, flush_target;
@@ -4930,46 +5162,219 @@ PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
     pt__core *c = (pt__core *)r->cancel_ctx;
     return pt__mono_ms() >= pt__atomic_load(&c->cancel_at);
 }
-/* The pipeline worker's requests: also cut off at a manual-mode pt_flush deadline. */
-PT__PRIVATE int pt__req_cancelled_pipe(const pt_http_request *r) {
-    pt__core *c = (pt__core *)r->cancel_ctx;
-    int64_t now = pt__mono_ms();
-    return now >= pt__atomic_load(&c->cancel_at) || now >= c->work_until;
+
+/* The synchronous user hook (cfg.http): the whole request inside start. */
+PT__PRIVATE int pt__hook_start(pt__xfer *x) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt_http_response *resp = &x->resp;
+    memset(resp, 0, sizeof *resp);
+    x->result = c->cfg.http(&x->req, resp, c->cfg.http_user);
+    resp->body_head[sizeof resp->body_head - 1] = 0;
+    resp->retry_after[sizeof resp->retry_after - 1] = 0;
+    resp->error[sizeof resp->error - 1] = 0;
+    resp->location[sizeof resp->location - 1] = 0;
+    if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
+    return PT__XF_DONE;
 }
-PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
-                                  int gz, const char *idem_key, pt_http_response *resp) {
-    pt_http_header h[6];
-    pt_http_request req;
+PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until; return PT__XF_DONE; }
+PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
+static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
+
+#if defined(PACKTRACK_USE_CURL)
+/* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
+PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
+    memset(&x->resp, 0, sizeof x->resp);
+    x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
+    return PT__XF_DONE;
+}
+static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
+#define PT__TP_DEFAULT pt__tp_curl
+#else
+#define PT__TP_DEFAULT pt__tp_builtin
+#endif
+
+/* ---- the asynchronous hook (cfg.http_async) ----
+   Operations live in one process-wide table of slots, guarded by the
+   registry lock, so a pt_http_op handle (slot index + generation) stays
+   safe to use after the request was cut off or its client freed: a stale
+   or repeated completion finds a slot in another state or generation and
+   is ignored. A slot remembers its client until that client is freed, so
+   a repeated or late completion can be reported in the client's log.
+   Lock order: registry lock, then a client's lock (as the fork handlers). */
+#if PT__THREADS
+#define PT__OPS 256
+#else
+#define PT__OPS 32     /* PACKTRACK_NO_THREADS: one thread drives every request; keeps 7 KB of bss out of small builds */
+#endif
+enum { PT__OP_FREE = 0, PT__OP_PENDING, PT__OP_DONE, PT__OP_SPENT, PT__OP_CUT };
+typedef struct pt__op_slot {
+    uint64_t  gen;
+    int       state;                  /* PT__OP_*: SPENT = completed and collected, CUT = cut off */
+    pt__core *c;                      /* owner; NULL once the client is freed */
+    pt__xfer *x;                      /* the request while PENDING/DONE */
+} pt__op_slot;
+static pt__op_slot pt__ops[PT__OPS];
+static unsigned    pt__ops_next;
+#define PT__OP_SLOT(id) ((unsigned)((id) & 0xffffu))
+#define PT__OP_GEN(id)  ((id) >> 16)
+
+/* The slot of a live handle, or NULL (registry lock held). */
+PT__PRIVATE pt__op_slot *pt__op_find(uint64_t id) {
+    pt__op_slot *s;
+    if (!id || PT__OP_SLOT(id) >= PT__OPS) return NULL;
+    s = &pt__ops[PT__OP_SLOT(id)];
+    return s->gen == PT__OP_GEN(id) ? s : NULL;
+}
+/* Tells the owner's worker that a completion arrived (registry lock held). */
+PT__PRIVATE void pt__op_kick(pt__core *c, uint64_t *counter) {
+    pt__mutex_lock(&c->mu);
+    if (counter) (*counter)++;
+    c->async_kick = 1;
+    pt__cond_broadcast(&c->cv_work);
+    pt__mutex_unlock(&c->mu);
+}
+/* Forgets a client's slots before it is freed (its requests are done or cut). */
+PT__PRIVATE void pt__ops_forget(pt__core *c) {
+    unsigned i;
+    pt__reg_lock();
+    for (i = 0; i < PT__OPS; i++) {
+        if (pt__ops[i].c != c) continue;
+        if (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE) pt__ops[i].state = PT__OP_CUT;
+        pt__ops[i].c = NULL; pt__ops[i].x = NULL;
+    }
+    pt__reg_unlock();
+}
+
+/* Takes a completion that arrived (registry lock held). */
+PT__PRIVATE int pt__async_collect(pt__xfer *x, pt__op_slot *s) {
+    s->state = PT__OP_SPENT;
+    s->x = NULL;
+    x->op = 0;
+    return PT__XF_DONE;
+}
+/* Ends the request without the host's answer (timeout, close, cancel) and
+   tells the host, unless its completion won the race. */
+PT__PRIVATE int pt__async_cut(pt__xfer *x, pt_result why, const char *msg) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s;
+    pt_http_op op;
+    int tell = 0;
+    pt__reg_lock();
+    s = pt__op_find(x->op);
+    if (s && s->x == x && s->state == PT__OP_DONE) { pt__async_collect(x, s); pt__reg_unlock(); return PT__XF_DONE; }
+    if (s && s->x == x && s->state == PT__OP_PENDING) { s->state = PT__OP_CUT; s->x = NULL; tell = 1; }
+    pt__reg_unlock();
+    op.id = x->op;
+    x->op = 0;
+    memset(&x->resp, 0, sizeof x->resp);
+    pt__fmt(x->resp.error, sizeof x->resp.error, "%s", msg);
+    x->result = why;
+    if (tell && c->cfg.http_cancel) {
+        const void *prev;
+        PT__CB_ENTER(c->handle, prev);
+        c->cfg.http_cancel(op, c->cfg.http_user);
+        PT__CB_LEAVE(prev);
+    }
+    return PT__XF_DONE;
+}
+PT__PRIVATE int pt__async_step(pt__xfer *x, int64_t until) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s;
+    int64_t now;
+    (void)until;                      /* never blocks: the host completes it */
+    if (!x->op) return PT__XF_DONE;
+    pt__reg_lock();
+    s = pt__op_find(x->op);
+    if (s && s->x == x && s->state == PT__OP_DONE) { pt__async_collect(x, s); pt__reg_unlock(); return PT__XF_DONE; }
+    pt__reg_unlock();
+    now = pt__mono_ms();
+    if (x->req.cancelled && x->req.cancelled(&x->req)) return pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off at the deadline");
+    if (now >= x->deadline_ms) return pt__async_cut(x, PT_ERR_TIMEOUT, "asynchronous request not completed within timeout_ms");
+    x->wake_ms = PT__MIN(x->deadline_ms, pt__atomic_load(&c->cancel_at));
+    return PT__XF_PENDING;
+}
+PT__PRIVATE int pt__async_start(pt__xfer *x) {
+    pt__core *c = (pt__core *)x->ctx;
+    pt__op_slot *s = NULL;
+    pt_http_op op;
+    pt_result r;
+    unsigned k;
+    const void *prev;
+    memset(&x->resp, 0, sizeof x->resp);
+    x->deadline_ms = pt__mono_ms() + (x->req.timeout_ms > 0 ? x->req.timeout_ms : 10000);
+    pt__reg_lock();
+    for (k = 0; k < PT__OPS; k++) {
+        unsigned i = (pt__ops_next + k) % PT__OPS;
+        if (pt__ops[i].state != PT__OP_PENDING && pt__ops[i].state != PT__OP_DONE) { s = &pt__ops[i]; pt__ops_next = i + 1; break; }
+    }
+    if (s) {
+        s->gen++; s->state = PT__OP_PENDING; s->c = c; s->x = x;
+        x->op = (s->gen << 16) | (uint64_t)(s - pt__ops);
+    }
+    pt__reg_unlock();
+    if (!s) {
+        x->resp.not_sent = 1;
+        pt__fmt(x->resp.error, sizeof x->resp.error, "more than %d asynchronous requests in flight", PT__OPS);
+        x->result = PT_ERR_NETWORK;
+        return PT__XF_DONE;
+    }
+    op.id = x->op;
+    PT__CB_ENTER(c->handle, prev);
+    r = c->cfg.http_async(&x->req, op, c->cfg.http_user);
+    PT__CB_LEAVE(prev);
+    if (r != PT_OK) {               /* the host did not take it: forget the op */
+        pt__reg_lock();
+        s = pt__op_find(op.id);
+        if (s && s->x == x) { s->state = PT__OP_CUT; s->x = NULL; }
+        pt__reg_unlock();
+        x->op = 0;
+        memset(&x->resp, 0, sizeof x->resp);
+        x->resp.not_sent = 1;
+        pt__fmt(x->resp.error, sizeof x->resp.error, "http_async hook refused the request (%s)", pt_strerror(r));
+        x->result = r;
+        return PT__XF_DONE;
+    }
+    return pt__async_step(x, 0);
+}
+PT__PRIVATE void pt__async_cancel(pt__xfer *x) {
+    if (x->op) pt__async_cut(x, PT_ERR_CANCELLED, "asynchronous request cut off");
+}
+static const pt__transport pt__tp_async = { "async hook", pt__async_start, pt__async_step, pt__async_cancel };
+
+/* Sets x up for one request of this client: headers, timeouts, cut-off at
+   the close deadline, and the transport. The bytes (url, body, idem_key)
+   stay the caller's and must not change until x is done or cancelled. */
+PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const char *method, const char *url,
+                                const void *body, size_t n, int gz, const char *idem_key) {
+    pt_http_header *h = x->hdr;
     size_t nh = 0;
+    if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
+    else if (c->cfg.http) pt__xfer_init(x, &pt__tp_hook, c, NULL);
+    else pt__xfer_init(x, &PT__TP_DEFAULT, cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
     h[nh].name = "User-Agent"; h[nh++].value = c->cfg.user_agent;
     if (idem_key) { h[nh].name = "Idempotency-Key"; h[nh++].value = idem_key; }
     if (gz) { h[nh].name = "Content-Encoding"; h[nh++].value = "gzip"; }
-    memset(&req, 0, sizeof req);
-    req.method = method; req.url = url; req.headers = h; req.header_count = nh;
-    req.body = body; req.body_len = n;
-    req.connect_timeout_ms = c->cfg.connect_timeout_ms; req.timeout_ms = c->cfg.timeout_ms;
-    req.deadline_ms = 0;
-    /* the flush connection is the pipeline worker's own */
-    req.cancelled = cn == &c->flush_conn ? pt__req_cancelled_pipe : pt__req_cancelled; req.cancel_ctx = c;
-    req.ca_file = c->cfg.ca_file; req.ca_path = c->cfg.ca_path; req.proxy = c->cfg.proxy;
-    req.insecure_skip_verify = c->cfg.insecure_skip_verify;
-    memset(resp, 0, sizeof *resp);
-    if (c->cfg.http) {
-        pt_result r = c->cfg.http(&req, resp, c->cfg.http_user);
-        resp->body_head[sizeof resp->body_head - 1] = 0;
-        resp->retry_after[sizeof resp->retry_after - 1] = 0;
-        resp->error[sizeof resp->error - 1] = 0;
-        resp->location[sizeof resp->location - 1] = 0;
-        if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
-        return r;
-    }
-#if defined(PACKTRACK_USE_CURL)
-    return pt__http_curl(&req, resp, cn);
-#else
-    return pt__http_builtin(&req, resp, cn);
-#endif
+    x->req.method = method; x->req.url = url; x->req.headers = h; x->req.header_count = nh;
+    x->req.body = body; x->req.body_len = n;
+    x->req.connect_timeout_ms = c->cfg.connect_timeout_ms; x->req.timeout_ms = c->cfg.timeout_ms;
+    x->req.deadline_ms = 0;
+    x->req.cancelled = pt__req_cancelled; x->req.cancel_ctx = c;
+    x->req.ca_file = c->cfg.ca_file; x->req.ca_path = c->cfg.ca_path; x->req.proxy = c->cfg.proxy;
+    x->req.insecure_skip_verify = c->cfg.insecure_skip_verify;
+}
+/* One request driven to its end on this thread (pt_ingest, pt_health). */
+PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
+                                  int gz, const char *idem_key, pt_http_response *resp) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_setup(c, x, cn, method, url, body, n, gz, idem_key);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
 }
 
 /* Compresses when enabled and worth it. out may be used; *send and *len get the
@@ -5311,29 +5716,29 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     pt__wake_waiters(c);
 }
 
-/* Sends one request for the current range (lock held, dropped around the
-   I/O) and counts it. Returns the transport result; 1 in *skipped when no
+/* Starts one request for the current range (lock held, dropped around the
+   transport's start) and counts it. 0 started (c->xf_active), -1 when no
    request went out (the body could not be built). */
-PT__PRIVATE PT__COLD pt_result pt__attempt_send(pt__core *c, pt_http_response *resp, int *skipped) {
+PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     pt__batch *b = &c->b;
-    pt_result tr;
-    *skipped = 0;
     if (!b->prepared) {
         pt__mutex_unlock(&c->mu);
         pt__batch_prepare(c);
         pt__mutex_lock(&c->mu);
-        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); *skipped = 1; return PT_ERR_NO_MEMORY; }
+        if (!b->prepared) { b->next_try_ms = pt__mono_ms() + 100; pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory building a batch"); return -1; }
     }
     if (!b->first_try_ms) b->first_try_ms = pt__mono_ms();
-    pt__mutex_unlock(&c->mu);
-    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
-    tr = pt__request(c, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key, resp);
-    pt__mutex_lock(&c->mu);
+    c->xf_active = 1;
     b->attempts++;
     c->batches++;
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
-    return tr;
+    pt__mutex_unlock(&c->mu);
+    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
+    pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
+    c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
+    pt__mutex_lock(&c->mu);
+    return 0;
 }
 
 /* The current range was accepted (2xx). */
@@ -5476,33 +5881,62 @@ PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt
     }
 }
 
-/* One request for the current range, then bookkeeping. */
-PT__PRIVATE PT__COLD void pt__pipe_attempt(pt__core *c) {
-    pt_http_response resp;
-    pt_result tr;
-    int cls, flip, skipped;
-    int64_t now;
-    tr = pt__attempt_send(c, &resp, &skipped);
-    if (skipped) return;
-    now = pt__mono_ms();
-    cls = pt__classify(tr, &resp, 1);
-    if (cls == 1) pt__attempt_delivered(c, &resp);
+/* The pipeline's request has ended (lock held): classify, settle or schedule. */
+PT__PRIVATE PT__COLD void pt__attempt_finish(pt__core *c) {
+    pt_result tr = c->xf.result;
+    const pt_http_response *resp = &c->xf.resp;
+    int cls, flip;
+    int64_t now = pt__mono_ms();
+    c->xf_active = 0;
+    cls = pt__classify(tr, resp, 1);
+    if (cls == 1) pt__attempt_delivered(c, resp);
     else if (tr == PT_ERR_CANCELLED) {
         c->req_failed++;
         pt__note_error(c, tr, "request cut off at the close deadline");
         c->b.next_try_ms = now + 10;
         return;
-    } else if (cls == 0) pt__attempt_retry(c, tr, &resp, now);
-    else pt__attempt_reject(c, tr, &resp, now);
+    } else if (cls == 0) pt__attempt_retry(c, tr, resp, now);
+    else pt__attempt_reject(c, tr, resp, now);
     flip = pt__bp_update(c);
     pt__bp_fire(c, flip);
 }
 
-/* Does the work due now. Returns the time something is next due, 0 if it
-   did work (call again), PT__INF_MS if idle. */
-PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
+/* Advances the pipeline's request until `until` at the latest (lock held,
+   dropped around the transport). Returns 0 when it ended (settled) or a
+   completion is waiting, else the time to step it again. */
+PT__PRIVATE int64_t pt__pipe_progress(pt__core *c, int64_t until) {
+    int st;
+    int64_t now;
+    c->async_kick = 0;
+    pt__mutex_unlock(&c->mu);
+    st = c->xf.tp->step(&c->xf, until);
+    pt__mutex_lock(&c->mu);
+    if (st == PT__XF_DONE) { pt__attempt_finish(c); return 0; }
+    if (c->async_kick) return 0;
+    now = pt__mono_ms();
+    if (now >= until) return until;
+    return c->xf.wake_ms > now ? c->xf.wake_ms : now + 1;
+}
+
+/* Repeated or late completions of async requests, told on the worker (lock held). */
+PT__PRIVATE PT__COLD void pt__async_report(pt__core *c) {
+    if (c->async_dups != c->async_dups_told) {
+        c->async_dups_told = c->async_dups;
+        pt__log_ul(c, PT_LOG_WARN, "pt_http_complete called again for a request already completed: ignored (%lu so far)", (unsigned long)c->async_dups);
+    }
+    if (c->async_late != c->async_late_told) {
+        c->async_late_told = c->async_late;
+        pt__log_ul(c, PT_LOG_INFO, "pt_http_complete for a request already cut off (timeout or close): ignored (%lu so far)", (unsigned long)c->async_late);
+    }
+}
+
+/* Does the work due now, the transport's part until `until` at the latest.
+   Returns the time something is next due, 0 if it did work (call again),
+   PT__INF_MS if idle. */
+PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
     int64_t now;
     pt__spool_log_flush(c);
+    if (c->async_dups != c->async_dups_told || c->async_late != c->async_late_told) pt__async_report(c);
     now = pt__mono_ms();
     if (!c->inf_pending && c->q.count) {
         int64_t t = 0, due;
@@ -5515,16 +5949,18 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
         } else return due;
     }
     if (c->inf_pending) {
+        int64_t due;
+        if (c->xf_active) return pt__pipe_progress(c, until);
         /* open breaker: its probe time, unless pt_flush/pt_close push */
-        int64_t due = c->b.next_try_ms;
+        due = c->b.next_try_ms;
         if (c->breaker == PT_BREAKER_OPEN && !pt__urgent(c) && c->open_until > due) due = c->open_until;
         if (now < due) return due;
         if (c->breaker == PT_BREAKER_OPEN) {
             c->breaker = PT_BREAKER_HALF_OPEN;
             pt__log_ul(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
         }
-        pt__pipe_attempt(c);
-        return 0;
+        if (pt__attempt_begin(c) != 0) return 0;
+        return pt__pipe_progress(c, until);
     }
     return PT__INF_MS;
 }
@@ -5532,11 +5968,11 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c) {
 /* Runs the pipeline on this thread until `until` (monotonic ms). mode 0:
    return when nothing is due before `until` (pt_pump); 1: until everything
    up to seq `t` is settled (flush); 2: until empty (close). Returns 1 if the
-   goal was reached. Lock held. A pump does at least one step and stops
-   once its budget is spent (a request already started runs to its end:
-   cutting it at a small budget would never deliver anything); a flush cuts
-   its own request off at its deadline (work_until); close, at cancel_at. */
-PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) {
+   goal was reached. Lock held. The transport is stepped with the same
+   `until`, so no call outlives its budget or deadline: a request that is
+   not finished stays in progress and the next pump, flush or close goes
+   on with it (close cuts it off at its deadline through cancel_at). */
+PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
     int did = 0;
     for (;;) {
         int64_t next, now;
@@ -5545,10 +5981,10 @@ PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) 
         now = pt__mono_ms();
         if (c->stopping && now >= c->close_deadline) return 0;
         if (did && now >= until) return 0;
-        next = pt__pipe_step(c);
+        next = pt__pipe_step(c, c->stopping ? PT__MIN(until, c->close_deadline) : until);
         if (next == 0) { did = 1; continue; }
         now = pt__mono_ms();
-        if (c->stopping && next != PT__INF_MS && next >= c->close_deadline) return 0;   /* nothing more can happen in time (e.g. Retry-After) */
+        if (c->stopping && !c->xf_active && next != PT__INF_MS && next >= c->close_deadline) return 0;   /* nothing more can happen in time (e.g. Retry-After) */
         if (mode == 0 && next > until) return 1;
         if (now >= until) return 0;
         if (mode != 0 && next == PT__INF_MS && (mode == 2 || pt__settled(c, t))) return 1;
@@ -5558,13 +5994,6 @@ PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) 
         c->worker_waiting = 0;
     }
 }
-PT__PRIVATE int pt__work(pt__core *c, int64_t until, int mode, uint64_t t) {
-    int r;
-    c->work_until = mode == 1 ? until : PT__INF_MS;
-    r = pt__work_loop(c, until, mode, t);
-    c->work_until = PT__INF_MS;
-    return r;
-}
 
 PT__PRIVATE void pt__flush_thread(void *arg) {
     pt__core *c = (pt__core *)arg;
@@ -5572,12 +6001,13 @@ PT__PRIVATE void pt__flush_thread(void *arg) {
     for (;;) {
         int64_t next, now;
         if (c->stopping && (pt__mono_ms() >= c->close_deadline || (!c->q.count && !c->inf_pending))) break;
-        next = pt__pipe_step(c);
+        next = pt__pipe_step(c, c->stopping ? c->close_deadline : PT__INF_MS);
         if (next == 0) continue;
         now = pt__mono_ms();
         if (c->stopping) {
             if (!c->q.count && !c->inf_pending) break;
-            if (next >= c->close_deadline) break;   /* nothing more can happen in time (e.g. Retry-After) */
+            if (!c->xf_active && next >= c->close_deadline) break;   /* nothing more can happen in time (e.g. Retry-After) */
+            if (next > c->close_deadline) next = c->close_deadline;
         }
         if (next <= now) continue;
         c->worker_waiting = 1;
@@ -5817,6 +6247,8 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
         if (c->spool->has_pend && c->cfg.logger) c->cfg.logger(c->spool->pend_lvl, c->spool->pend, c->cfg.logger_user);
         c->spool->has_pend = 0;
     }
+    if (c->xf_active) { c->xf.tp->cancel(&c->xf); c->xf_active = 0; }   /* tells an async host */
+    pt__ops_forget(c);
     pt__spool_close(c->spool);
     pt__conn_release(&c->flush_conn);
     for (i = 0; i < c->npool; i++) { pt__conn_release(c->pool[i]); PT__FREE(c->pool[i]); }
@@ -5966,7 +6398,9 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__header_safe(cfg.api_key)) return pt__err(err, PT_ERR_CONFIG, "api_key contains a control character");
     if (!cfg.base_url) cfg.base_url = PT_DEFAULT_BASE_URL;
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
-    if (url.https && !PT__HAVE_TLS && !cfg.http)
+    if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
+    if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
+    if (url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)
         return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
     if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
@@ -6044,7 +6478,6 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
         pt__fmt(c->health_url, sizeof c->health_url, "%s://%s%s%s", url.https ? "https" : "http", auth, url.prefix, cfg.health_path);
     if (cfg.include_host_context) pt__host_ctx_build(c);
     c->cancel_at = PT__INF_MS;
-    c->work_until = PT__INF_MS;
     c->hw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.high_water_pct / 100;
     c->lw_count = (uint64_t)cfg.queue_capacity * (uint64_t)cfg.low_water_pct / 100;
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
@@ -6344,6 +6777,38 @@ PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
     pt__mutex_unlock(&c->mu);
     pt__leave(cl);
     return PT_OK;
+}
+
+PACKTRACK_API pt_result pt_http_complete(pt_http_op op, pt_result result, const pt_http_response *resp) {
+    pt__op_slot *s;
+    pt_result r = PT_ERR_INVALID_ARG;
+    pt__reg_lock();
+    s = pt__op_find(op.id);
+    if (s && s->state == PT__OP_PENDING && s->x) {
+        pt_http_response *out = &s->x->resp;
+        if (resp) *out = *resp; else memset(out, 0, sizeof *out);
+        out->body_head[sizeof out->body_head - 1] = 0;
+        out->retry_after[sizeof out->retry_after - 1] = 0;
+        out->error[sizeof out->error - 1] = 0;
+        out->location[sizeof out->location - 1] = 0;
+        if (out->body_head_len >= sizeof out->body_head) out->body_head_len = sizeof out->body_head - 1;
+        if (result == PT_OK && !resp) {
+            result = PT_ERR_PROTOCOL;
+            pt__fmt(out->error, sizeof out->error, "pt_http_complete: PT_OK without a response");
+        }
+        s->x->result = result;
+        s->state = PT__OP_DONE;
+        r = PT_OK;
+        if (s->c) pt__op_kick(s->c, NULL);
+    } else if (s && (s->state == PT__OP_DONE || s->state == PT__OP_SPENT)) {
+        if (s->c) pt__op_kick(s->c, &s->c->async_dups);
+        r = s->c ? PT_ERR_INVALID_ARG : PT_ERR_CLOSED;
+    } else if (s && s->state == PT__OP_CUT) {
+        if (s->c) pt__op_kick(s->c, &s->c->async_late);
+        r = s->c ? PT_ERR_CANCELLED : PT_ERR_CLOSED;
+    }
+    pt__reg_unlock();
+    return r;
 }
 
 PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
@@ -6694,7 +7159,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__cond_init(&c->cv_work); pt__cond_init(&c->cv_done);
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
-        c->work_until = PT__INF_MS;
+        c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
         c->spool = NULL;
@@ -6747,7 +7212,6 @@ PT__PRIVATE int pt__status_is_error(const char *s) {
 PT__PRIVATE pt_field *pt__step_fields(pt_field *fs, size_t cap, const pt_field *md, size_t n, const pt_field *add, size_t na, size_t *count, pt_field **heap) {
     size_t i, k;
     *heap = NULL;
-    if (n && !md) n = 0;
     if (n + na > cap) {
         if (!(fs = *heap = (pt_field *)PT__MALLOC((n + na) * sizeof *fs))) return NULL;
     }
@@ -6779,6 +7243,7 @@ PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt
     if (st) memset(st, 0, sizeof *st);
     if (!cl || !st || !ev) return PT_ERR_INVALID_ARG;
     if (parent && !parent->active) return PT_ERR_INVALID_ARG;   /* its strings are gone */
+    if (ev->metadata_count && !ev->metadata) return PT_ERR_INVALID_ARG;
     src[PT__ST_SRC] = ev->source_system; src[PT__ST_ENV] = ev->source_env;
     src[PT__ST_WF] = ev->workflow_id; src[PT__ST_WFNAME] = ev->workflow_name; src[PT__ST_RUN] = ev->run_id;
     src[PT__ST_ACTT] = ev->actor_type; src[PT__ST_ACTID] = ev->actor_id; src[PT__ST_ACTNAME] = ev->actor_display_name;
@@ -6837,7 +7302,7 @@ PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_fi
     pt_event e;
     pt_result r;
     size_t na = 0, cnt;
-    if (!st || !st->active) return PT_ERR_INVALID_ARG;
+    if (!st || !st->active || (n && !md)) return PT_ERR_INVALID_ARG;   /* a bad list leaves the step active */
     st->active = 0;
     st->duration_ms = pt__mono_ms() - st->start_ms;
     if (st->duration_ms < 0) st->duration_ms = 0;

@@ -14,6 +14,9 @@ fi
 if [ -f bench/durable.c ]; then
   if $CC -O2 -Ibench -I. bench/durable.c -o "$B/bench-durable" -lpthread -lz -lm 2>/dev/null; then "$B/bench-durable"; fi
 fi
+if [ -f bench/pump.c ]; then
+  if $CC -O2 -Ibench -I. bench/pump.c -o "$B/bench-pump" -lpthread -lz -lm; then "$B/bench-pump"; fi
+fi
 if [ -f bench/recovery.c ]; then
   if $CC -O2 -std=c99 -I. bench/recovery.c -o "$B/bench-recovery" -lpthread -lz -lm 2>/dev/null; then "$B/bench-recovery"; fi
 fi

@@ -11,7 +11,8 @@
 set(_pc_requires "")
 set(_pc_libs "")
 set(_pc_cflags "")
-foreach(_opt PACKTRACK_USE_CURL PACKTRACK_USE_ZLIB PACKTRACK_USE_LIBDEFLATE PACKTRACK_NO_THREADS)
+foreach(_opt PACKTRACK_USE_CURL PACKTRACK_USE_ZLIB PACKTRACK_USE_LIBDEFLATE
+             PACKTRACK_NO_THREADS PACKTRACK_NO_SOCKETS PACKTRACK_NO_SPOOL PACKTRACK_NO_DEFLATE)
   if(${_opt})
     string(APPEND _pc_cflags " -D${_opt}")
   endif()

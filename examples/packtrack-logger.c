@@ -42,6 +42,9 @@
    never printed: --verbose shows "key: set (N chars)" at most. */
 #define PACKTRACK_IMPLEMENTATION
 #include "../packtrack.h"
+#if defined(PACKTRACK_NO_SOCKETS)
+#error "packtrack-logger sends through the built-in HTTP client (or libcurl): build it without PACKTRACK_NO_SOCKETS"
+#endif
 
 #include <errno.h>
 #include <limits.h>
@@ -647,8 +650,9 @@ static void usage(FILE *f) {
           "  - --status takes any non-empty string. Go accepts only ok|failed|skipped|timeout|retrying|unknown,\n"
           "    which refuses the server's own running|success|error.\n"
           "  - --run-id is optional, as in the event schema (Go requires it for a single event).\n"
-          "  - A value in effect that cannot be parsed (PACKTRACK_TIMEOUT=soon, --jitter 5, --retries -1) is\n"
-          "    exit 1 naming it. Go silently falls back to the default, which hides the typo.\n"
+          "  - A value in effect that cannot be parsed or is out of range (PACKTRACK_TIMEOUT=soon, --jitter 5,\n"
+          "    --retries -1) is exit 1 naming it. Go silently falls back to the default (or clamps), which\n"
+          "    hides the typo.\n"
           "  - Retries wait at least a server's Retry-After (Go ignores it), retry 408 like 429/5xx (Go stops),\n"
           "    resend the same body (Go reuses a request whose body the first attempt consumed) and draw the\n"
           "    jitter at random (Go's client always waits the midpoint, so its --jitter has no effect).\n"
@@ -985,11 +989,14 @@ static size_t chunk_at(const ev_list *l, size_t i, int max_n, size_t max_bytes, 
     while (i + k < l->n && (int)k < max_n && (k == 0 || *bytes + l->json_len[i + k] + 1 <= max_bytes)) *bytes += l->json_len[i + k++] + 1;
     return k;
 }
-static size_t count_requests(pt_client *cl, const ev_list *l) {
-    const pt_config *rc = pt_client_config(cl);
-    size_t i = 0, nreq = 0, bytes;
+/* Requests that l takes with the client's batch limits (no client, as in a
+   dry run: the limits cfg asks for, else the library's defaults). */
+static size_t count_requests(pt_client *cl, const pt_config *cfg, const ev_list *l, int *batch_size) {
+    const pt_config *rc = cl ? pt_client_config(cl) : cfg;
+    size_t i = 0, nreq = 0, bytes, max_bytes = rc->batch_max_bytes ? rc->batch_max_bytes : (size_t)1 << 20;
+    *batch_size = rc->batch_size ? rc->batch_size : 100;
     if (l->n == 1) return 1;
-    while (i < l->n) { i += chunk_at(l, i, rc->batch_size, rc->batch_max_bytes, &bytes); nreq++; }
+    while (i < l->n) { i += chunk_at(l, i, *batch_size, max_bytes, &bytes); nreq++; }
     return nreq;
 }
 
@@ -1157,12 +1164,13 @@ static int run(int argc, char **argv) {
 
     if (from_input) {
         if ((rc = read_input(&events)) != EXIT_OK) goto done;
-        if (cli_idem_key && !dry) {
-            size_t nreq = count_requests(cl, &events);
+        if (cli_idem_key) {
+            int bs;
+            size_t nreq = count_requests(cl, &cfg, &events, &bs);
             if (nreq > 1) {
                 rc = fail(EXIT_ARGS, "%s names one request, but these %lu events need %lu requests (--batch-size %d): "
                           "raise --batch-size or leave the key out (each request then gets its own)",
-                          src(OPT_IDEM_KEY), (unsigned long)events.n, (unsigned long)nreq, pt_client_config(cl)->batch_size);
+                          src(OPT_IDEM_KEY), (unsigned long)events.n, (unsigned long)nreq, bs);
                 goto done;
             }
         }

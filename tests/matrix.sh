@@ -165,7 +165,9 @@ fi
 # natively and as WebAssembly under node (emscripten; CI=true fails a skip)
 run_variant_cmd nm-no-os sh tests/nm_check.sh
 run_variant_cmd wasm-node sh tests/wasm/run.sh
-run_variant_cmd packaging env B="$B" sh tests/packaging.sh
+# CMake/pkg-config: tests/consumer built every way a user takes packtrack
+if have cmake && have pkg-config; then run_variant_cmd packaging env B="$B" sh tests/packaging.sh
+else missing packaging "cmake pkg-config" "cmake or pkg-config not found"; fi
 
 if have_clang_san fuzzer,address,undefined; then
   run_variant_cmd fuzz-${FUZZ_SECS}s-each env FUZZ_NO_MERGE=1 FUZZ_BUILD="$B/fuzz" sh tests/fuzz/run.sh $FUZZ_SECS

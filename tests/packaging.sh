@@ -3,6 +3,7 @@
 # can take it, as C and (where cmake finds a C++ compiler) as C++, and runs it
 # (each consumer sends one event to a local sink):
 #   add_subdirectory      header-only, library+curl+zlib, header-only NO_THREADS,
+#                         library with every PACKTRACK_NO_* switch,
 #                         and cross-built for Windows with mingw-w64 (ws2_32)
 #   FetchContent          from a file:// source archive, header-only and library+libdeflate
 #   find_package          after `cmake --install` into a temp prefix (header-only, library+curl+zlib)
@@ -33,7 +34,7 @@ logtail() { tail -n 15 "$1" | sed 's/^/    | /'; }
 
 have_cmake=1; command -v cmake >/dev/null 2>&1 || have_cmake=0
 have_pc=1; command -v pkg-config >/dev/null 2>&1 || have_pc=0
-hdr() { printf '#include <%s>\nint main(void){return 0;}\n' "$1" | $CC -x c -fsyntax-only - >/dev/null 2>&1; }
+hdr() { printf '#include <%s>\n' "$1" | $CC ${CPPFLAGS:-} -x c -E - >/dev/null 2>&1; }   # honours CPPFLAGS, as tests/matrix.sh
 have_curl=1; hdr curl/curl.h || have_curl=0
 have_deflate=1; hdr libdeflate.h || have_deflate=0
 
@@ -61,11 +62,13 @@ if [ -z "$URL" ]; then
   bad packaging-sink "the local sink did not start; the consumers only create a client" ; logtail "$W/sink-build.log"
 fi
 sent=0
-# run_consumer NAME BINARY: runs it (sending one event when the sink is up)
+# run_consumer NAME BINARY: runs it (sending one event when the sink is up,
+# unless NO_URL=1: a build without sockets only creates a client)
 run_consumer() {
   if [ ! -x "$2" ]; then bad "$1" "no binary at $2"; return 1; fi
-  if ! "$2" $URL > "$W/$1.run" 2>&1; then bad "$1" "the consumer failed:"; logtail "$W/$1.run"; return 1; fi
-  [ -n "$URL" ] && sent=$((sent + 1))
+  u=$URL; [ "${NO_URL:-0}" = 1 ] && u=
+  if ! "$2" $u > "$W/$1.run" 2>&1; then bad "$1" "the consumer failed:"; logtail "$W/$1.run"; return 1; fi
+  [ -n "$u" ] && sent=$((sent + 1))
   ok "$1"
 }
 
@@ -108,7 +111,7 @@ pc_case() {
 }
 
 if [ $have_cmake -eq 0 ]; then
-  for c in subdir-header subdir-library-curl-zlib subdir-no-threads fetch-header subdir-mingw-cross fetch-library-libdeflate \
+  for c in subdir-header subdir-library-curl-zlib subdir-no-threads subdir-no-os-core fetch-header subdir-mingw-cross fetch-library-libdeflate \
            install-header find-header install-library-curl-zlib find-library-curl-zlib find-version-refused; do
     skipped "$c" cmake "cmake is not installed"
   done
@@ -123,6 +126,11 @@ else
     cmake_case subdir-library-curl-zlib subdir -DPACKTRACK_BUILD_LIBRARY=ON -DPACKTRACK_USE_CURL=ON -DPACKTRACK_USE_ZLIB=ON
   else skipped subdir-library-curl-zlib libcurl4-openssl-dev "curl/curl.h not found"; fi
   cmake_case subdir-no-threads subdir -DPACKTRACK_NO_THREADS=ON
+  # the OS-free core: every PACKTRACK_NO_* switch (the consumer supplies an HTTP hook)
+  NO_URL=1
+  cmake_case subdir-no-os-core subdir -DPACKTRACK_BUILD_LIBRARY=ON -DPACKTRACK_NO_THREADS=ON \
+    -DPACKTRACK_NO_SOCKETS=ON -DPACKTRACK_NO_SPOOL=ON -DPACKTRACK_NO_DEFLATE=ON
+  NO_URL=0
   cmake_case fetch-header fetch
   # Windows: cross-built with mingw-w64 (links ws2_32 through the target; the
   # windows-wine variant runs the library itself)

@@ -19,6 +19,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_pipeline.c"
 #include "test_schedule.c"
 #include "test_transport.c"
+#include "test_pump.c"
 #if !defined(PACKTRACK_NO_SPOOL)   /* the mutants of tests/mutants/build_*.mut build without it */
 #include "test_spool.c"
 #endif
@@ -41,6 +42,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(pipeline_tests),
     PT_SUITE_ENTRY(schedule_tests),
     PT_SUITE_ENTRY(transport_tests),
+    PT_SUITE_ENTRY(pump_tests),
 #if !defined(PACKTRACK_NO_SPOOL)
     PT_SUITE_ENTRY(spool_tests),
 #endif

@@ -221,6 +221,7 @@ PT_TEST(api_trackf_format_long_utf8) {
     big[5000] = 0;
     PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_WARN, PT_STATUS_RETRYING, "long:%s:end", big), PT_OK);
     PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_ERROR, PT_STATUS_ERROR, "bad utf-8 \xff\xfe here"), PT_OK);
+    PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "view %.*s", 3, "abcdef"), PT_OK);   /* a string_view */
     PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_INFO, PT_STATUS_SUCCESS, "%s", ""), PT_ERR_MISSING_FIELD);
     PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_UNSET, PT_STATUS_SUCCESS, "x"), PT_ERR_MISSING_FIELD);
     PT_CHECK_EQ(pt_trackf(c, PT_SEVERITY_INFO, NULL, "x"), PT_ERR_MISSING_FIELD);
@@ -228,8 +229,9 @@ PT_TEST(api_trackf_format_long_utf8) {
     PT_CHECK_EQ(pt_stats(c, &st), PT_OK);
     PT_CHECK_MSG(strstr(st.last_error_message, "status") != NULL, "%s", st.last_error_message);
     PT_CHECK_EQ(pt_flush(c, 3000), PT_OK);
-    PT_REQUIRE(cap.n == 3);
+    PT_REQUIRE(cap.n == 4);
     PT_CHECK_MSG(strstr(cap.ev[0], "\"message\":\"refund 42 issued to o-1\"") != NULL, "%s", cap.ev[0]);
+    PT_CHECK_MSG(strstr(cap.ev[3], "\"message\":\"view abc\"") != NULL, "%s", cap.ev[3]);
     PT_CHECK(strstr(cap.ev[0], "\"source\":{\"system\":\"checkout-svc\"") != NULL);
     PT_CHECK(strstr(cap.ev[0], "\"severity\":\"info\",\"status\":\"success\"") != NULL);
     PT_CHECK(strstr(cap.ev[1], "\"message\":\"long:") != NULL && strstr(cap.ev[1], big) != NULL && strstr(cap.ev[1], ":end\"") != NULL);
@@ -330,6 +332,8 @@ PT_TEST(api_step_nested_and_explicit) {
     memset(&child, 0xab, sizeof child);
     md[0] = pt_field_str("tool", "search");
     md[1] = pt_field_int("duration_ms", 5);   /* the caller's key wins */
+    PT_CHECK_EQ(pt_step_end(&moved, PT_STATUS_FAILED, NULL, 2), PT_ERR_INVALID_ARG);   /* still active */
+    PT_CHECK(moved.active == 1);
     PT_CHECK_EQ(pt_step_end(&moved, PT_STATUS_FAILED, md, 2), PT_OK);
     PT_CHECK_EQ(pt_step_end(&parent, PT_STATUS_SUCCESS, NULL, 0), PT_OK);
     PT_CHECK(pt_step_begin(c, &child, &parent, "late") == PT_ERR_INVALID_ARG);   /* an ended parent */

@@ -873,6 +873,7 @@ PT_TEST(cli_go_idempotency_key_is_the_header) {
     const char *single[] = { "--message", "m", "--idempotency-key", "run-77", "--retries", "3", "--backoff-initial", "1ms", NULL };
     const char *file_one[] = { "--file", path, "--idempotency-key", "batch-key-1", NULL };
     const char *file_two[] = { "--file", path, "--idempotency-key", "batch-key-2", "--batch-size", "2", NULL };
+    const char *file_two_dry[] = { "--dry-run", "--file", path, "--idempotency-key", "batch-key-2", "--batch-size", "2", NULL };
     const char *file_nokey[] = { "--file", path, "--batch-size", "2", NULL };
     const char *async_key[] = { "--async", "--message", "m", "--idempotency-key", "k", NULL };
     const char *bad_key[] = { "--message", "m", "--idempotency-key", "two words", NULL };
@@ -903,12 +904,17 @@ PT_TEST(cli_go_idempotency_key_is_the_header) {
     } else PT_CHECK(0);
     PT_CHECK_EQ(pts_events_received(s), 4);
     tc_free(&o);
-    /* one key cannot name two requests: refused before anything is sent (Go reuses it per chunk) */
+    /* one key cannot name two requests: refused before anything is sent (Go reuses it per chunk),
+       and a dry run says so too */
     PT_CHECK(tc_run(&o, file_two, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 1);
     PT_CHECK(tc_has(o.err, "--batch-size") && tc_has(o.err, "2 requests"));
-    PT_CHECK_EQ(pts_request_count(s), 4);
     tc_free(&o);
+    PT_CHECK(tc_run(&o, file_two_dry, e.v, NULL) == 0);
+    PT_CHECK_EQ(o.code, 1);
+    PT_CHECK(tc_has(o.err, "2 requests"));
+    tc_free(&o);
+    PT_CHECK_EQ(pts_request_count(s), 4);
     /* without a key, each request has its own */
     PT_CHECK(tc_run(&o, file_nokey, e.v, NULL) == 0);
     PT_CHECK_EQ(o.code, 0);

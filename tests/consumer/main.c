@@ -11,6 +11,16 @@
 
 #include <stdio.h>
 
+#if defined(PACKTRACK_NO_SOCKETS)
+/* This build has no built-in HTTP client: a hook that answers 200 stands in
+   (tests/packaging.sh runs this build without a URL). */
+static pt_result consumer_http(const pt_http_request *req, pt_http_response *resp, void *user) {
+    (void)req; (void)user;
+    resp->status = 200;
+    return PT_OK;
+}
+#endif
+
 int main(int argc, char **argv) {
     pt_config cfg = {0};
     pt_client *client = NULL;
@@ -19,6 +29,9 @@ int main(int argc, char **argv) {
     cfg.api_key = "consumer-key";
     cfg.base_url = argc > 1 ? argv[1] : "http://127.0.0.1:9";
     cfg.max_retries = PT_RETRIES_NONE;
+#if defined(PACKTRACK_NO_SOCKETS)
+    cfg.http = consumer_http;
+#endif
     if ((r = pt_client_new(&cfg, &client, &err)) != PT_OK) {
         fprintf(stderr, "consumer: pt_client_new: %s\n", err.message);
         return 1;

@@ -1,7 +1,10 @@
 /* The C-library-only core: packtrack.h built with PACKTRACK_NO_THREADS,
    PACKTRACK_NO_SOCKETS and PACKTRACK_NO_SPOOL (and, with PACKTRACK_NO_DEFLATE
-   too, the smallest build), driven through an in-memory HTTP hook: JSON,
-   queue bounds, batching, retry, breaker, bisection, close report.
+   too, the smallest build), driven through an in-memory server behind the
+   synchronous HTTP hook (cfg.http) and behind the asynchronous one
+   (cfg.http_async: a simulated engine HTTP module that answers on the next
+   frame, or inside the hook, or never): JSON, queue bounds, batching, retry,
+   breaker, bisection, close report, cut-off and exactly-once completion.
    tests/wasm/run.sh builds it with emscripten and runs it under node; the
    same file also builds natively (tests/nm_check.sh runs it), so a failure
    can be told apart as "the core" or "the wasm toolchain".
@@ -41,8 +44,8 @@ static int contains(const char *body, size_t n, const char *s) {
     return 0;
 }
 
-static pt_result mem_http(const pt_http_request *req, pt_http_response *resp, void *user) {
-    mem_server *ms = (mem_server *)user;
+/* What the server answers to one request (both hooks use it). */
+static pt_result mem_answer(mem_server *ms, const pt_http_request *req, pt_http_response *resp) {
     const char *body = (const char *)req->body;
     size_t i, n = req->body_len;
     int events = count_events(body, n);
@@ -67,6 +70,61 @@ static pt_result mem_http(const pt_http_request *req, pt_http_response *resp, vo
     ms->events_ok += events;
     return PT_OK;
 }
+static pt_result mem_http(const pt_http_request *req, pt_http_response *resp, void *user) {
+    return mem_answer((mem_server *)user, req, resp);
+}
+
+/* ---- a simulated engine HTTP module behind the asynchronous hook -------------
+   The hook queues the request (its bytes stay valid until completion or
+   cancel, so the engine may answer from them later); engine_frame() answers
+   everything queued, as an engine's HTTP module would report finished
+   requests on its next frame, then the game pumps the client for 1 ms. */
+#define ENG_MAX 64
+typedef struct engine {
+    mem_server *ms;
+    int         inline_complete;       /* answer inside the hook (then pt_flush/pt_close work alone) */
+    int         never_complete;        /* the host's request hangs */
+    int         n;
+    pt_http_op  ops[ENG_MAX];
+    const pt_http_request *reqs[ENG_MAX];
+    int         handed, cancels;
+    pt_http_op  last_op, cancelled_op;
+} engine;
+static pt_result eng_complete_one(engine *e, pt_http_op op, const pt_http_request *req) {
+    pt_http_response resp;
+    pt_result r;
+    memset(&resp, 0, sizeof resp);
+    r = mem_answer(e->ms, req, &resp);
+    return pt_http_complete(op, r, &resp);
+}
+static pt_result eng_hook(const pt_http_request *req, pt_http_op op, void *user) {
+    engine *e = (engine *)user;
+    e->handed++;
+    e->last_op = op;
+    if (e->inline_complete) { (void)eng_complete_one(e, op, req); return PT_OK; }
+    if (e->n >= ENG_MAX) return PT_ERR_NETWORK;
+    e->ops[e->n] = op; e->reqs[e->n] = req; e->n++;
+    return PT_OK;
+}
+static void eng_cancel(pt_http_op op, void *user) {
+    engine *e = (engine *)user;
+    int i;
+    e->cancels++;
+    e->cancelled_op = op;
+    for (i = 0; i < e->n; i++) if (e->ops[i].id == op.id) { e->ops[i] = e->ops[--e->n]; e->reqs[i] = e->reqs[e->n]; break; }
+}
+/* one frame: finished requests are reported, then the client gets its 1 ms */
+static int64_t engine_frame(engine *e, pt_client *cl) {
+    int64_t t0;
+    int i, n = e->n;
+    if (!e->never_complete) {
+        e->n = 0;
+        for (i = 0; i < n; i++) (void)eng_complete_one(e, e->ops[i], e->reqs[i]);
+    }
+    t0 = pt_now_ms();
+    pt_pump(cl, 1);
+    return pt_now_ms() - t0;
+}
 
 static pt_config base_cfg(mem_server *ms) {
     pt_config cfg;
@@ -76,6 +134,14 @@ static pt_config base_cfg(mem_server *ms) {
     cfg.http = mem_http; cfg.http_user = ms;
     cfg.backoff_base_ms = 5; cfg.backoff_max_ms = 20;
     cfg.flush_interval_ms = 10;
+    return cfg;
+}
+static pt_config async_cfg(mem_server *ms, engine *e) {
+    pt_config cfg = base_cfg(ms);
+    memset(e, 0, sizeof *e);
+    e->ms = ms;
+    cfg.http = NULL;
+    cfg.http_async = eng_hook; cfg.http_cancel = eng_cancel; cfg.http_user = e;
     return cfg;
 }
 static pt_event ev_of(const char *msg) {
@@ -301,6 +367,164 @@ PT_TEST(wasm_close_deadline_counts_abandoned) {
     pt_client_free(cl);
 }
 
+/* frames until cond or ms pass; records the longest pump */
+#define FRAMES_UNTIL(e, cl, cond, ms, longest) do { int64_t e_ = pt_now_ms() + (ms); \
+    while (!(cond) && pt_now_ms() < e_) { int64_t d_ = engine_frame((e), (cl)); if (d_ > (longest)) (longest) = d_; } } while (0)
+
+PT_TEST(wasm_async_hook_completed_next_frame) {
+    mem_server ms;
+    engine e;
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_close_report rep;
+    pt_event ev = ev_of("async");
+    int64_t longest = 0;
+    int i;
+    memset(&ms, 0, sizeof ms);
+    cfg = async_cfg(&ms, &e);
+    cfg.batch_size = 10;
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    for (i = 0; i < 25; i++) PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
+    FRAMES_UNTIL(&e, cl, ms.events_ok == 25, 5000, longest);
+    PT_CHECK_EQ(ms.events_ok, 25);
+    PT_CHECK_EQ(ms.requests, 3);
+    PT_CHECK_EQ(ms.batch_events[0], 10);
+    PT_CHECK_EQ(ms.batch_events[2], 5);
+    PT_CHECK_EQ(e.handed, 3);
+    PT_CHECK_EQ(e.cancels, 0);
+    PT_CHECK_MSG(longest < 50, "a 1 ms pump took %lld ms", (long long)longest);
+    PT_CHECK_EQ(pt_close(cl, 1000, &rep), PT_OK);
+    PT_CHECK_EQ(rep.delivered, 25);
+    pt_client_free(cl);
+}
+
+PT_TEST(wasm_async_hook_retry_and_breaker) {
+    mem_server ms;
+    engine e;
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_client_stats st;
+    pt_health_report h;
+    pt_event ev = ev_of("async retry");
+    int64_t longest = 0;
+    int at_open;
+    memset(&ms, 0, sizeof ms);
+    cfg = async_cfg(&ms, &e);
+    cfg.breaker_threshold = 3;
+    cfg.breaker_cooldown_ms = 300;
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    ms.fail_next = 2; ms.fail_status = 503;      /* two 503s, then accepted */
+    PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
+    FRAMES_UNTIL(&e, cl, ms.events_ok == 1, 5000, longest);
+    PT_CHECK_EQ(ms.events_ok, 1);
+    PT_CHECK_EQ(ms.requests, 3);
+    PT_CHECK(pt_stats(cl, &st) == PT_OK);
+    PT_CHECK_EQ(st.retried_requests, 2);
+    /* completions that report a network failure open the breaker */
+    ms.fail_next = 1000; ms.fail_status = 0;
+    PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
+    FRAMES_UNTIL(&e, cl, pt_health(cl, &h, NULL) == PT_OK && h.breaker == PT_BREAKER_OPEN, 5000, longest);
+    PT_CHECK_EQ(h.breaker, PT_BREAKER_OPEN);
+    at_open = ms.requests;
+    FRAMES_UNTIL(&e, cl, 0, 100, longest);
+    PT_CHECK_EQ(ms.requests, at_open);           /* nothing handed to the host while open */
+    ms.fail_next = 0;
+    FRAMES_UNTIL(&e, cl, ms.events_ok == 2, 5000, longest);
+    PT_CHECK_EQ(ms.events_ok, 2);
+    PT_CHECK_MSG(longest < 50, "a 1 ms pump took %lld ms", (long long)longest);
+    pt_client_free(cl);
+}
+
+PT_TEST(wasm_async_hook_cut_off_at_close) {
+    mem_server ms;
+    engine e;
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_close_report rep;
+    pt_http_response resp;
+    pt_event ev = ev_of("never answered");
+    int64_t longest = 0, t0;
+    pt_http_op op;
+    memset(&ms, 0, sizeof ms);
+    cfg = async_cfg(&ms, &e);
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    e.never_complete = 1;
+    PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
+    FRAMES_UNTIL(&e, cl, e.handed == 1, 3000, longest);
+    PT_REQUIRE(e.handed == 1);
+    op = e.last_op;
+    t0 = pt_now_ms();
+    PT_CHECK_EQ(pt_close(cl, 150, &rep), PT_ERR_TIMEOUT);
+    PT_CHECK_MSG(pt_now_ms() - t0 < 3000, "close took %lld ms", (long long)(pt_now_ms() - t0));
+    PT_CHECK_EQ(rep.timed_out, 1);
+    PT_CHECK_EQ(rep.delivered, 0);
+    PT_CHECK_EQ(rep.abandoned, 1);
+    PT_CHECK_EQ(e.cancels, 1);                   /* the host is told once */
+    PT_CHECK_EQ(e.cancelled_op.id, op.id);
+    /* the host's late answer is ignored */
+    memset(&resp, 0, sizeof resp);
+    resp.status = 202;
+    PT_CHECK(pt_http_complete(op, PT_OK, &resp) != PT_OK);
+    pt_client_free(cl);
+    PT_CHECK(pt_http_complete(op, PT_OK, &resp) != PT_OK);
+}
+
+PT_TEST(wasm_async_hook_completes_once) {
+    mem_server ms;
+    engine e;
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_http_response resp;
+    pt_event ev = ev_of("once");
+    int64_t longest = 0;
+    pt_http_op op;
+    memset(&ms, 0, sizeof ms);
+    cfg = async_cfg(&ms, &e);
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    e.never_complete = 1;
+    PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
+    FRAMES_UNTIL(&e, cl, e.handed == 1, 3000, longest);
+    PT_REQUIRE(e.handed == 1);
+    op = e.last_op;
+    memset(&resp, 0, sizeof resp);
+    resp.status = 202;
+    PT_CHECK_EQ(pt_http_complete(op, PT_OK, &resp), PT_OK);
+    PT_CHECK_EQ(pt_http_complete(op, PT_OK, &resp), PT_ERR_INVALID_ARG);   /* second one ignored */
+    e.n = 0;
+    e.never_complete = 0;
+    FRAMES_UNTIL(&e, cl, 0, 50, longest);
+    {
+        pt_client_stats st;
+        PT_CHECK(pt_stats(cl, &st) == PT_OK);
+        PT_CHECK_EQ(st.delivered, 1);
+        PT_CHECK_EQ(e.handed, 1);                /* delivered once, not re-sent */
+    }
+    pt_client_free(cl);
+}
+
+PT_TEST(wasm_async_hook_inline_completion_flush_close) {
+    mem_server ms;
+    engine e;
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_close_report rep;
+    pt_event ev = ev_of("inline"), bad = ev_of("reject-me");
+    int i;
+    memset(&ms, 0, sizeof ms);
+    cfg = async_cfg(&ms, &e);
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    e.inline_complete = 1;                       /* the host answers inside the hook */
+    ms.reject_marker = 1;
+    for (i = 0; i < 6; i++) PT_CHECK_EQ(pt_track(cl, i == 2 ? &bad : &ev), PT_OK);
+    PT_CHECK_EQ(pt_flush(cl, 3000), PT_OK);
+    PT_CHECK_EQ(ms.events_ok, 5);
+    PT_CHECK_EQ(pt_close(cl, 1000, &rep), PT_OK);
+    PT_CHECK_EQ(rep.tracked, 6);
+    PT_CHECK_EQ(rep.delivered, 5);
+    PT_CHECK_EQ(rep.failed_rejected, 1);
+    pt_client_free(cl);
+}
+
 static const pt_test_case wasm_tests[] = {
     PT_CASE(wasm_build_switches_refuse_what_is_left_out),
     PT_CASE(wasm_json_escapes_and_numbers),
@@ -310,6 +534,11 @@ static const pt_test_case wasm_tests[] = {
     PT_CASE(wasm_breaker_opens_and_recovers),
     PT_CASE(wasm_close_report_with_rejected_event),
     PT_CASE(wasm_close_deadline_counts_abandoned),
+    PT_CASE(wasm_async_hook_completed_next_frame),
+    PT_CASE(wasm_async_hook_retry_and_breaker),
+    PT_CASE(wasm_async_hook_cut_off_at_close),
+    PT_CASE(wasm_async_hook_completes_once),
+    PT_CASE(wasm_async_hook_inline_completion_flush_close),
 };
 
 int main(int argc, char **argv) {

@@ -8,7 +8,7 @@
 # and test_spool.c (durable mode: the Win32 file layer) with the in-process
 # test server (tests/test_server.c on Winsock 2, tests/win/compat.h) into
 # tests/win/run_suite.c and runs them under wine; needs libz-mingw-w64-dev.
-# Skips cleanly (exit 0) when mingw-w64 or wine is not installed.
+# Skips (exit 0) when mingw-w64 or wine is not installed; fails under CI=true.
 # Arguments: test names to run (default: all; test_win.c takes exact names,
 # the suite runner substrings). Last line: "N passed, N failed" (", N skipped").
 cd "$(dirname "$0")/../.." || exit 1
@@ -19,7 +19,8 @@ MINGW_CXX=${MINGW_CXX:-x86_64-w64-mingw32-g++}
 NATIVE_CC=${CC:-cc}
 WARN="-Wall -Wextra -pedantic -Werror"
 
-skip() {
+skip() {   # under CI=true a missing tool is a failure (tests/matrix.sh probes first)
+    if [ "${CI:-}" = true ]; then echo "FAIL windows-wine: $1 (CI=true requires it)"; echo "0 passed, 1 failed"; exit 1; fi
     echo "skip: windows-wine: $1"
     echo "0 passed, 0 failed, 1 skipped"
     exit 0
@@ -53,7 +54,8 @@ else
     fail=$((fail + 1)); echo "FAIL mingw C99 compile:"; sed 's/^/    /' "$W/cc-c.log" | head -40
 fi
 if ! command -v "$MINGW_CXX" >/dev/null 2>&1; then
-    echo "skip: mingw C++11 compile ($MINGW_CXX not found: apt-get install g++-mingw-w64-x86-64)"
+    if [ "${CI:-}" = true ]; then fail=$((fail + 1)); echo "FAIL mingw C++11 compile: $MINGW_CXX not found (CI=true requires it: apt-get install g++-mingw-w64-x86-64)"
+    else echo "skip: mingw C++11 compile ($MINGW_CXX not found: apt-get install g++-mingw-w64-x86-64)"; fi
 elif "$MINGW_CXX" -std=c++11 -I. $WARN -c "$W/impl.cpp" -o "$W/impl_cpp.o" > "$W/cc-cxx.log" 2>&1; then
     pass=$((pass + 1)); echo "ok   mingw C++11 compile"
 else
@@ -153,7 +155,8 @@ fi
 #      under wine, with the in-process test server compiled for Windows ------
 # winpthreads and zlib are linked statically: wine finds no missing DLL.
 if ! echo '#include <zlib.h>' | "$MINGW_CC" -E -x c - >/dev/null 2>&1; then
-    s=$((s + 1)); echo "skip: windows suite (no zlib for mingw: apt-get install libz-mingw-w64-dev)"
+    if [ "${CI:-}" = true ]; then fail=$((fail + 1)); echo "FAIL windows suite: no zlib for mingw (CI=true requires it: apt-get install libz-mingw-w64-dev)"
+    else s=$((s + 1)); echo "skip: windows suite (no zlib for mingw: apt-get install libz-mingw-w64-dev)"; fi
 elif ! "$MINGW_CC" -std=c99 -O1 -g $WARN -I. -o "$W/run_suite.exe" tests/win/run_suite.c \
         -static -lz -lpthread -lws2_32 > "$W/build-suite.log" 2>&1; then
     fail=$((fail + 1)); echo "FAIL build of run_suite.exe:"; sed 's/^/    /' "$W/build-suite.log" | head -40
