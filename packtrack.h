@@ -2771,14 +2771,13 @@ PT__PRIVATE PT__COLD int pt__bx_resolve(pt__xfer *x, int64_t until) {
 
 /* After a failed send: servers answer 413 (or 401, 400) on the headers of a
    large body and close without reading it, so the send fails with a reset
-   while the answer sits in our receive buffer. Reads what arrived (waiting
-   at most a moment for the rest of a head), without sending anything; 1
-   with resp->status/retry_after/location/body_head set if a complete
+   while the answer sits in our receive buffer. Reads what already arrived
+   (never waits: the transport is step-driven), without sending anything;
+   1 with resp->status/retry_after/location/body_head set if a complete
    final response head was there, else 0. The caller drops the connection
    either way. */
 PT__PRIVATE PT__COLD int pt__http_early_response(pt__conn *cn, pt_http_response *resp) {
     pt__http_head hh;
-    int64_t until = pt__mono_ms() + 50;
     size_t k, hend = 0, n;
     cn->rlen = 0;
     for (;;) {
@@ -2787,12 +2786,7 @@ PT__PRIVATE PT__COLD int pt__http_early_response(pt__conn *cn, pt_http_response 
         for (k = 0; !hend && k + 1 < cn->rlen; k++)
             if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n')))
                 hend = k + (cn->rb[k + 1] == '\n' ? 2 : 3);
-        if (hend || cn->rlen >= PT__RBUF_SIZE || r == 0) break;
-        if (r < 0 && !pt__sock_would_block(pt__sock_errno())) break;
-        if (r < 0) {
-            int64_t left = until - pt__mono_ms();
-            if (left <= 0 || pt__sock_wait(cn->fd, 0, (int)left) <= 0) break;
-        }
+        if (hend || cn->rlen >= PT__RBUF_SIZE || r <= 0) break;
     }
     if (!hend || pt__http_parse_head(cn->rb, hend, &hh) != 0 || hh.status < 200) return 0;
     resp->status = hh.status;
