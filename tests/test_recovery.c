@@ -149,8 +149,8 @@ static long long tr_matrix_case(pts_server *s, int kind, int manual) {
     /* duplicates come only from a request whose answer was lost (at most a few batches) */
     PT_CHECK_MSG(dups <= 500, "%s: %ld duplicate events", tr_case_name[kind], dups);
     PT_CHECK_MSG(pts_fault_hits(s) > 0 || kind == TR_REFUSED, "%s: the fault never hit a request", tr_case_name[kind]);
-    if (kind == TR_429)
-        PT_CHECK_MSG(rec >= 2000 && rec <= 3500, "%s, %s: first 2xx %lld ms after the 429 (want 2000..3500: the Retry-After, then within 1.5 s)",
+    if (kind == TR_429)   /* the server stamps the fault's end after writing the 429: a few ms late */
+        PT_CHECK_MSG(rec >= 1990 && rec <= 3500, "%s, %s: first 2xx %lld ms after the 429 (want 2000..3500: the Retry-After, then within 1.5 s)",
                      tr_case_name[kind], manual ? "manual" : "threaded", rec);
     else
         PT_CHECK_MSG(rec >= 0 && rec <= 1500, "%s, %s: first 2xx %lld ms after the fault ended (want <= 1500)",
