@@ -409,7 +409,7 @@ typedef struct pt_config {
     int   retry_after_max_ms;        /* default: 60000 (cap on a server's Retry-After) */
     int64_t retry_max_elapsed_ms;    /* default: 600000 (async: a batch fails after retrying this long) */
     int   breaker_threshold;         /* default: 5 consecutive failures */
-    int   breaker_cooldown_ms;       /* default: 30000 (cap: the open interval starts at <= 1 s, doubles per failed probe) */
+    int   breaker_cooldown_ms;       /* default: 30000 (cap: the open interval starts at <= 0.8 s, doubles per failed probe) */
 
     int    enable_gzip;              /* default: 0 */
     size_t compress_min_bytes;       /* default: 1024 (smaller bodies go uncompressed) */
@@ -7176,7 +7176,8 @@ PT__PRIVATE void pt__urgent_begin(pt__core *c) {
    few seconds is followed by a probe within about a second of its end.
    Jittered within [wait/2, wait]. Failures while pt_flush/pt_close push do
    not grow the interval (they follow the ordinary backoff). */
-#define PT__BREAKER_FIRST_MS 1000
+#define PT__BREAKER_FIRST_MS 800    /* jittered to 400..800 ms: a fault's end is probed well within 1.5 s */
+#define PT__URGENT_MAX_MS 1000      /* pt_flush/pt_close retry at most this far apart */
 PT__PRIVATE PT__COLD void pt__breaker_trip(pt__core *c, int64_t now, const char *msg) {
     int64_t ivl, lim, wait, cap = c->cfg.breaker_cooldown_ms > 0 ? c->cfg.breaker_cooldown_ms : 1;
     if (!c->breaker_ivl_ms) {
@@ -7229,7 +7230,7 @@ PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_
     } else {
         if (urgent) {   /* pt_flush/pt_close push: ordinary backoff from its base, at most about a second */
             c->urgent_attempts++;
-            wait = pt__backoff_ms(c->cfg.backoff_base_ms, PT__MIN(c->cfg.backoff_max_ms, PT__BREAKER_FIRST_MS), c->urgent_attempts, !c->cfg.disable_jitter, &c->rng);
+            wait = pt__backoff_ms(c->cfg.backoff_base_ms, PT__MIN(c->cfg.backoff_max_ms, PT__URGENT_MAX_MS), c->urgent_attempts, !c->cfg.disable_jitter, &c->rng);
         } else wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
         next = now + wait;
         if (!urgent && c->breaker == PT_BREAKER_OPEN) next = c->open_until;   /* the breaker's probe decides */
