@@ -4818,6 +4818,9 @@ PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response
    Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
    else WinHTTP's own setting (netsh winhttp). */
 #define PT__WH_SLICE_MS 10
+#ifndef WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY   /* SDKs before Windows 8.1 */
+#define WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY 4
+#endif
 #define PT__WH_BUF 16384
 
 typedef struct pt__wh_ctx {
@@ -6592,6 +6595,21 @@ PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
     (void)url;
     return &pt__tp_builtin;
 #endif
+}
+
+/* One whole request over the transport a client without a hook would use
+   for req->url (built-in, libcurl or WinHTTP), on this thread; user is a
+   pt__conn. For a hook that wraps the library's own transport (the CLI).
+   https needs pt__tls_ready to have succeeded first. */
+PT__PRIVATE pt_result pt__http_native(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, pt__tp_for(req->url), user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
 }
 
 /* ---- the asynchronous hook (cfg.http_async) ----
