@@ -2191,10 +2191,14 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
         int len = 6;
         if (d < 0) *p++ = '-';
         ip = (uint64_t)iv6 / 1000000u;
-        p += pt__u64_dec(p, ip);
+        fp = (unsigned)((uint64_t)iv6 - ip * 1000000u);   /* 1..999999: not an integer */
+        if (ip < 10) *p++ = (char)('0' + ip);
+        else p += pt__u64_dec(p, ip);
         *p++ = '.';
-        pt__dec_fixed(p, (uint64_t)iv6 - ip * 1000000u, 6);
-        while (p[len - 1] == '0') len--;
+        if (fp % 10000u == 0) { fp /= 10000u; len = 2; }
+        else if (fp % 100u == 0) { fp /= 100u; len = 4; }
+        if (fp % 10u == 0) { fp /= 10u; len--; }
+        pt__dec_fixed(p, fp, len);
         return (size_t)(p + len - out);
     }
     return pt__dbl_g15(out, d);
@@ -2380,7 +2384,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
                                     int careful, pt__jacc *acc, int *first, pt_error *err) {
     size_t i;
     uint64_t seen = 0, bit;
-    int checked = careful;
+    int checked = careful, fst = *first;
     pt_result r;
     char *o = b->p + b->len;
     for (i = 0; i < n; i++) {
@@ -2388,7 +2392,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         const char *k = x->key;
         size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        if (!checked && (!k || !*k || (int)x->type < (int)PT_FIELD_STRING || (int)x->type > (int)PT_FIELD_RAW)) {
+        if (!checked && (!k || !*k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
             b->len = (size_t)(o - b->p);
             return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
         }
@@ -2413,8 +2417,8 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         }
         /* out of memory: skip the field (the caller reports b->oom) */
         if (!PT__JSON_ROOM(b, o, kl + 3 + need + (careful ? PT__JSON_TAIL : 0))) { o = b->p + b->len; continue; }
-        *o = *first ? '{' : ',';
-        *first = 0;
+        *o = fst ? '{' : ',';
+        fst = 0;
         if (careful) {
             o = pt__json_kv_out(b, o + 1, "", 0, k, kl);
             if (!PT__JSON_ROOM(b, o, need + PT__JSON_TAIL)) { o = b->p + b->len; continue; }
@@ -2456,6 +2460,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         }
     }
     b->len = (size_t)(o - b->p);
+    *first = fst;
     return PT_OK;
 }
 PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
