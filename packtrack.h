@@ -2147,6 +2147,17 @@ PT__PRIVATE PT__COLD void pt__json_double_printf(pt__buf *b, double d) {
     pt__buf_put(b, tmp, (size_t)n);
 }
 
+/* The six fraction digits of fp (0..999999) at p without trailing zeros
+   ("0" for 0); returns how many. */
+PT__INLINE size_t pt__frac6(char *p, unsigned fp) {
+    int len = 6;
+    if (fp == 0) { *p = '0'; return 1; }
+    if (fp % 10000u == 0) { fp /= 10000u; len = 2; }
+    else if (fp % 100u == 0) { fp /= 100u; len = 4; }
+    if (fp % 10u == 0) { fp /= 10u; len--; }
+    pt__dec_fixed(p, fp, len);
+    return (size_t)len;
+}
 /* Shortest-ish round-tripping double, written at out (room for 40 bytes).
    NaN/Inf -> null. Returns the length, or 0 when only printf can tell (the
    caller then uses pt__json_double_printf). */
@@ -2167,17 +2178,12 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
         uint64_t av = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
         if (d == 0 && 1 / d < 0) { memcpy(out, "-0.0", 4); return 4; }
         if (iv < 0) *p++ = '-';
-        p += pt__u64_dec(p, av / 1000000u);
+        ip = av / 1000000u;
+        if (ip < 10) *p++ = (char)('0' + ip);
+        else p += pt__u64_dec(p, ip);
         *p++ = '.';
-        fp = (unsigned)(av % 1000000u);
-        if (fp == 0) *p++ = '0';
-        else {
-            int len = 6;
-            pt__dec_fixed(p, fp, 6);
-            while (p[len - 1] == '0') len--;
-            p += len;
-        }
-        return (size_t)(p - out);
+        fp = (unsigned)(av - ip * 1000000u);
+        return (size_t)(p + pt__frac6(p, fp) - out);
     }
     /* The same decimals where d * 1e6 was not exact (129.95): v / 1e6, v the
        nearest integer to |d| * 1e6, is a decimal of at most 15 significant
@@ -2188,18 +2194,13 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
     a = d < 0 ? -d : d;
     m = a * 1e6;
     if (a >= 1e-4 && m < 1e15 && (double)(iv6 = (int64_t)(m + 0.5)) / 1e6 == a) {
-        int len = 6;
         if (d < 0) *p++ = '-';
         ip = (uint64_t)iv6 / 1000000u;
         fp = (unsigned)((uint64_t)iv6 - ip * 1000000u);   /* 1..999999: not an integer */
         if (ip < 10) *p++ = (char)('0' + ip);
         else p += pt__u64_dec(p, ip);
         *p++ = '.';
-        if (fp % 10000u == 0) { fp /= 10000u; len = 2; }
-        else if (fp % 100u == 0) { fp /= 100u; len = 4; }
-        if (fp % 10u == 0) { fp /= 10u; len--; }
-        pt__dec_fixed(p, fp, len);
-        return (size_t)(p + len - out);
+        return (size_t)(p + pt__frac6(p, fp) - out);
     }
     return pt__dbl_g15(out, d);
 }
