@@ -2407,15 +2407,8 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
             }
             seen |= bit;
         }
-        switch (x->type) {
-        case PT_FIELD_STRING:
-            if (x->str) { vl = x->len ? x->len : strlen(x->str); need = vl + 3; }
-            else need = 5;                                /* ":null" */
-            break;
-        case PT_FIELD_INT: need = 22; break;
-        case PT_FIELD_DOUBLE: need = 41; break;
-        default: need = 6; break;                         /* ":false", ":null", ":" */
-        }
+        if (x->type == PT_FIELD_STRING && x->str) vl = x->len ? x->len : strlen(x->str);
+        need = vl + 41;         /* a string's ':' and quotes, or the longest number (':' + 40) */
         /* out of memory: skip the field (the caller reports b->oom) */
         if (!PT__JSON_ROOM(b, o, kl + 3 + need + (careful ? PT__JSON_TAIL : 0))) { o = b->p + b->len; continue; }
         *o = fst ? '{' : ',';
