@@ -132,7 +132,8 @@ PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_
    metadata and the extra lists: a count byte (%9) and per field a type byte
    (%8, 7 = invalid; 0x80 = NULL str), a key chunk (empty = NULL key when
    0x40 is set), a value (STRING/RAW: chunk, len = chunk length; INT, DOUBLE:
-   8 bytes; BOOL: 1 byte). */
+   8 bytes; BOOL: 1 byte). Invariants 21-26 are ptf_json_diff's checks 1-6
+   (the bytes of the writer this one replaced, tests/ref_json.h). */
 #define PTF_MAX_FIELDS 8
 static const char ptf_host_ctx[] =
     "\"host\":{\"name\":\"fz\",\"pid\":1,\"os\":\"linux\",\"arch\":\"x86_64\"},\"sdk\":{\"name\":\"packtrack-c\",\"version\":\"0.1.0\"}";
