@@ -16,7 +16,7 @@
          pt_error err;
          pt_close_report rep;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080";       // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080";       // default https://pack.shimcounty.com
          cfg.defaults.source_system = "checkout-svc";  // filled into every event
          cfg.defaults.workflow_id = "wf-1";
          cfg.defaults.actor_type = "agent";  cfg.defaults.actor_id = "a-42";
@@ -30,13 +30,18 @@
      Diagnostics: cfg.logger = pt_log_stderr; or PACKTRACK_DEBUG=1 with pt_config_from_env().
 
    BUILD MACROS (define before the implementation include)
-     PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
+     PACKTRACK_USE_CURL         link libcurl (-lcurl) for http and https
+                                (default: POSIX loads libcurl.so.4 at run time
+                                for https; Windows uses WinHTTP, link -lwinhttp)
+     PACKTRACK_NO_DLOPEN        POSIX: never load libcurl at run time
+     PACKTRACK_CURL_LIBRARY     POSIX: library loaded for https ("libcurl.so.4")
+     PACKTRACK_NO_WINHTTP       Windows: built-in socket client (http only)
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
      PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
                                 loop), no locks (one thread calls the client), no fork hooks
-     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http or cfg.http_async
      PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
@@ -56,6 +61,9 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
+     - Manual mode: pt_pump(client, budget_ms) returns within its budget whatever
+       the server does (the request in progress advances a step per pump);
+       cfg.http_async hands requests to the host's own HTTP stack instead.
      - Every public function is thread-safe, pt_close() included: calls racing
        with it get PT_ERR_CLOSED, and it waits for calls already inside. After
        pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
@@ -293,6 +301,7 @@ typedef struct pt_http_response {
     size_t body_head_len;
     char   error[128];             /* hook's own failure text (no secrets) */
     int    not_sent;               /* 1 if the request provably never reached the server */
+    char   location[256];          /* Location header (of a 3xx), "" if none; never followed */
 } pt_http_response;
 
 /* HTTP hook: perform one request. Return PT_OK when a response (any status)
@@ -400,7 +409,7 @@ typedef struct pt_config {
     int   retry_after_max_ms;        /* default: 60000 (cap on a server's Retry-After) */
     int64_t retry_max_elapsed_ms;    /* default: 600000 (async: a batch fails after retrying this long) */
     int   breaker_threshold;         /* default: 5 consecutive failures */
-    int   breaker_cooldown_ms;       /* default: 30000 */
+    int   breaker_cooldown_ms;       /* default: 30000 (cap: the open interval starts at <= 1 s, doubles per failed probe) */
 
     int    enable_gzip;              /* default: 0 */
     size_t compress_min_bytes;       /* default: 1024 (smaller bodies go uncompressed) */
@@ -481,7 +490,8 @@ PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len)
 PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
 
 /* Waits until every event tracked before the call is delivered or has failed
-   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
+   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Asks for delivery
+   now, as pt_close does (an open breaker is probed at once). Thread-safe. */
 PT__API pt_result pt_flush(pt_client *client, int timeout_ms);
 
 /* Manual mode: do up to budget_ms of pipeline work on the calling thread. */
@@ -502,11 +512,16 @@ typedef struct pt_close_report {
 
 /* Stops accepting, drains until timeout_ms (one deadline for everything,
    the in-flight request included), stops the thread, frees the client.
-   NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
+   Asks for delivery now: an open circuit breaker is probed at once, retries
+   use the ordinary backoff from its base. NULL is fine; returns
+   PT_ERR_TIMEOUT if events were left. A second pt_close (another thread)
+   waits for the first to finish (PT_ERR_CLOSED) or for its own deadline
+   (PT_ERR_TIMEOUT). */
 PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
-/* pt_close keeps a small handle (24 bytes on 64-bit) alive so that a second pt_close or a late
+/* pt_close keeps a small handle (40 bytes on 64-bit) alive so that a second pt_close or a late
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
-   (closing first if needed); the pointer is invalid afterwards. */
+   (closing first if needed, waiting for a pt_close still running on another
+   thread); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
 
 /* ---- steps ------------------------------------------------------------------
@@ -816,8 +831,40 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #include <math.h>
 #include <limits.h>
 
+/* Transports. http:// and https:// go through
+     PT__CURL_LINKED  libcurl linked in (PACKTRACK_USE_CURL), for both schemes;
+     PT__WINHTTP      WinHTTP, the Windows default, for both schemes;
+   otherwise http:// through the built-in socket client, and https:// through
+     PT__CURL_DL      libcurl loaded at run time (POSIX default; the first
+                      client with an https base_url and no HTTP hook loads it).
+   PACKTRACK_NO_DLOPEN turns run-time loading off, PACKTRACK_NO_WINHTTP
+   selects the built-in socket client on Windows (http only there), and
+   PACKTRACK_NO_SOCKETS turns both off (https then needs a hook). */
 #if defined(PACKTRACK_USE_CURL)
 #include <curl/curl.h>
+#define PT__CURL_LINKED 1
+#else
+#define PT__CURL_LINKED 0
+#endif
+#if !PT__CURL_LINKED && PT__WIN32 && PT__SOCKETS && !defined(PACKTRACK_NO_WINHTTP)
+#define PT__WINHTTP 1
+#else
+#define PT__WINHTTP 0
+#endif
+#if !PT__CURL_LINKED && PT__POSIX && PT__SOCKETS && !defined(PACKTRACK_NO_DLOPEN) && !defined(__EMSCRIPTEN__)
+#define PT__CURL_DL 1
+#else
+#define PT__CURL_DL 0
+#endif
+#define PT__CURL (PT__CURL_LINKED || PT__CURL_DL)
+/* http:// requests of a client without a hook use the built-in client */
+#define PT__HTTP_BUILTIN_NATIVE (!PT__CURL_LINKED && !PT__WINHTTP && PT__SOCKETS)
+#ifndef PACKTRACK_CURL_LIBRARY
+#if defined(__APPLE__)
+#define PACKTRACK_CURL_LIBRARY "libcurl.4.dylib"
+#else
+#define PACKTRACK_CURL_LIBRARY "libcurl.so.4"
+#endif
 #endif
 #if defined(PACKTRACK_USE_ZLIB)
 #include <zlib.h>
@@ -851,8 +898,14 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #include <direct.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#if PT__WINHTTP
+#include <winhttp.h>
+#endif
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
+#if PT__WINHTTP
+#pragma comment(lib, "winhttp.lib")
+#endif
 #endif
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
@@ -1174,6 +1227,9 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
 #endif /* PT__SPOOL */
 
 #else /* POSIX */
+#if PT__CURL_DL
+#include <dlfcn.h>   /* in libc from glibc 2.34; older glibc needs -ldl */
+#endif
 #if PT__SOCKETS
 typedef int pt__sock;
 typedef socklen_t pt__socklen;
@@ -1509,6 +1565,19 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
 #endif /* PT__SPOOL */
+#if PT__CURL_DL
+/* Run-time loading (libcurl on POSIX). NULL + a message when name cannot be loaded. */
+PT__PRIVATE void *pt__dl_open(const char *name, char *msg, size_t cap) {
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h && msg && cap) {
+        const char *e = dlerror();
+        snprintf(msg, cap, "%s", e ? e : "not found");
+    }
+    return h;
+}
+PT__PRIVATE void *pt__dl_sym(void *h, const char *name) { return dlsym(h, name); }
+PT__PRIVATE void pt__dl_close(void *h) { dlclose(h); }
+#endif
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
@@ -2860,8 +2929,12 @@ typedef struct pt__conn {
     unsigned requests;                    /* carried on this connection */
     char    *rb;                          /* read buffer */
     size_t   rlen;
-#if defined(PACKTRACK_USE_CURL)
-    CURL    *curl;
+#if PT__CURL
+    void    *curl;                        /* libcurl easy handle (pt__curl_easy) */
+#endif
+#if PT__WINHTTP
+    void    *wh_session, *wh_connect;     /* WinHTTP session, and connect handle of wh_host */
+    char     wh_host[300];
 #endif
 } pt__conn;
 
@@ -2870,6 +2943,7 @@ typedef struct pt__http_head {
     int64_t content_length;               /* -1: none */
     int     chunked, close, keep_alive;
     char    retry_after[64];
+    char    location[256];
 } pt__http_head;
 
 /* Parses a response head p[0..n) (status line + headers, up to and
@@ -2927,6 +3001,10 @@ PT__PRIVATE PT__COLD int pt__http_parse_head(const char *p, size_t n, pt__http_h
                 size_t vl = PT__MIN((size_t)(ve - v), sizeof h->retry_after - 1);
                 memcpy(h->retry_after, v, vl);
                 h->retry_after[vl] = 0;
+            } else if (nl == 8 && pt__strncaseeq(l, "location", 8)) {
+                size_t vl = PT__MIN((size_t)(ve - v), sizeof h->location - 1);
+                memcpy(h->location, v, vl);
+                h->location[vl] = 0;
             }
         }
     }
@@ -3253,6 +3331,87 @@ PT__PRIVATE PT__COLD int pt__bx_resolve(pt__xfer *x, int64_t until) {
     return PT__BX_NEXT;
 }
 
+/* ---- failure messages shared by the TLS transports (curl, WinHTTP) ----
+   They name the cause and the host, never a header (so never the API key),
+   and fit pt_http_response.error. */
+enum { PT__TLS_UNTRUSTED = 1, PT__TLS_NAME, PT__TLS_DATE, PT__TLS_HANDSHAKE };
+PT__PRIVATE int pt__has_word(const char *text, const char *w) {
+    size_t n = strlen(w);
+    for (; *text; text++) if (pt__strncaseeq(text, w, n)) return 1;
+    return 0;
+}
+/* The cause of a failed certificate check, from a TLS library's text. */
+PT__PRIVATE int pt__tls_cause(const char *text) {
+    if (pt__has_word(text, "match")) return PT__TLS_NAME;          /* "does not match", "Hostname mismatch" */
+    if (pt__has_word(text, "expired") || pt__has_word(text, "not yet valid")) return PT__TLS_DATE;
+    return PT__TLS_UNTRUSTED;
+}
+/* The host[:port] of url (at most cap-1 bytes), for messages. */
+PT__PRIVATE void pt__url_host(const char *url, char *out, size_t cap) {
+    pt__url u;
+    out[0] = 0;
+    if (url && pt__url_parse(url, &u, NULL) == PT_OK) pt__url_authority(&u, out, cap);
+}
+/* The host[:port] of a proxy URL, without scheme or user:password. */
+PT__PRIVATE void pt__proxy_host(const char *proxy, char *out, size_t cap) {
+    const char *p = proxy ? proxy : "", *at, *sl = strstr(p, "://");
+    size_t n;
+    if (sl) p = sl + 3;
+    at = strchr(p, '@');
+    if (at) p = at + 1;
+    for (n = 0; p[n] && p[n] != '/' && n + 1 < cap; n++) out[n] = p[n];
+    out[n] = 0;
+}
+PT__PRIVATE pt_result pt__tls_fail(pt_http_response *resp, int cause, const char *host, const char *detail) {
+    char *m = resp->error;
+    size_t cap = sizeof resp->error;
+    resp->not_sent = 1;
+    switch (cause) {
+    case PT__TLS_NAME: pt__fmt(m, cap, "TLS: the certificate is not for host %.60s (name mismatch)", host); break;
+    case PT__TLS_DATE: pt__fmt(m, cap, "TLS: the certificate of %.60s has expired or is not yet valid", host); break;
+    case PT__TLS_UNTRUSTED: pt__fmt(m, cap, "TLS: the certificate of %.50s is not trusted (%.30s); set ca_file", host, detail); break;
+    default: pt__fmt(m, cap, "TLS handshake with %.50s failed: %.50s", host, detail); break;
+    }
+    return PT_ERR_TLS;
+}
+PT__PRIVATE pt_result pt__proxy_fail(pt_http_response *resp, const char *proxy, const char *what, const char *detail) {
+    char ph[80];
+    pt__proxy_host(proxy, ph, sizeof ph);
+    resp->not_sent = 1;
+    pt__fmt(resp->error, sizeof resp->error, "proxy %.60s: %s: %.40s", ph[0] ? ph : "(from the environment)", what, detail);
+    return PT_ERR_CONNECT;
+}
+
+/* After a failed send: servers answer 413 (or 401, 400) on the headers of a
+   large body and close without reading it, so the send fails with a reset
+   while the answer sits in our receive buffer. Reads what already arrived
+   (never waits: the transport is step-driven), without sending anything;
+   1 with resp->status/retry_after/location/body_head set if a complete
+   final response head was there, else 0. The caller drops the connection
+   either way. */
+PT__PRIVATE PT__COLD int pt__http_early_response(pt__conn *cn, pt_http_response *resp) {
+    pt__http_head hh;
+    size_t k, hend = 0, n;
+    cn->rlen = 0;
+    for (;;) {
+        long r = pt__sock_recv(cn->fd, cn->rb + cn->rlen, PT__RBUF_SIZE - cn->rlen);
+        if (r > 0) cn->rlen += (size_t)r;
+        for (k = 0; !hend && k + 1 < cn->rlen; k++)
+            if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n')))
+                hend = k + (cn->rb[k + 1] == '\n' ? 2 : 3);
+        if (hend || cn->rlen >= PT__RBUF_SIZE || r <= 0) break;
+    }
+    if (!hend || pt__http_parse_head(cn->rb, hend, &hh) != 0 || hh.status < 200) return 0;
+    resp->status = hh.status;
+    memcpy(resp->retry_after, hh.retry_after, sizeof resp->retry_after);
+    memcpy(resp->location, hh.location, sizeof resp->location);
+    n = PT__MIN(cn->rlen - hend, sizeof resp->body_head - 1);
+    memcpy(resp->body_head, cn->rb + hend, n);
+    resp->body_head[n] = 0;
+    resp->body_head_len = n;
+    return 1;
+}
+
 /* Tries the addresses in turn with non-blocking connects. */
 PT__PRIVATE PT__COLD int pt__bx_connect(pt__xfer *x, int64_t until) {
     pt__bx *b = &x->bx;
@@ -3316,6 +3475,10 @@ PT__PRIVATE int pt__bx_send(pt__xfer *x, int64_t until) {
             if (w == 1) continue;
             if (w == 0) return PT__XF_PENDING;
         }
+        if (w == -1 && pt__http_early_response(cn, &x->resp)) {   /* answered before it read the body */
+            pt__conn_drop(cn);
+            return pt__bx_fin(x, PT_OK);
+        }
         pt__conn_drop(cn);
         if (w == -1 && b->reused && !b->fresh_used) return pt__bx_fresh(x);
         return pt__bx_fin(x, pt__bx_io_err(x, w, "sending the request"));
@@ -3376,6 +3539,7 @@ PT__PRIVATE PT__COLD int pt__bx_head(pt__xfer *x, int64_t until) {
     }
     resp->status = b->hh.status;
     memcpy(resp->retry_after, b->hh.retry_after, sizeof resp->retry_after);
+    memcpy(resp->location, b->hh.location, sizeof resp->location);
     b->sink.head = resp->body_head; b->sink.cap = sizeof resp->body_head - 1; b->sink.len = 0; b->sink.total = 0;
     b->body_at = hend;
     b->mode = (strcmp(x->req.method, "HEAD") == 0 || b->hh.status == 204 || b->hh.status == 304) ? 0
@@ -3443,7 +3607,7 @@ PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
     pt__buf_init(&b->head, b->hstore, sizeof b->hstore);
     if (pt__url_parse(req->url, &b->u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); return pt__bx_fail_unsent(x, PT_ERR_INVALID_ARG); }
     if (b->u.https) {
-        pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
+        pt__fmt(resp->error, sizeof resp->error, "the built-in client is http only: https goes through libcurl or WinHTTP");
         return pt__bx_fail_unsent(x, PT_ERR_UNSUPPORTED);
     }
     if (!cn->rb && (cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE)) == NULL) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
@@ -3997,7 +4161,222 @@ PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out,
 #endif /* PT__DEFLATE */
 
 /* ==== [pt:curl] ========================================================== */
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
+/* ---- the libcurl function table ----
+   One table serves both builds. With PACKTRACK_USE_CURL it holds the linked
+   functions from the start; otherwise pt__curl_load() fills it from
+   PACKTRACK_CURL_LIBRARY (libcurl.so.4, libcurl.4.dylib on macOS) with
+   dlopen, when the first client with an https:// base_url and no HTTP hook
+   is made, and the library stays loaded for the life of the process. The
+   few types and constants used are declared here with libcurl's ABI values
+   (stable since 7.x; a linked build checks them against curl.h), so loading
+   needs no curl header at build time. */
+#if PT__CURL_LINKED
+typedef CURL pt__curl_easy;
+typedef CURLM pt__curl_multi;
+typedef CURLcode pt__curl_code;
+typedef CURLMcode pt__curl_mcode;
+typedef CURLoption pt__curl_opt;
+typedef CURLINFO pt__curl_info;
+typedef CURLMsg pt__curl_msg;
+typedef struct curl_slist pt__curl_slist;
+typedef struct curl_waitfd pt__curl_waitfd;
+typedef curl_off_t pt__curl_off;
+#else
+typedef struct pt__curl_easy_s pt__curl_easy;
+typedef struct pt__curl_multi_s pt__curl_multi;
+typedef int pt__curl_code;
+typedef int pt__curl_mcode;
+typedef int pt__curl_opt;
+typedef int pt__curl_info;
+typedef struct pt__curl_msg { int msg; pt__curl_easy *easy_handle; union { void *whatever; pt__curl_code result; } data; } pt__curl_msg;
+typedef struct pt__curl_slist { char *data; struct pt__curl_slist *next; } pt__curl_slist;
+typedef struct pt__curl_waitfd_s pt__curl_waitfd;
+typedef int64_t pt__curl_off;             /* curl_off_t: 64 bits wherever libcurl.so.4 is built */
+#endif
+#define PT__CURL_GLOBAL_DEFAULT 3L
+#define PT__CURL_ERROR_SIZE 256
+#define PT__CURLPROTO_HTTP 1L
+#define PT__CURLPROTO_HTTPS 2L
+#define PT__CURLMSG_DONE 1
+#define PT__CURLOPT_WRITEDATA 10001
+#define PT__CURLOPT_URL 10002
+#define PT__CURLOPT_PROXY 10004
+#define PT__CURLOPT_ERRORBUFFER 10010
+#define PT__CURLOPT_POSTFIELDS 10015
+#define PT__CURLOPT_HTTPHEADER 10023
+#define PT__CURLOPT_HEADERDATA 10029
+#define PT__CURLOPT_CUSTOMREQUEST 10036
+#define PT__CURLOPT_CAINFO 10065
+#define PT__CURLOPT_CAPATH 10097
+#define PT__CURLOPT_PRIVATE 10103
+#define PT__CURLOPT_PROTOCOLS_STR 10318
+#define PT__CURLOPT_PROTOCOLS 181
+#define PT__CURLOPT_NOPROGRESS 43
+#define PT__CURLOPT_NOBODY 44
+#define PT__CURLOPT_POST 47
+#define PT__CURLOPT_SSL_VERIFYPEER 64
+#define PT__CURLOPT_HTTPGET 80
+#define PT__CURLOPT_SSL_VERIFYHOST 81
+#define PT__CURLOPT_NOSIGNAL 99
+#define PT__CURLOPT_TIMEOUT_MS 155
+#define PT__CURLOPT_CONNECTTIMEOUT_MS 156
+#define PT__CURLOPT_POSTFIELDSIZE_LARGE 30120
+#define PT__CURLOPT_WRITEFUNCTION 20011
+#define PT__CURLOPT_HEADERFUNCTION 20079
+#define PT__CURLINFO_PRIVATE 0x100015
+#define PT__CURLINFO_OS_ERRNO 0x200019
+#define PT__CURLINFO_REQUEST_SIZE 0x20000C
+#define PT__CURLE_OK 0
+#define PT__CURLE_UNSUPPORTED_PROTOCOL 1
+#define PT__CURLE_FAILED_INIT 2
+#define PT__CURLE_URL_MALFORMAT 3
+#define PT__CURLE_COULDNT_RESOLVE_PROXY 5
+#define PT__CURLE_COULDNT_RESOLVE_HOST 6
+#define PT__CURLE_COULDNT_CONNECT 7
+#define PT__CURLE_WEIRD_SERVER_REPLY 8
+#define PT__CURLE_WRITE_ERROR 23
+#define PT__CURLE_OUT_OF_MEMORY 27
+#define PT__CURLE_OPERATION_TIMEDOUT 28
+#define PT__CURLE_SSL_CONNECT_ERROR 35
+#define PT__CURLE_UNKNOWN_OPTION 48
+#define PT__CURLE_GOT_NOTHING 52
+#define PT__CURLE_SSL_ENGINE_NOTFOUND 53
+#define PT__CURLE_SSL_ENGINE_SETFAILED 54
+#define PT__CURLE_SEND_ERROR 55
+#define PT__CURLE_RECV_ERROR 56
+#define PT__CURLE_SSL_CERTPROBLEM 58
+#define PT__CURLE_SSL_CIPHER 59
+#define PT__CURLE_PEER_FAILED_VERIFICATION 60
+#define PT__CURLE_USE_SSL_FAILED 64
+#define PT__CURLE_SSL_ENGINE_INITFAILED 66
+#define PT__CURLE_SSL_CACERT_BADFILE 77
+#define PT__CURLE_SSL_SHUTDOWN_FAILED 80
+#define PT__CURLE_SSL_CRL_BADFILE 82
+#define PT__CURLE_SSL_ISSUER_ERROR 83
+#define PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH 90
+#define PT__CURLE_SSL_INVALIDCERTSTATUS 91
+#define PT__CURLE_PROXY 97
+#define PT__CURLE_SSL_CLIENTCERT 98
+#define PT__CURLM_OK 0
+#define PT__CURLM_OUT_OF_MEMORY 3
+#if PT__CURL_LINKED   /* the values above are libcurl's */
+PT__STATIC_ASSERT(curl_abi_opt, PT__CURLOPT_URL == (int)CURLOPT_URL && PT__CURLOPT_PRIVATE == (int)CURLOPT_PRIVATE
+                  && PT__CURLOPT_POSTFIELDSIZE_LARGE == (int)CURLOPT_POSTFIELDSIZE_LARGE && PT__CURLOPT_HEADERFUNCTION == (int)CURLOPT_HEADERFUNCTION
+                  && PT__CURLOPT_CONNECTTIMEOUT_MS == (int)CURLOPT_CONNECTTIMEOUT_MS && PT__CURLOPT_SSL_VERIFYHOST == (int)CURLOPT_SSL_VERIFYHOST
+                  && PT__CURLOPT_CAPATH == (int)CURLOPT_CAPATH && PT__CURLOPT_WRITEFUNCTION == (int)CURLOPT_WRITEFUNCTION);
+PT__STATIC_ASSERT(curl_abi_info, PT__CURLINFO_PRIVATE == (int)CURLINFO_PRIVATE && PT__CURLINFO_OS_ERRNO == (int)CURLINFO_OS_ERRNO
+                  && PT__CURLINFO_REQUEST_SIZE == (int)CURLINFO_REQUEST_SIZE && PT__CURL_ERROR_SIZE == CURL_ERROR_SIZE);
+PT__STATIC_ASSERT(curl_abi_code, PT__CURLE_PEER_FAILED_VERIFICATION == (int)CURLE_PEER_FAILED_VERIFICATION
+                  && PT__CURLE_SSL_INVALIDCERTSTATUS == (int)CURLE_SSL_INVALIDCERTSTATUS && PT__CURLE_GOT_NOTHING == (int)CURLE_GOT_NOTHING
+                  && PT__CURLE_UNKNOWN_OPTION == (int)CURLE_UNKNOWN_OPTION && PT__CURLMSG_DONE == (int)CURLMSG_DONE);
+#endif
+
+typedef struct pt__curl_api {
+    pt__curl_code   (*global_init)(long);
+    pt__curl_easy  *(*easy_init)(void);
+    void            (*easy_cleanup)(pt__curl_easy *);
+    void            (*easy_reset)(pt__curl_easy *);
+    pt__curl_code   (*easy_setopt)(pt__curl_easy *, pt__curl_opt, ...);
+    pt__curl_code   (*easy_getinfo)(pt__curl_easy *, pt__curl_info, ...);
+    const char     *(*easy_strerror)(pt__curl_code);
+    pt__curl_multi *(*multi_init)(void);
+    pt__curl_mcode  (*multi_cleanup)(pt__curl_multi *);
+    pt__curl_mcode  (*multi_add_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_remove_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_perform)(pt__curl_multi *, int *);
+    pt__curl_msg   *(*multi_info_read)(pt__curl_multi *, int *);
+    pt__curl_mcode  (*multi_wait)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);
+    pt__curl_mcode  (*multi_poll)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);   /* 7.66+; may be NULL */
+    pt__curl_slist *(*slist_append)(pt__curl_slist *, const char *);
+    void            (*slist_free_all)(pt__curl_slist *);
+} pt__curl_api;
+
+#if PT__CURL_LINKED
+static pt__curl_api pt__cu = {
+    curl_global_init, curl_easy_init, curl_easy_cleanup, curl_easy_reset, curl_easy_setopt, curl_easy_getinfo,
+    curl_easy_strerror, curl_multi_init, curl_multi_cleanup, curl_multi_add_handle, curl_multi_remove_handle,
+    curl_multi_perform, curl_multi_info_read, curl_multi_wait,
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_multi_poll,
+#else
+    NULL,
+#endif
+    curl_slist_append, curl_slist_free_all
+};
+static int pt__cu_loaded = 1;
+#else
+static pt__curl_api pt__cu;               /* filled once by pt__curl_load (registry lock) */
+static int pt__cu_loaded;                 /* read under the registry lock, or after pt_client_new saw it set */
+static const char *pt__curl_library = PACKTRACK_CURL_LIBRARY;   /* tests point it elsewhere */
+#define PT__CURL_SYM(f, req) { "curl_" #f, offsetof(pt__curl_api, f), req }
+static const struct { const char *name; size_t off; int required; } pt__curl_syms[] = {
+    PT__CURL_SYM(global_init, 1), PT__CURL_SYM(easy_init, 1), PT__CURL_SYM(easy_cleanup, 1), PT__CURL_SYM(easy_reset, 1),
+    PT__CURL_SYM(easy_setopt, 1), PT__CURL_SYM(easy_getinfo, 1), PT__CURL_SYM(easy_strerror, 1), PT__CURL_SYM(multi_init, 1),
+    PT__CURL_SYM(multi_cleanup, 1), PT__CURL_SYM(multi_add_handle, 1), PT__CURL_SYM(multi_remove_handle, 1),
+    PT__CURL_SYM(multi_perform, 1), PT__CURL_SYM(multi_info_read, 1), PT__CURL_SYM(multi_wait, 1), PT__CURL_SYM(multi_poll, 0),
+    PT__CURL_SYM(slist_append, 1), PT__CURL_SYM(slist_free_all, 1)
+};
+PT__STATIC_ASSERT(curl_fnptr_size, sizeof(void *) == sizeof(void (*)(void)));
+
+/* Resolves every function of the table from the library `name` into *api.
+   0 ok; -1: the library is not there (msg says what to install); -2: it
+   is, but lacks a function (msg names it). *api is only touched on success
+   paths' copy, so a failure leaves the process's table as it was. */
+PT__PRIVATE PT__COLD int pt__curl_resolve(const char *name, pt__curl_api *api, void **handle, char *msg, size_t cap) {
+    char why[200];
+    pt__curl_api t;
+    size_t i;
+    void *h = pt__dl_open(name, why, sizeof why);
+    if (!h) {
+        size_t nl = strlen(name);
+        const char *w = strncmp(why, name, nl) == 0 && why[nl] == ':' ? why + nl + 1 : why;   /* dlerror repeats the name */
+        while (*w == ' ') w++;
+        pt__fmt(msg, cap, "https needs libcurl; %.40s: %.60s. Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, w);
+        return -1;
+    }
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < sizeof pt__curl_syms / sizeof pt__curl_syms[0]; i++) {
+        void *f = pt__dl_sym(h, pt__curl_syms[i].name);
+        if (!f && pt__curl_syms[i].required) {
+            pt__fmt(msg, cap, "https needs libcurl; %.40s has no %s (not libcurl, or older than 7.28). Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, pt__curl_syms[i].name);
+            pt__dl_close(h);
+            return -2;
+        }
+        memcpy((char *)&t + pt__curl_syms[i].off, &f, sizeof f);
+    }
+    *api = t;
+    *handle = h;
+    return 0;
+}
+#endif
+
+/* Makes the table usable: 0 ok, else -1 with msg (PT_ERR_CONFIG text). */
+PT__PRIVATE PT__COLD int pt__curl_load(char *msg, size_t cap) {
+#if PT__CURL_LINKED
+    (void)msg; (void)cap;
+    return 0;
+#else
+    int rc = 0;
+    pt__reg_lock();
+    if (!pt__cu_loaded) {
+        void *h = NULL;
+        pt__curl_api t;
+        if (pt__curl_resolve(pt__curl_library, &t, &h, msg, cap) == 0) { pt__cu = t; pt__cu_loaded = 1; }   /* h: never closed */
+        else rc = -1;
+    }
+    pt__reg_unlock();
+    return rc;
+#endif
+}
+
+/* Typed setters: the table's setopt is variadic, these pass the right type. */
+PT__PRIVATE void pt__cu_setl(pt__curl_easy *e, int opt, long v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+PT__PRIVATE void pt__cu_setp(pt__curl_easy *e, int opt, const void *v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+typedef size_t (*pt__curl_cb)(char *, size_t, size_t, void *);
+PT__PRIVATE void pt__cu_setf(pt__curl_easy *e, int opt, pt__curl_cb f) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, f); }
+PT__PRIVATE pt__curl_code pt__cu_sets(pt__curl_easy *e, int opt, const char *v) { return pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+
 /* libcurl transport: the same pt_http_fn contract as pt__http_builtin, plus
    https, proxies and CA options. Each pt__conn owns one easy handle and one
    multi handle (kept as the easy handle's CURLOPT_PRIVATE); the multi owns
@@ -4020,7 +4399,7 @@ static int pt__curl_ready;               /* curl_global_init succeeded (registry
 PT__PRIVATE int pt__curl_global_init(void) {
     int ok;
     pt__reg_lock();
-    if (!pt__curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) pt__curl_ready = 1;
+    if (!pt__curl_ready && pt__cu.global_init(PT__CURL_GLOBAL_DEFAULT) == PT__CURLE_OK) pt__curl_ready = 1;
     ok = pt__curl_ready;
     pt__reg_unlock();
     return ok;
@@ -4048,6 +4427,7 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
     const char *v, *ve;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {          /* a status line: a new head (after a 1xx) */
         x->resp->retry_after[0] = 0;
+        x->resp->location[0] = 0;
         x->status = 0;
         x->content_length = -1;
         for (i = 5; i < n && p[i] != ' '; i++) {}
@@ -4081,11 +4461,19 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
         memcpy(x->resp->retry_after, v, vl);
         x->resp->retry_after[vl] = 0;
     }
+    if (n > 9 && pt__strncaseeq(p, "location:", 9)) {
+        v = p + 9; ve = p + n;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == '\n' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        vl = PT__MIN((size_t)(ve - v), sizeof x->resp->location - 1);
+        memcpy(x->resp->location, v, vl);
+        x->resp->location[vl] = 0;
+    }
     return n;
 }
 /* Body bytes: the first ones go to body_head, the rest is counted and
    dropped; past PT__BODY_DRAIN_MAX a short count makes curl abort the
-   transfer (CURLE_WRITE_ERROR) and close the connection. */
+   transfer (PT__CURLE_WRITE_ERROR) and close the connection. */
 PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud) {
     pt__curl_xfer *x = (pt__curl_xfer *)ud;
     pt_http_response *r = x->resp;
@@ -4096,89 +4484,93 @@ PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud
     return n;
 }
 
-PT__PRIVATE CURLM *pt__curl_multi_of(CURL *e) {
+PT__PRIVATE pt__curl_multi *pt__curl_multi_of(pt__curl_easy *e) {
     char *p = NULL;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, &p);
-    return (CURLM *)(void *)p;
+    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_PRIVATE, &p);
+    return (pt__curl_multi *)(void *)p;
 }
 PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) {
-    CURLM *m;
+    pt__curl_multi *m;
     if (!cn->curl) return;
-    m = pt__curl_multi_of(cn->curl);
-    curl_easy_cleanup(cn->curl);
-    if (m) curl_multi_cleanup(m);
+    m = pt__curl_multi_of((pt__curl_easy *)cn->curl);
+    pt__cu.easy_cleanup((pt__curl_easy *)cn->curl);
+    if (m) pt__cu.multi_cleanup(m);
     cn->curl = NULL;
 }
 PT__PRIVATE int pt__curl_conn_open(pt__conn *cn) {
-    CURL *e;
-    CURLM *m;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
     if (cn->curl) return 0;
     if (!pt__curl_global_init()) return -1;
-    e = curl_easy_init();
-    m = curl_multi_init();
+    e = pt__cu.easy_init();
+    m = pt__cu.multi_init();
     if (!e || !m) {
-        if (e) curl_easy_cleanup(e);
-        if (m) curl_multi_cleanup(m);
+        if (e) pt__cu.easy_cleanup(e);
+        if (m) pt__cu.multi_cleanup(m);
         return -1;
     }
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
     cn->curl = e;
     return 0;
 }
 
 /* Maps a failed transfer to a result and a message (curl's text: it never
    holds request headers, so never the API key). */
-PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const char *text, pt_http_response *resp) {
-    char *m = resp->error;
+PT__PRIVATE pt_result pt__curl_fail(int cc, long os_errno, long sent, const char *text, const pt_http_request *req, pt_http_response *resp) {
+    char *m = resp->error, host[80];
     size_t cap = sizeof resp->error;
+    /* the proxy, if the failure was its: the configured one or curl's *_proxy */
+    int via_proxy = (req->proxy && req->proxy[0]) || pt__has_word(text, "proxy");
+    pt__url_host(req->url, host, sizeof host);
     switch (cc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+    case PT__CURLE_COULDNT_RESOLVE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", text);
+    case PT__CURLE_COULDNT_RESOLVE_HOST:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not resolve host: %s", text);
+        pt__fmt(m, cap, "could not resolve host %.60s: %.40s", host, text);
         return PT_ERR_RESOLVE;
-    case CURLE_COULDNT_CONNECT:
+    case PT__CURLE_COULDNT_CONNECT:
+        if (via_proxy) return pt__proxy_fail(resp, req->proxy, "could not connect", text);
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not connect (%s): %s", pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
+        pt__fmt(m, cap, "could not connect to %.60s (%s): %.40s", host, pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
         return PT_ERR_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT:
+    case PT__CURLE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "refused or failed the tunnel", text);
+    case PT__CURLE_RECV_ERROR:
+        if (!sent && pt__has_word(text, "CONNECT")) return pt__proxy_fail(resp, req->proxy, "refused the tunnel", text);
+        pt__fmt(m, cap, "network error: %s", text);
+        return PT_ERR_NETWORK;
+    case PT__CURLE_OPERATION_TIMEDOUT:
         pt__fmt(m, cap, "timed out: %s", text);
         return PT_ERR_TIMEOUT;
-    case CURLE_PEER_FAILED_VERIFICATION:
+    case PT__CURLE_PEER_FAILED_VERIFICATION:
+        return pt__tls_fail(resp, pt__tls_cause(text), host, text);
+    case PT__CURLE_SSL_CACERT_BADFILE:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS certificate verification failed: %.70s; set ca_file", text);
+        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.60s; check ca_file/ca_path", text);
         return PT_ERR_TLS;
-    case CURLE_SSL_CACERT_BADFILE:
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.70s; check ca_file/ca_path", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_CONNECT_ERROR:
+    case PT__CURLE_SSL_CONNECT_ERROR:
         resp->not_sent = 1;
         /* A reset or EOF during the handshake is the network, not TLS: retryable. */
         if (os_errno != 0 || strstr(text, "SSL_ERROR_SYSCALL") || strstr(text, "unexpected eof")) {
-            pt__fmt(m, cap, "connection lost during the TLS handshake: %s", text);
+            pt__fmt(m, cap, "connection to %.40s lost during the TLS handshake: %.40s", host, text);
             return PT_ERR_NETWORK;
         }
-        pt__fmt(m, cap, "TLS handshake failed: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_SSL_CRL_BADFILE: case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
-#if LIBCURL_VERSION_NUM >= 0x074d00
-    case CURLE_SSL_CLIENTCERT:
-#endif
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS error: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_OUT_OF_MEMORY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_SSL_ENGINE_NOTFOUND: case PT__CURLE_SSL_ENGINE_SETFAILED: case PT__CURLE_SSL_CERTPROBLEM:
+    case PT__CURLE_SSL_CIPHER: case PT__CURLE_SSL_ENGINE_INITFAILED: case PT__CURLE_USE_SSL_FAILED:
+    case PT__CURLE_SSL_SHUTDOWN_FAILED: case PT__CURLE_SSL_CRL_BADFILE: case PT__CURLE_SSL_ISSUER_ERROR:
+    case PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH: case PT__CURLE_SSL_INVALIDCERTSTATUS:
+    case PT__CURLE_SSL_CLIENTCERT:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_OUT_OF_MEMORY:
         pt__fmt(m, cap, "out of memory in libcurl");
         return PT_ERR_NO_MEMORY;
-    case CURLE_URL_MALFORMAT:
+    case PT__CURLE_URL_MALFORMAT:
         resp->not_sent = 1;
         pt__fmt(m, cap, "bad request URL: %s", text);
         return PT_ERR_INVALID_ARG;
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    case PT__CURLE_UNSUPPORTED_PROTOCOL:
         if (sent) {   /* curl's word for an answer in an unknown HTTP version */
             pt__fmt(m, cap, "malformed HTTP response: %s", text);
             return PT_ERR_PROTOCOL;
@@ -4186,7 +4578,7 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
         resp->not_sent = 1;
         pt__fmt(m, cap, "this libcurl cannot do it: %s", text);
         return PT_ERR_UNSUPPORTED;
-    case CURLE_WEIRD_SERVER_REPLY:
+    case PT__CURLE_WEIRD_SERVER_REPLY:
         pt__fmt(m, cap, "malformed HTTP response: %s", text);
         return PT_ERR_PROTOCOL;
     default:
@@ -4197,169 +4589,742 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
 
 /* Appends "Name: value" (or "Name;" for an empty value, which curl would
    otherwise drop) to the list. 0 ok, -1 out of memory. */
-PT__PRIVATE int pt__curl_header(struct curl_slist **list, const char *name, const char *value) {
+PT__PRIVATE int pt__curl_header(pt__curl_slist **list, const char *name, const char *value) {
     char stack[512], *line = stack;
     size_t nn = strlen(name), vn = strlen(value);
-    struct curl_slist *t;
+    pt__curl_slist *t;
     if (nn + vn + 3 > sizeof stack && !(line = (char *)PT__MALLOC(nn + vn + 3))) return -1;
     memcpy(line, name, nn);
     if (vn) { line[nn] = ':'; line[nn + 1] = ' '; memcpy(line + nn + 2, value, vn); line[nn + 2 + vn] = 0; }
     else { line[nn] = ';'; line[nn + 1] = 0; }
-    t = curl_slist_append(*list, line);
+    t = pt__cu.slist_append(*list, line);
     if (line != stack) PT__FREE(line);
     if (!t) return -1;
     *list = t;
     return 0;
 }
 
-/* One request over libcurl. user is a pt__conn. */
-PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
-    pt__curl_xfer x;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE];
-    const char *text;
-    CURL *e;
-    CURLM *m;
-    CURLcode cc = CURLE_OK;
-    int64_t t0 = pt__mono_ms(), now = t0, deadline;
-    long os_errno = 0;
-    long sent = 0;
-    int done = 0, cancelled = 0, timed_out = 0, oom = 0, status;
-    size_t i;
-    memset(resp, 0, sizeof *resp);
-    if (req->cancelled && req->cancelled(req)) {
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
-        return PT_ERR_CANCELLED;
-    }
-    if (pt__curl_conn_open(cn) != 0) {
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
-        return PT_ERR_NO_MEMORY;
-    }
-    e = cn->curl;
-    m = pt__curl_multi_of(e);
-    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
-    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&hdrs, req->headers[i].name, req->headers[i].value);
-    if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
-        struct curl_slist *t = curl_slist_append(hdrs, "Expect:");
-        if (t) hdrs = t; else oom = -1;
-    }
-    if (oom) {
-        curl_slist_free_all(hdrs);
-        resp->not_sent = 1;
-        return PT_ERR_NO_MEMORY;
-    }
-    memset(&x, 0, sizeof x);
-    x.resp = resp;
-    x.content_length = -1;
-    errbuf[0] = 0;
-    /* A clean slate per request; the connection cache lives in the multi handle. */
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
-    if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    } else if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-        if (strcmp(req->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    }
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, pt__curl_on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)&x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pt__curl_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&x);
-    if (req->proxy && req->proxy[0]) curl_easy_setopt(e, CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
-    if (req->ca_file && req->ca_file[0]) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
-    if (req->ca_path && req->ca_path[0]) curl_easy_setopt(e, CURLOPT_CAPATH, req->ca_path);
-    /* Verification is on unless the user turned it off, and then both checks go. */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+/* ---- one request over libcurl, in steps (the pt__transport contract) ----
+   start sets the transfer up and hands it to the connection's multi handle;
+   step drives it with curl_multi_perform and waits with curl_multi_poll in
+   slices of at most 10 ms, never past `until` (a pump with no budget gets
+   one non-blocking perform); cancel abandons it (curl closes the half-used
+   connection). The state lives in x->tp_state until the transfer ends. */
+typedef struct pt__curl_st {
+    pt__curl_xfer   x;                   /* what the callbacks fill */
+    pt__curl_slist *hdrs;
+    pt__curl_easy  *e;
+    pt__curl_multi *m;
+    int64_t         t0;
+    char            errbuf[PT__CURL_ERROR_SIZE];
+} pt__curl_st;
 
-    if (curl_multi_add_handle(m, e) != CURLM_OK) {
-        curl_slist_free_all(hdrs);
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
-        return PT_ERR_INTERNAL;
-    }
-    for (;;) {
-        int running = 0, left = 0;
-        CURLMsg *msg;
-        int64_t slice;
-        CURLMcode mc = curl_multi_perform(m, &running);
-        if (mc != CURLM_OK) { cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT; done = 1; break; }
-        while ((msg = curl_multi_info_read(m, &left)) != NULL)
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) { cc = msg->data.result; done = 1; }
-        if (done) break;
-        if (!running) { cc = CURLE_GOT_NOTHING; done = 1; break; }
-        if (req->cancelled && req->cancelled(req)) { cancelled = 1; break; }
-        now = pt__mono_ms();
-        if (now >= deadline) { timed_out = 1; break; }
-        slice = PT__MIN(deadline - now, (int64_t)PT__CURL_SLICE_MS);
-#if LIBCURL_VERSION_NUM >= 0x074200
-        mc = curl_multi_poll(m, NULL, 0, (int)slice, NULL);
-#else
-        mc = curl_multi_wait(m, NULL, 0, (int)slice, NULL);
-#endif
-        if (mc != CURLM_OK) { cc = CURLE_FAILED_INIT; done = 1; break; }
-    }
-    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+/* Takes the transfer off its multi handle and frees the state. */
+PT__PRIVATE void pt__curl_release(pt__xfer *xf, long *os_errno, long *sent) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return;
+    if (os_errno) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_OS_ERRNO, os_errno);
+    if (sent) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_REQUEST_SIZE, sent);
     /* Removing an unfinished transfer abandons it and closes its connection.
-       Then drop the options that point into this stack frame. */
-    curl_multi_remove_handle(m, e);
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_slist_free_all(hdrs);
+       Then drop the options that point into the state. */
+    pt__cu.multi_remove_handle(s->m, s->e);
+    pt__cu.easy_reset(s->e);
+    pt__cu_setp(s->e, PT__CURLOPT_PRIVATE, (void *)s->m);
+    pt__cu.slist_free_all(s->hdrs);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+
+/* Ends the transfer: done (with curl's code cc), cancelled, or timed out. */
+PT__PRIVATE int pt__curl_finish(pt__xfer *xf, int done, int cc, int cancelled, int timed_out) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_xfer x = s->x;
+    char errbuf[PT__CURL_ERROR_SIZE];
+    const char *text;
+    long os_errno = 0, sent = 0;
+    int64_t t0 = s->t0;
+    int status;
+    memcpy(errbuf, s->errbuf, sizeof errbuf);
+    pt__curl_release(xf, &os_errno, &sent);
     status = x.final_status;
     resp->status = status;
     resp->body_head[resp->body_head_len] = 0;
     if (x.bad_head) {
         pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
-        return PT_ERR_PROTOCOL;
+        xf->result = PT_ERR_PROTOCOL;
+        return PT__XF_DONE;
     }
-    if (done && cc == CURLE_OK && status >= 200) return PT_OK;
+    xf->result = PT_OK;
+    if (done && cc == PT__CURLE_OK && status >= 200) return PT__XF_DONE;
     /* A status line arrived: a body problem does not hide a 2xx (the server
        accepted), nor any status when we cut an over-long body ourselves. */
-    if (status >= 200 && (status < 300 || (done && cc == CURLE_WRITE_ERROR && x.cut))) return PT_OK;
-    if (cancelled) {
+    if (status >= 200 && (status < 300 || (done && cc == PT__CURLE_WRITE_ERROR && x.cut))) return PT__XF_DONE;
+    if (cancelled || timed_out) {
         if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
-        return PT_ERR_CANCELLED;
+        if (cancelled) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+        else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
+        xf->result = cancelled ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT;
+        return PT__XF_DONE;
     }
-    if (timed_out) {
-        if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
-        return PT_ERR_TIMEOUT;
-    }
-    if (cc == CURLE_OK) cc = CURLE_WEIRD_SERVER_REPLY;
-    text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-    {
-        pt_result r = pt__curl_fail(cc, os_errno, sent, text, resp);
-        if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
-        return r;
+    if (cc == PT__CURLE_OK) cc = PT__CURLE_WEIRD_SERVER_REPLY;
+    text = errbuf[0] ? errbuf : pt__cu.easy_strerror((pt__curl_code)cc);
+    xf->result = pt__curl_fail(cc, os_errno, sent, text, &xf->req, resp);
+    if (xf->result == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
+    return PT__XF_DONE;
+}
+
+PT__PRIVATE int pt__curl_step(pt__xfer *xf, int64_t until) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return PT__XF_DONE;
+    for (;;) {
+        int running = 0, left = 0, done = 0, cc = PT__CURLE_OK;
+        pt__curl_msg *msg;
+        int64_t now, wait_to;
+        pt__curl_mcode mc = pt__cu.multi_perform(s->m, &running);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, mc == PT__CURLM_OUT_OF_MEMORY ? PT__CURLE_OUT_OF_MEMORY : PT__CURLE_FAILED_INIT, 0, 0);
+        while ((msg = pt__cu.multi_info_read(s->m, &left)) != NULL)
+            if (msg->msg == PT__CURLMSG_DONE && msg->easy_handle == s->e) { cc = (int)msg->data.result; done = 1; }
+        if (done) return pt__curl_finish(xf, 1, cc, 0, 0);
+        if (!running) return pt__curl_finish(xf, 1, PT__CURLE_GOT_NOTHING, 0, 0);
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__curl_finish(xf, 0, 0, 1, 0);
+        now = pt__mono_ms();
+        if (now >= xf->deadline_ms) return pt__curl_finish(xf, 0, 0, 0, 1);
+        wait_to = PT__MIN(PT__MIN(xf->deadline_ms, until), now + PT__CURL_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__CURL_SLICE_MS; return PT__XF_PENDING; }
+        mc = (pt__cu.multi_poll ? pt__cu.multi_poll : pt__cu.multi_wait)(s->m, NULL, 0, (int)(wait_to - now), NULL);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, PT__CURLE_FAILED_INIT, 0, 0);
     }
 }
-#define PT__HAVE_TLS 1
+
+PT__PRIVATE int pt__curl_start(pt__xfer *xf) {
+    pt__conn *cn = (pt__conn *)xf->ctx;
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_st *s;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
+    int64_t now = pt__mono_ms();
+    int oom = 0;
+    size_t i;
+    memset(resp, 0, sizeof *resp);
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    resp->not_sent = 1;   /* until the transfer is handed to curl */
+    if (!pt__cu_loaded) {   /* pt_client_new loads it; a caller of pt__http_curl may not have */
+        pt__fmt(resp->error, sizeof resp->error, "https needs libcurl, which is not loaded");
+        xf->result = PT_ERR_UNSUPPORTED;
+        return PT__XF_DONE;
+    }
+    if (req->cancelled && req->cancelled(req)) {
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
+    }
+    if (pt__curl_conn_open(cn) != 0 || !(s = (pt__curl_st *)PT__MALLOC(sizeof *s))) {
+        pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
+    }
+    memset(s, 0, sizeof *s);
+    e = s->e = (pt__curl_easy *)cn->curl;
+    m = s->m = pt__curl_multi_of(e);
+    s->t0 = now;
+    xf->deadline_ms = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&s->hdrs, req->headers[i].name, req->headers[i].value);
+    if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
+        pt__curl_slist *t = pt__cu.slist_append(s->hdrs, "Expect:");
+        if (t) s->hdrs = t; else oom = -1;
+    }
+    if (oom) {
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
+    }
+    s->x.resp = resp;
+    s->x.content_length = -1;
+    /* A clean slate per request; the connection cache lives in the multi handle. */
+    pt__cu.easy_reset(e);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_URL, req->url);
+    /* http and https only; libcurl before 7.85 knows only the bit mask */
+    if (pt__cu_sets(e, PT__CURLOPT_PROTOCOLS_STR, "http,https") != PT__CURLE_OK)
+        pt__cu_setl(e, PT__CURLOPT_PROTOCOLS, PT__CURLPROTO_HTTP | PT__CURLPROTO_HTTPS);
+    pt__cu_setl(e, PT__CURLOPT_NOSIGNAL, 1L);
+    pt__cu_setl(e, PT__CURLOPT_NOPROGRESS, 1L);
+    pt__cu_setp(e, PT__CURLOPT_ERRORBUFFER, s->errbuf);
+    pt__cu_setp(e, PT__CURLOPT_HTTPHEADER, s->hdrs);
+    pt__cu_setl(e, PT__CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), xf->deadline_ms - now), (int64_t)1));
+    pt__cu_setl(e, PT__CURLOPT_TIMEOUT_MS, (long)PT__MAX(xf->deadline_ms - now, (int64_t)1));
+    if (strcmp(req->method, "POST") == 0) {
+        pt__cu_setl(e, PT__CURLOPT_POST, 1L);
+        pt__cu_setp(e, PT__CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        pt__cu.easy_setopt(e, (pt__curl_opt)PT__CURLOPT_POSTFIELDSIZE_LARGE, (pt__curl_off)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        pt__cu_setl(e, PT__CURLOPT_HTTPGET, 1L);
+    } else {
+        pt__cu_setp(e, PT__CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "HEAD") == 0) pt__cu_setl(e, PT__CURLOPT_NOBODY, 1L);
+    }
+    pt__cu_setf(e, PT__CURLOPT_HEADERFUNCTION, pt__curl_on_header);
+    pt__cu_setp(e, PT__CURLOPT_HEADERDATA, (void *)&s->x);
+    pt__cu_setf(e, PT__CURLOPT_WRITEFUNCTION, pt__curl_on_body);
+    pt__cu_setp(e, PT__CURLOPT_WRITEDATA, (void *)&s->x);
+    if (req->proxy && req->proxy[0]) pt__cu_setp(e, PT__CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
+    if (req->ca_file && req->ca_file[0]) pt__cu_setp(e, PT__CURLOPT_CAINFO, req->ca_file);
+    if (req->ca_path && req->ca_path[0]) pt__cu_setp(e, PT__CURLOPT_CAPATH, req->ca_path);
+    /* Verification is on unless the user turned it off, and then both checks go. */
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+    if (pt__cu.multi_add_handle(m, e) != PT__CURLM_OK) {
+        pt__cu.easy_reset(e);
+        pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
+        pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
+        xf->result = PT_ERR_INTERNAL;
+        return PT__XF_DONE;
+    }
+    resp->not_sent = 0;
+    xf->tp_state = s;
+    return pt__curl_step(xf, now);   /* one non-blocking perform */
+}
+PT__PRIVATE void pt__curl_cancel(pt__xfer *xf) { pt__curl_release(xf, NULL, NULL); }
+static const pt__transport pt__tp_curl = { "libcurl", pt__curl_start, pt__curl_step, pt__curl_cancel };
+
+/* One whole request over libcurl on this thread (tests, and a hook that
+   wants the library's own client). user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_curl, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
+#endif /* PT__CURL */
+
+/* ==== [pt:winhttp] ======================================================= */
+#if PT__WINHTTP
+/* WinHTTP transport (the Windows default): the same pt_http_fn contract as
+   pt__http_builtin, for http and https, with the system certificate store
+   and the system proxy settings. Each pt__conn owns one asynchronous
+   WinHTTP session (its connection pool carries keep-alive and TLS sessions
+   over) and the connect handle of its current host. A request runs its
+   WinHTTP steps asynchronously; this thread waits on an event in slices of
+   at most 10 ms, so a deadline or the close deadline (req->cancelled) cuts
+   the request off by closing its handle within about 10 ms.
+
+   The request context is shared with WinHTTP's callback thread: it is
+   reference-counted (this thread, and the request handle until WinHTTP
+   reports HANDLE_CLOSING) and holds the body copy and the read buffer,
+   so nothing on this stack is touched after a cut-off.
+
+   Not possible with WinHTTP: ca_file/ca_path (it trusts the Windows store
+   only; pt_client_new refuses them for https). insecure_skip_verify sets
+   SECURITY_FLAG_IGNORE_UNKNOWN_CA, _CERT_CN_INVALID, _CERT_DATE_INVALID
+   and _CERT_WRONG_USAGE. Proxy: cfg.proxy when set (http://[user:pass@]host:port),
+   else WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY (Windows 8.1 and later), else the
+   Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
+   else WinHTTP's own setting (netsh winhttp). */
+#define PT__WH_SLICE_MS 10
+#define PT__WH_BUF 16384
+
+typedef struct pt__wh_ctx {
+    volatile LONG refs;                   /* this thread + the request handle */
+    HANDLE ev;                            /* set by the callback when a step ends */
+    volatile LONG sending;                /* WinHTTP began sending the request */
+    volatile LONG received;               /* response bytes arrived */
+    volatile LONG done;                   /* a step ended (with err) */
+    DWORD err;                            /* 0, or the WinHTTP error of the step */
+    DWORD secure_flags;                   /* WINHTTP_CALLBACK_STATUS_FLAG_* of a failed TLS check */
+    DWORD got;                            /* bytes of the last read */
+    char *body;                           /* a copy of the request body */
+    char buf[PT__WH_BUF];
+} pt__wh_ctx;
+
+PT__PRIVATE void pt__wh_unref(pt__wh_ctx *x) {
+    if (InterlockedDecrement(&x->refs) == 0) {
+        CloseHandle(x->ev);
+        PT__FREE(x->body);
+        PT__FREE(x);
+    }
+}
+PT__PRIVATE void CALLBACK pt__wh_callback(HINTERNET h, DWORD_PTR ctx, DWORD status, LPVOID info, DWORD len) {
+    pt__wh_ctx *x = (pt__wh_ctx *)ctx;
+    (void)h;
+    if (!x) return;                       /* the session's and connect handles' notices */
+    switch (status) {
+    case WINHTTP_CALLBACK_STATUS_SENDING_REQUEST: InterlockedExchange(&x->sending, 1); break;
+    case WINHTTP_CALLBACK_STATUS_RESPONSE_RECEIVED: if (info && len >= sizeof(DWORD) && *(const DWORD *)info) InterlockedExchange(&x->received, 1); break;
+    case WINHTTP_CALLBACK_STATUS_SECURE_FAILURE: if (info && len >= sizeof(DWORD)) x->secure_flags |= *(const DWORD *)info; break;
+    case WINHTTP_CALLBACK_STATUS_SENDREQUEST_COMPLETE:
+    case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE:
+        x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_DATA_AVAILABLE:
+        x->got = info && len >= sizeof(DWORD) ? *(const DWORD *)info : 0; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_READ_COMPLETE:
+        x->got = len; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_REQUEST_ERROR:
+        x->err = info ? ((const WINHTTP_ASYNC_RESULT *)info)->dwError : ERROR_WINHTTP_INTERNAL_ERROR;
+        if (!x->err) x->err = ERROR_WINHTTP_INTERNAL_ERROR;
+        InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_HANDLE_CLOSING: pt__wh_unref(x); break;
+    default: break;
+    }
+}
+
+/* UTF-8 to a NUL-terminated UTF-16 string (heap); NULL on failure. */
+PT__PRIVATE WCHAR *pt__wh_wide(const char *s, size_t n) {
+    int k = n ? MultiByteToWideChar(CP_UTF8, 0, s, (int)n, NULL, 0) : 0;
+    WCHAR *w = (WCHAR *)PT__MALLOC(((size_t)(k > 0 ? k : 0) + 1) * sizeof(WCHAR));
+    if (!w) return NULL;
+    if (k > 0) MultiByteToWideChar(CP_UTF8, 0, s, (int)n, w, k);
+    w[k > 0 ? k : 0] = 0;
+    return w;
+}
+
+PT__PRIVATE void pt__winhttp_conn_free(pt__conn *cn) {
+    if (cn->wh_connect) WinHttpCloseHandle((HINTERNET)cn->wh_connect);
+    if (cn->wh_session) WinHttpCloseHandle((HINTERNET)cn->wh_session);
+    cn->wh_connect = cn->wh_session = NULL;
+    cn->wh_host[0] = 0;
+}
+
+/* The session: the configured proxy, else the system's. NULL on failure. */
+PT__PRIVATE HINTERNET pt__wh_session(const pt_http_request *req) {
+    HINTERNET s = NULL;
+    if (req->proxy && req->proxy[0]) {
+        char hp[300];
+        WCHAR *w;
+        pt__proxy_host(req->proxy, hp, sizeof hp);
+        if ((w = pt__wh_wide(hp, strlen(hp))) != NULL) {
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, w, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+            PT__FREE(w);
+        }
+        return s;
+    }
+    s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    if (!s) {   /* before Windows 8.1: the user's Internet Options proxy, else WinHTTP's default */
+        WINHTTP_CURRENT_USER_IE_PROXY_CONFIG ie;
+        memset(&ie, 0, sizeof ie);
+        if (WinHttpGetIEProxyConfigForCurrentUser(&ie) && ie.lpszProxy && ie.lpszProxy[0])
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, ie.lpszProxy,
+                            ie.lpszProxyBypass ? ie.lpszProxyBypass : WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+        if (ie.lpszProxy) GlobalFree(ie.lpszProxy);
+        if (ie.lpszProxyBypass) GlobalFree(ie.lpszProxyBypass);
+        if (ie.lpszAutoConfigUrl) GlobalFree(ie.lpszAutoConfigUrl);
+        if (!s) s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_DEFAULT_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    }
+    return s;
+}
+
+/* The session and the connect handle for u on cn. 0 ok, -1 failure. */
+PT__PRIVATE int pt__wh_open(pt__conn *cn, const pt_http_request *req, const pt__url *u) {
+    char key[300];
+    WCHAR *wh;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    if (cn->wh_connect && strcmp(cn->wh_host, key) == 0) return 0;
+    if (cn->wh_connect) { WinHttpCloseHandle((HINTERNET)cn->wh_connect); cn->wh_connect = NULL; }
+    if (!cn->wh_session) {
+        HINTERNET s = pt__wh_session(req);
+        DWORD redirects = WINHTTP_OPTION_REDIRECT_POLICY_NEVER;
+        if (!s) return -1;
+        if (WinHttpSetStatusCallback(s, pt__wh_callback, WINHTTP_CALLBACK_FLAG_ALL_COMPLETIONS | WINHTTP_CALLBACK_FLAG_HANDLES
+                                     | WINHTTP_CALLBACK_FLAG_SECURE_FAILURE | WINHTTP_CALLBACK_FLAG_SEND_REQUEST
+                                     | WINHTTP_CALLBACK_FLAG_RECEIVE_RESPONSE, 0)
+            == WINHTTP_INVALID_STATUS_CALLBACK) { WinHttpCloseHandle(s); return -1; }
+        WinHttpSetOption(s, WINHTTP_OPTION_REDIRECT_POLICY, &redirects, sizeof redirects);
+        cn->wh_session = s;
+    }
+    pt__fmt(key, sizeof key, u->ipv6 ? "[%s]" : "%s", u->host);   /* WinHTTP wants IPv6 literals bracketed */
+    if (!(wh = pt__wh_wide(key, strlen(key)))) return -1;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    cn->wh_connect = WinHttpConnect((HINTERNET)cn->wh_session, wh, (INTERNET_PORT)u->port, 0);
+    PT__FREE(wh);
+    if (!cn->wh_connect) return -1;
+    strncpy(cn->wh_host, key, sizeof cn->wh_host - 1);
+    cn->wh_host[sizeof cn->wh_host - 1] = 0;
+    return 0;
+}
+
+/* Arms the context for the next step. */
+PT__PRIVATE void pt__wh_arm(pt__wh_ctx *x) { ResetEvent(x->ev); x->err = 0; x->got = 0; InterlockedExchange(&x->done, 0); }
+
+/* Maps a WinHTTP error to a result and a message naming the cause and host. */
+PT__PRIVATE pt_result pt__wh_fail(DWORD e, DWORD secure_flags, int sending, const pt_http_request *req, pt_http_response *resp) {
+    char host[80], num[32];
+    int proxied = req->proxy && req->proxy[0];
+    pt__url_host(req->url, host, sizeof host);
+    pt__fmt(num, sizeof num, "WinHTTP error %lu", (unsigned long)e);
+    if (!sending) resp->not_sent = 1;
+    switch (e) {
+    case ERROR_WINHTTP_NAME_NOT_RESOLVED:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.60s", host);
+        resp->not_sent = 1;
+        return PT_ERR_RESOLVE;
+    case ERROR_WINHTTP_CANNOT_CONNECT:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not connect", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.60s (refused or unreachable)", host);
+        resp->not_sent = 1;
+        return PT_ERR_CONNECT;
+    case ERROR_WINHTTP_TIMEOUT:
+        pt__fmt(resp->error, sizeof resp->error, "timed out talking to %.60s", host);
+        return PT_ERR_TIMEOUT;
+    case ERROR_WINHTTP_SECURE_CERT_CN_INVALID: return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+    case ERROR_WINHTTP_SECURE_INVALID_CA: return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+    case ERROR_WINHTTP_SECURE_CERT_DATE_INVALID: return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+    case ERROR_WINHTTP_SECURE_FAILURE:
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID) return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA) return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID) return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_SECURE_CHANNEL_ERROR:
+    case ERROR_WINHTTP_SECURE_FAILURE_PROXY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_INVALID_SERVER_RESPONSE:
+        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response from %.60s", host);
+        return PT_ERR_PROTOCOL;
+    case ERROR_NOT_ENOUGH_MEMORY:
+        pt__fmt(resp->error, sizeof resp->error, "out of memory in WinHTTP");
+        return PT_ERR_NO_MEMORY;
+    default:
+        pt__fmt(resp->error, sizeof resp->error, "network error talking to %.50s (%s)", host, num);
+        return PT_ERR_NETWORK;
+    }
+}
+
+/* The request handle with its options and headers, or NULL. */
+PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, const pt__url *u, int64_t deadline, int64_t now) {
+    HINTERNET r;
+    WCHAR *wm = pt__wh_wide(req->method, strlen(req->method)), *wp = pt__wh_wide(u->prefix[0] ? u->prefix : "/", u->prefix[0] ? strlen(u->prefix) : 1);
+    DWORD feat = WINHTTP_DISABLE_COOKIES | WINHTTP_DISABLE_REDIRECTS | WINHTTP_DISABLE_AUTHENTICATION;
+    int ct = (int)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1);
+    int io = (int)PT__MAX(PT__MIN(deadline - now, (int64_t)INT_MAX), (int64_t)1);
+    pt__buf h;
+    size_t i;
+    r = wm && wp ? WinHttpOpenRequest((HINTERNET)cn->wh_connect, wm, wp, NULL, WINHTTP_NO_REFERER, WINHTTP_DEFAULT_ACCEPT_TYPES,
+                                      u->https ? WINHTTP_FLAG_SECURE : 0) : NULL;
+    PT__FREE(wm); PT__FREE(wp);
+    if (!r) return NULL;
+    WinHttpSetTimeouts(r, ct, ct, io, io);
+    WinHttpSetOption(r, WINHTTP_OPTION_DISABLE_FEATURE, &feat, sizeof feat);
+    if (u->https && req->insecure_skip_verify) {
+        DWORD f = SECURITY_FLAG_IGNORE_UNKNOWN_CA | SECURITY_FLAG_IGNORE_CERT_CN_INVALID | SECURITY_FLAG_IGNORE_CERT_DATE_INVALID | SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
+        WinHttpSetOption(r, WINHTTP_OPTION_SECURITY_FLAGS, &f, sizeof f);
+    }
+    if (req->proxy && req->proxy[0]) {   /* user:password@ of cfg.proxy */
+        const char *p = strstr(req->proxy, "://"), *at, *colon;
+        p = p ? p + 3 : req->proxy;
+        at = strchr(p, '@');
+        colon = at ? (const char *)memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (at) {
+            WCHAR *wu = pt__wh_wide(p, (size_t)((colon ? colon : at) - p)), *wpw = pt__wh_wide(colon ? colon + 1 : at, colon ? (size_t)(at - colon - 1) : 0);
+            if (wu) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_USERNAME, wu, (DWORD)wcslen(wu));
+            if (wpw) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_PASSWORD, wpw, (DWORD)wcslen(wpw));
+            PT__FREE(wu); PT__FREE(wpw);
+        }
+    }
+    pt__buf_init(&h, NULL, 0);
+    for (i = 0; i < req->header_count; i++) {
+        pt__buf_puts(&h, req->headers[i].name);
+        pt__buf_lit(&h, ": ");
+        pt__buf_puts(&h, req->headers[i].value);
+        pt__buf_lit(&h, "\r\n");
+    }
+    if (h.oom) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    if (h.len) {
+        WCHAR *wh = pt__wh_wide(h.p, h.len);
+        BOOL ok = wh && WinHttpAddRequestHeaders(r, wh, (DWORD)-1L, WINHTTP_ADDREQ_FLAG_ADD | WINHTTP_ADDREQ_FLAG_REPLACE);
+        PT__FREE(wh);
+        if (!ok) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    }
+    pt__buf_free(&h);
+    return r;
+}
+
+/* Status and Retry-After of the response head; 1 when the body has a
+   length (Content-Length or chunked), 0 when it runs until the close, -1
+   for a Content-Length that is not a number that fits. */
+PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
+    DWORD st = 0, sz = sizeof st, cl = 0;
+    WCHAR ra[64], te[32];
+    int framed;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_STATUS_CODE | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &st, &sz, WINHTTP_NO_HEADER_INDEX))
+        resp->status = (int)st;
+    sz = sizeof ra;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_RETRY_AFTER, WINHTTP_HEADER_NAME_BY_INDEX, ra, &sz, WINHTTP_NO_HEADER_INDEX)) {
+        size_t i, n = sz / sizeof(WCHAR);
+        for (i = 0; i < n && i < sizeof resp->retry_after - 1 && ra[i]; i++) resp->retry_after[i] = ra[i] < 128 ? (char)ra[i] : '?';
+        resp->retry_after[i] = 0;
+    }
+    sz = sizeof te;
+    framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
+    if (framed) {   /* digits that fit, as the built-in client wants */
+        size_t i, n = sz / sizeof(WCHAR);
+        if (n == 0 || n > 18) return -1;
+        for (i = 0; i < n; i++) if (te[i] < '0' || te[i] > '9') return -1;
+    }
+    (void)cl;
+    sz = sizeof te;
+    if (!framed && WinHttpQueryHeaders(r, WINHTTP_QUERY_TRANSFER_ENCODING, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX)) framed = 1;
+    return framed;
+}
+
+/* ---- one request over WinHTTP, in steps (the pt__transport contract) ----
+   start opens the request and issues WinHttpSendRequest; each later phase
+   (receive the head, ask how much body is there, read it) is issued when
+   the previous one has completed; step waits for completions on the
+   context's event, never past `until`; cancel closes the request handle. */
+enum { PT__WH_SEND = 1, PT__WH_HEAD, PT__WH_AVAIL, PT__WH_READ };
+#define PT__WH_BODY_GRACE_MS 200   /* after a 2xx head, the body may take this long */
+typedef struct pt__wh_st {
+    pt__wh_ctx *x;
+    HINTERNET   r;
+    int         phase, framed, retried;
+    uint64_t    total;
+    int64_t     t0, head_at;
+    pt__url     u;
+} pt__wh_st;
+
+/* Closes the request (cancelling what is in flight; WinHTTP drops the
+   connection of an unfinished response) and frees the state. */
+PT__PRIVATE void pt__wh_release(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    if (!s) return;
+    WinHttpCloseHandle(s->r);
+    pt__wh_unref(s->x);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+PT__PRIVATE int pt__wh_done(pt__xfer *xf, pt_result rc) {
+    pt_http_response *resp = &xf->resp;
+    pt__wh_release(xf);
+    resp->body_head[resp->body_head_len] = 0;
+    /* A status line arrived: a body problem does not hide a 2xx. */
+    if (rc != PT_OK && resp->status >= 200 && resp->status < 300) rc = PT_OK;
+    if (rc != PT_OK) resp->status = 0;
+    xf->result = rc;
+    return PT__XF_DONE;
+}
+/* Cut off (w -2) or timed out (w -3) while a phase was in flight. */
+PT__PRIVATE int pt__wh_cut(pt__xfer *xf, int w) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    if (s->phase > PT__WH_HEAD && resp->status >= 200 && resp->status < 300) return pt__wh_done(xf, PT_OK);   /* accepted; the body was cut */
+    if (!InterlockedCompareExchange(&s->x->sending, 0, 0)) resp->not_sent = 1;
+    resp->status = 0;
+    if (w == -2) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+    else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - s->t0));
+    return pt__wh_done(xf, w == -2 ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT);
+}
+/* Issues the next phase's call. 0 issued, else the step's DONE. */
+PT__PRIVATE int pt__wh_issue(pt__xfer *xf, int phase) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    const pt_http_request *req = &xf->req;
+    /* a body that runs until the close gets one read of the head only (the
+       connection cannot be reused anyway; and wine 8's WinHTTP overreads
+       such bodies) */
+    size_t k = PT__MIN((size_t)s->x->got, s->framed ? sizeof s->x->buf : sizeof xf->resp.body_head - 1);
+    BOOL ok;
+    s->phase = phase;
+    pt__wh_arm(s->x);
+    switch (phase) {
+    case PT__WH_SEND:
+        ok = WinHttpSendRequest(s->r, WINHTTP_NO_ADDITIONAL_HEADERS, 0, s->x->body ? s->x->body : WINHTTP_NO_REQUEST_DATA,
+                                (DWORD)req->body_len, (DWORD)req->body_len, (DWORD_PTR)s->x);
+        break;
+    case PT__WH_HEAD: ok = WinHttpReceiveResponse(s->r, NULL); break;
+    case PT__WH_AVAIL: ok = WinHttpQueryDataAvailable(s->r, NULL); break;
+    default: ok = WinHttpReadData(s->r, s->x->buf, (DWORD)k, NULL); break;   /* k: what AVAIL reported */
+    }
+    if (ok) return 0;
+    return pt__wh_done(xf, pt__wh_fail(GetLastError(), 0, phase > PT__WH_SEND, req, &xf->resp));
+}
+/* A new request handle with its own context for s (a first one, or a
+   fresh try). 0 ok, else a WinHTTP error. */
+PT__PRIVATE DWORD pt__wh_open_request(pt__xfer *xf, pt__wh_st *s) {
+    const pt_http_request *req = &xf->req;
+    pt__wh_ctx *x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
+    DWORD_PTR cp;
+    if (!x) return ERROR_NOT_ENOUGH_MEMORY;
+    memset(x, 0, sizeof *x);
+    x->refs = 1;
+    x->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
+    if (!x->ev || (req->body_len && !x->body)) {
+        if (x->ev) CloseHandle(x->ev);
+        PT__FREE(x->body); PT__FREE(x);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    if (req->body_len) memcpy(x->body, req->body, req->body_len);   /* WinHTTP may read it after a cut-off */
+    if (pt__wh_open((pt__conn *)xf->ctx, req, &s->u) != 0 || !(s->r = pt__wh_request((pt__conn *)xf->ctx, req, &s->u, xf->deadline_ms, pt__mono_ms()))) {
+        DWORD e = GetLastError();
+        pt__wh_unref(x);
+        return e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR;
+    }
+    /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
+    x->refs = 2;
+    cp = (DWORD_PTR)x;
+    WinHttpSetOption(s->r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
+    s->x = x;
+    return 0;
+}
+/* The phase in flight has completed: take its result, issue the next. */
+PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__wh_ctx *x = s->x;
+    size_t k;
+    if (x->err && s->phase <= PT__WH_HEAD && !s->retried && !InterlockedCompareExchange(&x->received, 0, 0)
+        && (x->err == ERROR_WINHTTP_CONNECTION_ERROR || x->err == ERROR_WINHTTP_INVALID_SERVER_RESPONSE || x->err == ERROR_WINHTTP_RESEND_REQUEST)) {
+        /* Not a byte of response: the kept-alive connection may have been
+           closed by the server while idle. One fresh try, as the built-in client
+           does (the Idempotency-Key makes a repeat harmless). */
+        DWORD e;
+        s->retried = 1;
+        WinHttpCloseHandle(s->r);
+        pt__wh_unref(x);
+        s->x = NULL; s->r = NULL;
+        if ((e = pt__wh_open_request(xf, s)) != 0) {
+            PT__FREE(s); xf->tp_state = NULL;
+            return pt__wh_done(xf, pt__wh_fail(e, 0, 0, &xf->req, resp));
+        }
+        return pt__wh_issue(xf, PT__WH_SEND);
+    }
+    if (x->err) return pt__wh_done(xf, pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), &xf->req, resp));
+    switch (s->phase) {
+    case PT__WH_SEND: return pt__wh_issue(xf, PT__WH_HEAD);
+    case PT__WH_HEAD:
+        s->head_at = pt__mono_ms();
+        s->framed = pt__wh_head(s->r, resp);
+        if (s->framed < 0 || resp->status < 100 || resp->status > 599) {
+            pt__fmt(resp->error, sizeof resp->error, s->framed < 0 ? "malformed HTTP response head (Content-Length)" : "malformed HTTP status line");
+            resp->status = 0;
+            return pt__wh_done(xf, PT_ERR_PROTOCOL);
+        }
+        if (strcmp(xf->req.method, "HEAD") == 0) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    case PT__WH_AVAIL:
+        if (!x->got) return pt__wh_done(xf, PT_OK);   /* the end of the body */
+        return pt__wh_issue(xf, PT__WH_READ);
+    default:
+        if (!x->got) return pt__wh_done(xf, PT_OK);
+        k = PT__MIN((size_t)x->got, sizeof resp->body_head - 1 - resp->body_head_len);
+        memcpy(resp->body_head + resp->body_head_len, x->buf, k);
+        resp->body_head_len += k;
+        s->total += x->got;
+        /* read at most PT__BODY_DRAIN_MAX, so the connection can be reused */
+        if (s->total > PT__BODY_DRAIN_MAX || !s->framed) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    }
+}
+
+PT__PRIVATE int pt__wh_step(pt__xfer *xf, int64_t until) {
+    for (;;) {
+        pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+        int64_t now, wait_to, end;
+        if (!s) return PT__XF_DONE;
+        if (InterlockedCompareExchange(&s->x->done, 0, 0)) {
+            if (pt__wh_advance(xf) == PT__XF_DONE) return PT__XF_DONE;
+            continue;
+        }
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__wh_cut(xf, -2);
+        now = pt__mono_ms();
+        end = xf->deadline_ms;
+        if (s->phase > PT__WH_HEAD && xf->resp.status >= 200 && xf->resp.status < 300) end = PT__MIN(end, s->head_at + PT__WH_BODY_GRACE_MS);
+        if (now >= end) return pt__wh_cut(xf, -3);
+        wait_to = PT__MIN(PT__MIN(end, until), now + PT__WH_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__WH_SLICE_MS; return PT__XF_PENDING; }
+        WaitForSingleObject(s->x->ev, (DWORD)(wait_to - now));
+    }
+}
+
+PT__PRIVATE int pt__wh_start(pt__xfer *xf) {
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
+    pt__wh_st *s;
+    DWORD e;
+    int64_t t0 = pt__mono_ms();
+    memset(resp, 0, sizeof *resp);
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    if (req->cancelled && req->cancelled(req)) {
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
+    }
+    if (!(s = (pt__wh_st *)PT__MALLOC(sizeof *s))) { resp->not_sent = 1; xf->result = PT_ERR_NO_MEMORY; return PT__XF_DONE; }
+    memset(s, 0, sizeof *s);
+    if (pt__url_parse(req->url, &s->u, NULL) != PT_OK) {
+        PT__FREE(s);
+        pt__fmt(resp->error, sizeof resp->error, "bad request URL");
+        resp->not_sent = 1;
+        xf->result = PT_ERR_INVALID_ARG;
+        return PT__XF_DONE;
+    }
+    xf->deadline_ms = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    s->t0 = t0;
+    if ((e = pt__wh_open_request(xf, s)) != 0) {
+        PT__FREE(s);
+        xf->result = pt__wh_fail(e, 0, 0, req, resp);
+        return PT__XF_DONE;
+    }
+    xf->tp_state = s;
+    if (pt__wh_issue(xf, PT__WH_SEND) == PT__XF_DONE) return PT__XF_DONE;
+    return pt__wh_step(xf, t0);
+}
+PT__PRIVATE void pt__wh_cancel(pt__xfer *xf) { pt__wh_release(xf); }
+static const pt__transport pt__tp_winhttp = { "WinHTTP", pt__wh_start, pt__wh_step, pt__wh_cancel };
+
+/* One whole request over WinHTTP on this thread. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_winhttp, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
+#endif /* PT__WINHTTP */
+
+/* The TLS decision of pt_client_new for an https:// base_url without an
+   HTTP hook: PT_OK when this build and machine can do TLS (loading libcurl
+   now if that is how), else PT_ERR_CONFIG naming what to install or build.
+   There is never a fallback to plain http. */
+PT__PRIVATE PT__COLD pt_result pt__tls_ready(const pt_config *cfg, pt_error *err) {
+#if PT__CURL_LINKED
+    (void)cfg; (void)err;
+    return PT_OK;
+#elif PT__WINHTTP
+    if ((cfg->ca_file && cfg->ca_file[0]) || (cfg->ca_path && cfg->ca_path[0]))
+        return pt__err(err, PT_ERR_CONFIG, "ca_file/ca_path cannot be used with WinHTTP, which trusts the Windows certificate store only: add the CA to the store (certutil -addstore Root ca.pem), or build with PACKTRACK_USE_CURL");
+    return PT_OK;
+#elif PT__CURL_DL
+    char msg[400];
+    (void)cfg;
+    if (pt__curl_load(msg, sizeof msg) == 0) return PT_OK;
+    return pt__err(err, PT_ERR_CONFIG, "%s, or set cfg.http; packtrack never falls back to plain http", msg);
+#elif defined(PACKTRACK_NO_DLOPEN) && PT__POSIX
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build loads no libcurl at run time (PACKTRACK_NO_DLOPEN): build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+#elif PT__WIN32
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport (PACKTRACK_NO_WINHTTP): drop PACKTRACK_NO_WINHTTP, build with PACKTRACK_USE_CURL (link -lcurl), or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #else
-#define PT__HAVE_TLS 0
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #endif
+}
 
 /* ==== [pt:spool] ========================================================= */
 /* Durable mode (cfg.spool_dir). The memory queue stays the source of what
@@ -5445,12 +6410,13 @@ typedef struct pt__batch {
     char       key[37];
     int        attempts;
     int64_t    first_try_ms, next_try_ms;
+    int64_t    ra_until;       /* the server's Retry-After: no request before this (0: none) */
     int64_t    oldest_ms;      /* enqueue time of the batch's oldest event (pt_health) */
     uint64_t   first_seq;
 } pt__batch;
 
 typedef struct pt__core pt__core;
-struct pt_client { volatile int64_t closed; volatile int64_t callers; pt__core *core; };
+struct pt_client { volatile int64_t closed; volatile int64_t callers; volatile int64_t close_done; volatile int64_t closers; pt__core *core; };
 
 #define PT__POOL 4
 struct pt__core {
@@ -5494,6 +6460,11 @@ struct pt__core {
     pt_breaker_state breaker;
     int       consecutive_failures;
     int64_t   open_until;
+    int64_t   fail_since_ms;       /* when the current run of failures began */
+    int64_t   breaker_first_ms;    /* the open interval the breaker started this outage with */
+    int64_t   breaker_ivl_ms;      /* current open interval (doubles per failed probe, capped); 0 when closed */
+    int       urgent_attempts;     /* failed tries since pt_flush/pt_close asked for delivery now */
+    int64_t   last_push_ms;        /* when a pt_flush last asked for delivery now */
     int       bp_high;
     int       bp_told, bp_delivering;   /* state last given to on_backpressure; a thread is calling it */
     uint64_t  sample_ctr;
@@ -5562,8 +6533,11 @@ PT__PRIVATE void pt__registry_remove(pt__core *c) {
 PT__PRIVATE void pt__conn_init(pt__conn *cn) { memset(cn, 0, sizeof *cn); cn->fd = PT__BAD_SOCK; }
 PT__PRIVATE void pt__conn_release(pt__conn *cn) {
     pt__conn_drop(cn);
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
     pt__curl_conn_free(cn);
+#endif
+#if PT__WINHTTP
+    pt__winhttp_conn_free(cn);
 #endif
     PT__FREE(cn->rb);
     cn->rb = NULL;
@@ -5609,6 +6583,7 @@ PT__PRIVATE int pt__hook_start(pt__xfer *x) {
     resp->body_head[sizeof resp->body_head - 1] = 0;
     resp->retry_after[sizeof resp->retry_after - 1] = 0;
     resp->error[sizeof resp->error - 1] = 0;
+    resp->location[sizeof resp->location - 1] = 0;
     if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
     return PT__XF_DONE;
 }
@@ -5616,18 +6591,22 @@ PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
 static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
 
-#if defined(PACKTRACK_USE_CURL)
-/* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
-PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
-    memset(&x->resp, 0, sizeof x->resp);
-    x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
-    return PT__XF_DONE;
-}
-static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
-#define PT__TP_DEFAULT pt__tp_curl
+/* The client's own transport for url (no hook set). */
+PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
+#if PT__CURL_LINKED
+    (void)url;
+    return &pt__tp_curl;
+#elif PT__WINHTTP
+    (void)url;
+    return &pt__tp_winhttp;
+#elif PT__CURL_DL
+    /* https through the libcurl pt_client_new loaded; http stays built-in */
+    return pt__strncaseeq(url, "https:", 6) ? &pt__tp_curl : &pt__tp_builtin;
 #else
-#define PT__TP_DEFAULT pt__tp_builtin
+    (void)url;
+    return &pt__tp_builtin;
 #endif
+}
 
 /* ---- the asynchronous hook (cfg.http_async) ----
    Operations live in one process-wide table of slots, guarded by the
@@ -5786,7 +6765,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     size_t nh = 0;
     if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
     else if (c->cfg.http) pt__xfer_init(x, &pt__tp_hook, c, NULL);
-    else pt__xfer_init(x, &PT__TP_DEFAULT, cn, NULL);
+    else pt__xfer_init(x, pt__tp_for(url), cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
     h[nh].name = "User-Agent"; h[nh++].value = c->cfg.user_agent;
@@ -5864,8 +6843,8 @@ PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp, int que
         if (resp->status >= 200 && resp->status < 300) return 1;
         return pt__status_retryable(resp->status) ? 0 : -1;
     }
-    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG || tr == PT_ERR_NO_MEMORY) return -1;
-    if (tr == PT_ERR_TLS) return queued ? 0 : -1;
+    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG) return -1;
+    if (tr == PT_ERR_TLS || tr == PT_ERR_NO_MEMORY) return queued ? 0 : -1;   /* memory comes back: queued events wait */
     return 0;
 }
 
@@ -5902,7 +6881,10 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
             if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
         } else ra = -1;
         if (cls < 0) {
-            if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
+            if (tr == PT_OK && resp.status >= 300 && resp.status < 400)
+                out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d redirecting to \"%.80s\": redirects are not followed, fix base_url",
+                              resp.status, resp.location[0] ? resp.location : "(no Location)");
+            else if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
             else out = pt__err(err, tr, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
             break;
         }
@@ -6178,26 +7160,75 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
 /* The current range was accepted (2xx). */
 PT__PRIVATE void pt__attempt_delivered(pt__core *c, const pt_http_response *resp) {
     c->consecutive_failures = 0;
+    c->breaker_ivl_ms = 0;
+    c->b.ra_until = 0;
     if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
     pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp->status);
+}
+
+/* A pt_flush or pt_close is waiting: deliver now, the breaker's interval
+   does not apply (lock held). */
+PT__PRIVATE int pt__urgent(const pt__core *c) { return c->stopping || c->flush_waiters > 0; }
+
+/* pt_flush/pt_close ask for delivery now: the batch in flight is due at
+   once (a probe, if the breaker is open), except that a server's
+   Retry-After still holds; later tries use the ordinary backoff restarted
+   from its base (lock held). */
+PT__PRIVATE void pt__urgent_begin(pt__core *c) {
+    c->urgent_attempts = 0;
+    if (c->inf_pending) {
+        int64_t now = pt__mono_ms();
+        c->b.next_try_ms = c->b.ra_until > now ? c->b.ra_until : now;
+    }
+}
+
+/* Opens the breaker after a failure (threshold reached, or a half-open
+   probe failed). The first open interval is short: the batch's current
+   backoff, at most PT__BREAKER_FIRST_MS; each failed probe doubles it up to
+   breaker_cooldown_ms. The wait is also never more than a third of how long
+   the outage has lasted (but at least the first interval), so a fault of a
+   few seconds is followed by a probe within about a second of its end.
+   Jittered within [wait/2, wait]. Failures while pt_flush/pt_close push do
+   not grow the interval (they follow the ordinary backoff). */
+#define PT__BREAKER_FIRST_MS 1000
+PT__PRIVATE PT__COLD void pt__breaker_trip(pt__core *c, int64_t now, const char *msg) {
+    int64_t ivl, lim, wait, cap = c->cfg.breaker_cooldown_ms > 0 ? c->cfg.breaker_cooldown_ms : 1;
+    if (!c->breaker_ivl_ms) {
+        ivl = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, c->b.attempts, 0, NULL);
+        if (ivl > PT__BREAKER_FIRST_MS) ivl = PT__BREAKER_FIRST_MS;
+        if (ivl > cap) ivl = cap;
+        if (ivl < 1) ivl = 1;
+        c->breaker_first_ms = ivl;
+    } else if (c->breaker == PT_BREAKER_HALF_OPEN && !pt__urgent(c)) {
+        ivl = c->breaker_ivl_ms * 2;
+        if (ivl > cap) ivl = cap;
+    } else ivl = c->breaker_ivl_ms;
+    c->breaker_ivl_ms = ivl;
+    lim = (now - c->fail_since_ms) / 3;
+    if (lim < c->breaker_first_ms) lim = c->breaker_first_ms;
+    wait = ivl < lim ? ivl : lim;
+    if (!c->cfg.disable_jitter && wait > 1) wait = wait / 2 + (int64_t)(pt__rand_next(&c->rng) % (uint64_t)(wait - wait / 2 + 1));
+    c->breaker = PT_BREAKER_OPEN;
+    c->open_until = now + wait;
+    pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %lld ms", c->consecutive_failures, msg, (long long)wait);
 }
 
 /* A retryable failure: trip the breaker if due, then schedule the next try
    or give the batch up once retry_max_elapsed_ms has passed. */
 PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
     pt__batch *b = &c->b;
-    int64_t wait, ra = -1;
+    int64_t wait, ra = -1, next;
+    int urgent = pt__urgent(c);
     char msg[160];
     c->req_failed++;
+    if (!c->consecutive_failures) c->fail_since_ms = now;
     c->consecutive_failures++;
     if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp->status);
     else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
     pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-    if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
-        c->breaker = PT_BREAKER_OPEN;
-        c->open_until = now + c->cfg.breaker_cooldown_ms;
-        pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
-    }
+    if (c->breaker == PT_BREAKER_HALF_OPEN || c->breaker == PT_BREAKER_OPEN
+        || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold))
+        pt__breaker_trip(c, now, msg);
     if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
         pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
                    (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
@@ -6210,12 +7241,23 @@ PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_
         }
         pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp->status);
     } else {
-        wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        if (urgent) {   /* pt_flush/pt_close push: ordinary backoff from its base, at most about a second */
+            c->urgent_attempts++;
+            wait = pt__backoff_ms(c->cfg.backoff_base_ms, PT__MIN(c->cfg.backoff_max_ms, PT__BREAKER_FIRST_MS), c->urgent_attempts, !c->cfg.disable_jitter, &c->rng);
+        } else wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        next = now + wait;
+        if (!urgent && c->breaker == PT_BREAKER_OPEN) next = c->open_until;   /* the breaker's probe decides */
         if (tr == PT_OK) ra = pt__parse_retry_after(resp->retry_after, pt__wall_ms());
-        if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
-        b->next_try_ms = now + wait;
-        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
-                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+        b->ra_until = 0;
+        if (ra >= 0) {
+            if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
+            b->ra_until = now + ra;
+            if (b->ra_until > next) next = b->ra_until;
+        }
+        b->next_try_ms = next;
+        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms%s",
+                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)(next - now),
+                ra >= 0 ? " (the server's Retry-After)" : "");
     }
 }
 
@@ -6227,6 +7269,8 @@ PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt
     int st = tr == PT_OK ? resp->status : 0;
     c->req_failed++;
     c->consecutive_failures = 0;
+    c->breaker_ivl_ms = 0;
+    c->b.ra_until = 0;
     if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
     if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
         size_t mid = r.lo + (r.hi - r.lo) / 2;
@@ -6242,7 +7286,10 @@ PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt
         pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
     } else {
         char msg[160];
-        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+        if (tr == PT_OK && st >= 300 && st < 400)
+            pt__fmt(msg, sizeof msg, "server answered HTTP %d redirecting to \"%.60s\" for %lu event(s): redirects are not followed, fix base_url",
+                    st, resp->location[0] ? resp->location : "(no Location)", (unsigned long)(r.hi - r.lo));
+        else if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
         else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
         pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
         pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
@@ -6318,14 +7365,16 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
         } else return due;
     }
     if (c->inf_pending) {
+        int64_t due;
         if (c->xf_active) return pt__pipe_progress(c, until);
+        /* open breaker: its probe time, unless pt_flush/pt_close push */
+        due = c->b.next_try_ms;
+        if (c->breaker == PT_BREAKER_OPEN && !pt__urgent(c) && c->open_until > due) due = c->open_until;
+        if (now < due) return due;
         if (c->breaker == PT_BREAKER_OPEN) {
-            if (now < c->open_until) return c->open_until;
             c->breaker = PT_BREAKER_HALF_OPEN;
             pt__log_ul(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
-            now = pt__mono_ms();
         }
-        if (now < c->b.next_try_ms) return c->b.next_try_ms;
         if (pt__attempt_begin(c) != 0) return 0;
         return pt__pipe_progress(c, until);
     }
@@ -6351,6 +7400,7 @@ PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) 
         next = pt__pipe_step(c, c->stopping ? PT__MIN(until, c->close_deadline) : until);
         if (next == 0) { did = 1; continue; }
         now = pt__mono_ms();
+        if (c->stopping && !c->xf_active && next != PT__INF_MS && next >= c->close_deadline) return 0;   /* nothing more can happen in time (e.g. Retry-After) */
         if (mode == 0 && next > until) return 1;
         if (now >= until) return 0;
         if (mode != 0 && next == PT__INF_MS && (mode == 2 || pt__settled(c, t))) return 1;
@@ -6379,6 +7429,7 @@ PT__PRIVATE void pt__flush_thread(void *arg) {
         now = pt__mono_ms();
         if (c->stopping) {
             if (!c->q.count && !c->inf_pending) break;
+            if (!c->xf_active && next >= c->close_deadline) break;   /* nothing more can happen in time (e.g. Retry-After) */
             if (next > c->close_deadline) next = c->close_deadline;
         }
         if (next <= now) continue;
@@ -6468,34 +7519,57 @@ PT__PRIVATE int pt__parse_bool(const char *v, int *out) {
     }
     return -1;
 }
-/* Go-style duration ("1.5s", "250ms", "1m30s", "2h") or a bare number of
-   milliseconds. */
+/* A duration written the way Go's time.ParseDuration reads it: one or more
+   <decimal number><unit> with units ns, us (or µs, μs), ms, s, m, h ("500ms",
+   "10s", "1m30s", "1.5h"; a leading '+' is allowed). Refused: a bare number
+   (even "0": a unit says what it means), a sign '-', NaN, infinities, hex,
+   exponents, spaces, and anything past 2^63-1 ns. Sub-millisecond values
+   round to the nearest ms, and up to 1 ms when not zero. 0 ok, -1 refused. */
 PT__PRIVATE int pt__parse_duration_ms(const char *v, int64_t *out) {
-    double total = 0;
+    static const char *const names[] = { "ns", "us", "\xC2\xB5s", "\xCE\xBCs", "ms", "s", "m", "h" };
+    static const uint64_t unit_ns[] = { 1, 1000, 1000, 1000, 1000000, 1000000000ULL, 60000000000ULL, 3600000000000ULL };
+    const uint64_t max_ns = (uint64_t)INT64_MAX;
+    uint64_t total = 0;
     const char *p = v;
+    if (!p || !*p) return -1;
+    if (*p == '+') p++;
     if (!*p) return -1;
-    {
-        const char *q = p;
-        while (*q >= '0' && *q <= '9') q++;
-        if (!*q) { *out = (int64_t)strtoll(p, NULL, 10); return 0; }
-    }
     while (*p) {
-        char *end;
-        double x = strtod(p, &end), unit;
-        if (end == p || x < 0) return -1;
-        p = end;
-        if (!strncmp(p, "ns", 2)) { unit = 1e-6; p += 2; }
-        else if (!strncmp(p, "us", 2)) { unit = 1e-3; p += 2; }
-        else if (!strncmp(p, "\xC2\xB5s", 3)) { unit = 1e-3; p += 3; }
-        else if (!strncmp(p, "ms", 2)) { unit = 1; p += 2; }
-        else if (*p == 's') { unit = 1000; p++; }
-        else if (*p == 'm') { unit = 60000; p++; }
-        else if (*p == 'h') { unit = 3600000; p++; }
-        else return -1;
-        total += x * unit;
+        uint64_t whole = 0, frac = 0, scale = 1, u = 0, add;
+        int digits = 0, over = 0;
+        size_t i, best = 0, k;
+        while (*p >= '0' && *p <= '9') {
+            if (whole > (max_ns - 9) / 10) over = 1;
+            else whole = whole * 10 + (uint64_t)(*p - '0');
+            p++; digits++;
+        }
+        if (*p == '.') {
+            p++;
+            while (*p >= '0' && *p <= '9') {
+                if (scale < 1000000000000000000ULL) { frac = frac * 10 + (uint64_t)(*p - '0'); scale *= 10; }
+                p++; digits++;
+            }
+        }
+        if (!digits || over) return -1;
+        for (i = 0; i < sizeof names / sizeof names[0]; i++) {   /* longest unit name that matches ("ms" before "m") */
+            k = strlen(names[i]);
+            if (k > best && strncmp(p, names[i], k) == 0) { best = k; u = unit_ns[i]; }
+        }
+        if (!best) return -1;
+        p += best;
+        if (whole > max_ns / u) return -1;
+        add = whole * u;
+        /* fraction: frac/scale of a unit, in ns (u <= 3.6e12, frac < scale <= 1e18: split to avoid overflow) */
+        if (frac) {
+            double f = (double)frac / (double)scale * (double)u;
+            if (f >= (double)(max_ns - add)) return -1;
+            add += (uint64_t)f;
+        }
+        if (add > max_ns - total) return -1;
+        total += add;
     }
-    if (total > 9e15) return -1;
-    *out = (int64_t)(total + 0.5);
+    *out = (int64_t)((total + 500000) / 1000000);
+    if (!*out && total) *out = 1;
     return 0;
 }
 PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long long *out) {
@@ -6517,18 +7591,19 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     pt__err_ok(err);
 #define PT__ENV(name) ((v = getenv(name)) != NULL && *v)
 #define PT__BAD(name, what) return pt__err(err, PT_ERR_CONFIG, "%s: cannot parse \"%.40s\" as %s", name, v, what)
+#define PT__DUR(name, ex) PT__BAD(name, "a duration with a unit, as Go writes it (e.g. " ex "; units ns us ms s m h)")
     if (PT__ENV("PACKTRACK_API_KEY")) cfg->api_key = v;
     if (PT__ENV("PACKTRACK_BASE_URL")) cfg->base_url = v;
     if (PT__ENV("PACKTRACK_USER_AGENT")) cfg->user_agent = v;
     if (PT__ENV("PACKTRACK_HEALTH_PATH")) cfg->health_path = v;
     if (PT__ENV("PACKTRACK_SPOOL_DIR")) cfg->spool_dir = v;
-    if (PT__ENV("PACKTRACK_TIMEOUT")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_TIMEOUT", "a duration (e.g. 10s)"); cfg->timeout_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_TIMEOUT")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_TIMEOUT", "10s"); cfg->timeout_ms = (int)d; }
     if (PT__ENV("PACKTRACK_RETRIES")) {
         if (pt__parse_int(v, 0, 1000, &n)) PT__BAD("PACKTRACK_RETRIES", "a count 0..1000");
         cfg->max_retries = n == 0 ? PT_RETRIES_NONE : (int)n;
     }
-    if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_INITIAL", "a duration"); cfg->backoff_base_ms = (int)d; }
-    if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_MAX", "a duration"); cfg->backoff_max_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_BACKOFF_INITIAL", "100ms"); cfg->backoff_base_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_BACKOFF_MAX", "10s"); cfg->backoff_max_ms = (int)d; }
     if (PT__ENV("PACKTRACK_JITTER")) {
         /* The Go CLI reads a jitter fraction (0..1): 0 turns jitter off, any other fraction keeps full jitter. */
         if (pt__parse_bool(v, &b)) { char *e; double x = strtod(v, &e); if (*e || !(x >= 0 && x <= 1)) PT__BAD("PACKTRACK_JITTER", "a boolean or a fraction 0..1"); b = x > 0; }
@@ -6536,7 +7611,7 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     }
     if (PT__ENV("PACKTRACK_GZIP")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_GZIP", "a boolean"); cfg->enable_gzip = b; }
     if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
-    if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__BAD("PACKTRACK_FLUSH_INTERVAL", "a duration (e.g. 1s)"); cfg->flush_interval_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__DUR("PACKTRACK_FLUSH_INTERVAL", "1s"); cfg->flush_interval_ms = (int)d; }
     if (PT__ENV("PACKTRACK_QUEUE_CAPACITY")) { if (pt__parse_int(v, 1, 100000000, &n)) PT__BAD("PACKTRACK_QUEUE_CAPACITY", "a count"); cfg->queue_capacity = (int)n; }
     if (PT__ENV("PACKTRACK_DEBUG")) {   /* the user's opt-in: diagnostics to stderr */
         if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_DEBUG", "a boolean (1/0)");
@@ -6545,6 +7620,7 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     if (PT__ENV("PACKTRACK_QUEUE_MAX_BYTES")) { if (pt__parse_int(v, 1024, (long long)1 << 40, &n)) PT__BAD("PACKTRACK_QUEUE_MAX_BYTES", "a byte count"); cfg->queue_max_bytes = (size_t)n; }
 #undef PT__ENV
 #undef PT__BAD
+#undef PT__DUR
     return PT_OK;
 }
 
@@ -6747,9 +7823,8 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
     if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
     if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
-    if (url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)
-        return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
     if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
+    if (url.https && !cfg.http && !cfg.http_async && (r = pt__tls_ready(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -6831,6 +7906,13 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
     c->lw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.low_water_pct;
     if (!c->hw_count) c->hw_count = 1;
+    if (!c->hw_bytes) c->hw_bytes = 1;
+    /* low water is reachable for every bound: at least 1 (an empty queue is
+       below it), at most the high-water mark */
+    if (c->lw_count < 1) c->lw_count = 1;
+    if (c->lw_count > c->hw_count) c->lw_count = c->hw_count;
+    if (c->lw_bytes < 1) c->lw_bytes = 1;
+    if (c->lw_bytes > c->hw_bytes) c->lw_bytes = c->hw_bytes;
     pt__conn_init(&c->flush_conn);
     if ((r = pt__defaults_copy(c, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
     pt__uuid_seed_init();
@@ -7131,6 +8213,7 @@ PACKTRACK_API pt_result pt_http_complete(pt_http_op op, pt_result result, const 
         out->body_head[sizeof out->body_head - 1] = 0;
         out->retry_after[sizeof out->retry_after - 1] = 0;
         out->error[sizeof out->error - 1] = 0;
+        out->location[sizeof out->location - 1] = 0;
         if (out->body_head_len >= sizeof out->body_head) out->body_head_len = sizeof out->body_head - 1;
         if (result == PT_OK && !resp) {
             result = PT_ERR_PROTOCOL;
@@ -7163,6 +8246,13 @@ PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
     t = c->accepted_seq;
     if (t > c->flush_target) c->flush_target = t;
     c->flush_waiters++;
+    /* deliver now: a probe at once if the breaker is open. A host that calls
+       pt_flush in a tight loop (or with no time to wait) pushes at most once
+       per backoff_base_ms, so flushing never becomes a request storm. */
+    if (timeout_ms > 0 && (!c->last_push_ms || pt__mono_ms() - c->last_push_ms >= c->cfg.backoff_base_ms)) {
+        c->last_push_ms = pt__mono_ms();
+        pt__urgent_begin(c);
+    }
     while (!pt__settled(c, t)) {
         int64_t now = pt__mono_ms();
         if (c->stopping) { r = PT_ERR_CLOSED; break; }   /* pt_close took over; its report counts */
@@ -7196,14 +8286,21 @@ PT__PRIVATE void pt__fill_report(const pt__core *c, pt_close_report *rep) {
     rep->timed_out = rep->abandoned > 0;
 }
 
-PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+PT__PRIVATE PT__COLD pt_result pt__close(pt_client *cl, int timeout_ms, pt_close_report *report) {
     pt__core *c;
     pt_close_report rep;
-    int64_t deadline;
-    if (report) memset(report, 0, sizeof *report);
-    if (!cl) return PT_OK;
+    int64_t deadline, ra_past;
     if (PT__IN_CB(cl)) return PT_ERR_INVALID_ARG;   /* from its own callback on this thread: would wait for itself */
-    if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
+    if (pt__atomic_add(&cl->closed, 1) != 1) {
+        /* Another pt_close runs (or ran): wait for it to finish, up to our
+           own deadline, so that pt_client_free after this return is safe. */
+        int64_t dl = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        while (!pt__atomic_load(&cl->close_done)) {
+            if (pt__mono_ms() >= dl) return PT_ERR_TIMEOUT;
+            pt__sleep_ms(1);
+        }
+        return PT_ERR_CLOSED;
+    }
     {
         /* From a callback on the flush thread, close would join (and free
            under) the thread that is running it: refuse, and reopen. */
@@ -7222,6 +8319,7 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     pt__mutex_lock(&c->mu);
     c->stopping = 1;
     c->close_deadline = deadline;
+    pt__urgent_begin(c);   /* deliver now: a probe at once if the breaker is open */
     pt__atomic_store(&c->cancel_at, deadline);
     pt__cond_broadcast(&c->cv_work);
     pt__cond_broadcast(&c->cv_done);
@@ -7241,19 +8339,38 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     }
     pt__fill_report(c, &rep);
     if (c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
+    ra_past = c->inf_pending && c->b.ra_until > deadline ? c->b.ra_until - deadline : 0;
     pt__mutex_unlock(&c->mu);
-    if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
+    if (ra_past && (rep.abandoned || rep.spooled))
+        pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered: the server's Retry-After asked to wait %lld ms past the close deadline",
+                (unsigned long)(rep.abandoned + rep.spooled), (long long)ra_past);
+    else if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
     if (rep.spooled) pt__log(c, PT_LOG_INFO, "closed with %lu events left in the spool for the next client", (unsigned long)rep.spooled);
     pt__registry_remove(c);
     pt__core_free(c);
     cl->core = NULL;
     if (report) *report = rep;
+    pt__atomic_store(&cl->close_done, 1);   /* a concurrent pt_close/pt_client_free may go on */
     return rep.abandoned || rep.spooled ? PT_ERR_TIMEOUT : PT_OK;
+}
+/* Every thread inside pt_close is counted, so that pt_client_free (after
+   any of them returned) waits for the others to leave the handle. */
+PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+    pt_result r;
+    if (report) memset(report, 0, sizeof *report);
+    if (!cl) return PT_OK;
+    pt__atomic_add(&cl->closers, 1);
+    r = pt__close(cl, timeout_ms, report);
+    pt__atomic_add(&cl->closers, -1);   /* last touch of cl */
+    return r;
 }
 
 PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
     if (!cl) return;
     if (!pt__atomic_load(&cl->closed)) pt_close(cl, 0, NULL);
+    if (!pt__atomic_load(&cl->closed)) return;   /* close refused (from the client's own callback): freeing would pull it from under its caller */
+    /* a pt_close on another thread ends by its own deadline; a second one waits at most for the first */
+    while (!pt__atomic_load(&cl->close_done) || pt__atomic_load(&cl->closers) > 0) pt__sleep_ms(1);
     PT__FREE(cl);
 }
 
@@ -7466,6 +8583,8 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        for (i = 0; i < PT__OPS; i++)   /* (registry lock held since prepare) a copied handle completes nothing here */
+            if (pt__ops[i].c == c && (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE)) { pt__ops[i].state = PT__OP_CUT; pt__ops[i].x = NULL; }
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
@@ -7476,15 +8595,16 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         c->tracked = c->delivered = c->failed_rejected = c->failed_exhausted = c->failed_oversize = 0;
         c->dropped_full = c->dropped_sampled = c->retried = c->batches = c->req_failed = c->bytes_raw = c->bytes_sent = c->wakeups = 0;
         c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
+        c->breaker_ivl_ms = 0; c->urgent_attempts = 0; c->b.ra_until = 0; c->last_push_ms = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
         c->flush_conn.curl = NULL;   /* leaked on purpose: cleaning up would talk on the parent's connection */
 #endif
         for (i = 0; i < c->npool; i++) {
             if (c->pool[i]->fd != PT__BAD_SOCK) pt__sock_close(c->pool[i]->fd);
             c->pool[i]->fd = PT__BAD_SOCK; c->pool[i]->rlen = 0; c->pool[i]->authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
             c->pool[i]->curl = NULL;
 #endif
         }
