@@ -1917,9 +1917,6 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
 #define PT__ATTN(w) (((w) - PT__B8(0x20)) | (((w) ^ PT__B8(0x22)) - PT__B8(0x01)) | (((w) ^ PT__B8(0x5c)) - PT__B8(0x01)))
 #define PT__ATTN_ANY(acc) (((acc) & PT__B8(0x80)) != 0)
 
-/* Room the careful writer keeps after a string: a following literal (up
-   to 32 bytes, such as `},"severity":"error"`) needs no check of its own. */
-#define PT__JSON_TAIL 32
 /* Makes room for need bytes at o (b->len is synced first); returns where
    o is now, or NULL when out of memory (write nothing then). */
 PT__PRIVATE PT__NOINLINE char *pt__json_room(pt__buf *b, char *o, size_t need) {
@@ -1931,13 +1928,13 @@ PT__PRIVATE PT__NOINLINE char *pt__json_room(pt__buf *b, char *o, size_t need) {
 
 /* Continues a JSON string at s[i], writing at o (the caller has written the
    opening quote and s[0..i) unchanged, and made room for n - i + 1 more
-   bytes plus PT__JSON_TAIL): escapes, U+2028/9, UTF-8 validation (each
-   maximal invalid subpart becomes one U+FFFD), then the closing quote. It
-   grows b where the output outgrows the input, keeping PT__JSON_TAIL bytes
-   of room after the string (out of memory, it stops short, and the room is
-   still there). Returns where the next byte goes. */
+   bytes): escapes, U+2028/9, UTF-8 validation (each maximal invalid subpart
+   becomes one U+FFFD), then the closing quote. Where the output outgrows
+   the input it makes room for the rest of the string as if it were plain,
+   so b grows only when the string's text would outgrow it anyway (never
+   earlier than the byte-at-a-time writer did). Out of memory, it stops
+   short. Returns where the next byte goes. */
 PT__PRIVATE PT__NOINLINE char *pt__json_str_rest(pt__buf *b, char *o, const unsigned char *s, size_t i, size_t n) {
-    const size_t slack = PT__JSON_TAIL;
     b->len = (size_t)(o - b->p);
     while (i < n) {
         size_t run = i;
@@ -1956,7 +1953,7 @@ PT__PRIVATE PT__NOINLINE char *pt__json_str_rest(pt__buf *b, char *o, const unsi
         }
         c = s[i];
         if (pt__json_cls[c] == 1) {
-            if (PT__BUF_RESERVE(b, n - i + 6 + slack)) goto out;
+            if (PT__BUF_RESERVE(b, n - i + (c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\b' && c != '\f' ? 6 : 2))) goto out;
             o = b->p + b->len;
             o[0] = '\\';
             switch (c) {
@@ -1977,10 +1974,10 @@ PT__PRIVATE PT__NOINLINE char *pt__json_str_rest(pt__buf *b, char *o, const unsi
         } else {
             size_t bad = 0, L = pt__utf8_seq(s + i, n - i, &bad);
             if (!L) {
-                if (PT__BUF_RESERVE(b, n - i + 3 + slack)) goto out;
+                if (PT__BUF_RESERVE(b, n - i - bad + 4)) goto out;
                 memcpy(b->p + b->len, "\xEF\xBF\xBD", 3); b->len += 3; i += bad;
             } else if (L == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-                if (PT__BUF_RESERVE(b, n - i + 4 + slack)) goto out;
+                if (PT__BUF_RESERVE(b, n - i + 4)) goto out;
                 memcpy(b->p + b->len, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); b->len += 6; i += 3;
             } else {
                 o = b->p + b->len;
@@ -1997,11 +1994,10 @@ out:
 }
 
 /* The careful writer: the literal lit[0..ln), then s[0..n) as a JSON string
-   (quotes included) at o, which has room for ln + n + 2 + PT__JSON_TAIL
-   bytes (checked by the caller): RFC 8259 escaping, U+2028/9 escaped,
-   invalid UTF-8 replaced by U+FFFD. Plain runs are copied a word at a time.
-   Returns where the next byte goes (b may have moved), with at least
-   PT__JSON_TAIL bytes of room after it. */
+   (quotes included) at o, which has room for ln + n + 2 bytes (checked by
+   the caller): RFC 8259 escaping, U+2028/9 escaped, invalid UTF-8 replaced
+   by U+FFFD. Plain runs are copied a word at a time. Returns where the next
+   byte goes (b may have moved; check room before writing more). */
 PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *lit, size_t ln, const char *str, size_t n) {
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
@@ -2111,7 +2107,7 @@ PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, pt__jacc *acc,
 
 /* Appends s[0..n) as a JSON string, quotes included. */
 PT__PRIVATE void pt__json_str(pt__buf *b, const char *s, size_t n) {
-    if (PT__BUF_RESERVE(b, n + 2 + PT__JSON_TAIL)) return;
+    if (PT__BUF_RESERVE(b, n + 2)) return;       /* (nothing follows unchecked: no tail needed) */
     b->len = (size_t)(pt__json_kv_out(b, b->p + b->len, "", 0, s, n) - b->p);
 }
 
@@ -2216,9 +2212,21 @@ PT__PRIVATE PT__COLD void pt__json_double_printf(pt__buf *b, double d) {
     pt__buf_put(b, tmp, (size_t)n);
 }
 
-/* Shortest-ish round-tripping double, written at out (room for 40 bytes).
-   NaN/Inf -> null. Returns the length, or 0 when only printf can tell (the
-   caller then uses pt__json_double_printf). */
+/* The six fraction digits of fp (0..999999) at p without trailing zeros
+   ("0" for 0); returns how many. */
+PT__INLINE size_t pt__frac6(char *p, unsigned fp) {
+    int len = 6;
+    if (fp == 0) { *p = '0'; return 1; }
+    if (fp % 10000u == 0) { fp /= 10000u; len = 2; }
+    else if (fp % 100u == 0) { fp /= 100u; len = 4; }
+    if (fp % 10u == 0) { fp /= 10u; len--; }
+    pt__dec_fixed(p, fp, len);
+    return (size_t)len;
+}
+/* Shortest-ish round-tripping double, written at out (room for 22 bytes:
+   "-1.23456789012345e-100" is the longest). NaN/Inf -> null. Returns the
+   length, or 0 when only printf can tell (the caller then uses
+   pt__json_double_printf). */
 PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
     double m, a;
     int64_t iv6;
@@ -2236,17 +2244,12 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
         uint64_t av = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
         if (d == 0 && 1 / d < 0) { memcpy(out, "-0.0", 4); return 4; }
         if (iv < 0) *p++ = '-';
-        p += pt__u64_dec(p, av / 1000000u);
+        ip = av / 1000000u;
+        if (ip < 10) *p++ = (char)('0' + ip);
+        else p += pt__u64_dec(p, ip);
         *p++ = '.';
-        fp = (unsigned)(av % 1000000u);
-        if (fp == 0) *p++ = '0';
-        else {
-            int len = 6;
-            pt__dec_fixed(p, fp, 6);
-            while (p[len - 1] == '0') len--;
-            p += len;
-        }
-        return (size_t)(p - out);
+        fp = (unsigned)(av - ip * 1000000u);
+        return (size_t)(p + pt__frac6(p, fp) - out);
     }
     /* The same decimals where d * 1e6 was not exact (129.95): v / 1e6, v the
        nearest integer to |d| * 1e6, is a decimal of at most 15 significant
@@ -2257,14 +2260,13 @@ PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
     a = d < 0 ? -d : d;
     m = a * 1e6;
     if (a >= 1e-4 && m < 1e15 && (double)(iv6 = (int64_t)(m + 0.5)) / 1e6 == a) {
-        int len = 6;
         if (d < 0) *p++ = '-';
         ip = (uint64_t)iv6 / 1000000u;
-        p += pt__u64_dec(p, ip);
+        fp = (unsigned)((uint64_t)iv6 - ip * 1000000u);   /* 1..999999: not an integer */
+        if (ip < 10) *p++ = (char)('0' + ip);
+        else p += pt__u64_dec(p, ip);
         *p++ = '.';
-        pt__dec_fixed(p, (uint64_t)iv6 - ip * 1000000u, 6);
-        while (p[len - 1] == '0') len--;
-        return (size_t)(p + len - out);
+        return (size_t)(p + pt__frac6(p, fp) - out);
     }
     return pt__dbl_g15(out, d);
 }
@@ -2437,6 +2439,10 @@ PT__PRIVATE PT__COLD pt_result pt__fields_check(const char *which, const pt_fiel
     }
     return PT_OK;
 }
+/* The most a value of each type writes after its key, ':' included
+   (a string adds its length): quotes; "-9223372036854775808"; the longest
+   text of pt__dbl_text; ":false"; ":null"; ':' before a raw value. */
+static const unsigned char pt__field_room[7] = { 0, 3, 21, 23, 6, 5, 1 };
 /* Writes the fields as `{"k":v,...` (no closing brace; *first stays 1 if
    none was written), optimistically (careful = 0: strings as is, folded
    into *acc; the keys checked on the way) or carefully (careful = 1, after
@@ -2449,7 +2455,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
                                     int careful, pt__jacc *acc, int *first, pt_error *err) {
     size_t i;
     uint64_t seen = 0, bit;
-    int checked = careful;
+    int checked = careful, fst = *first;
     pt_result r;
     char *o = b->p + b->len;
     for (i = 0; i < n; i++) {
@@ -2457,7 +2463,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         const char *k = x->key;
         size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        if (!checked && (!k || !*k || (int)x->type < (int)PT_FIELD_STRING || (int)x->type > (int)PT_FIELD_RAW)) {
+        if (!checked && (!k || !*k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
             b->len = (size_t)(o - b->p);
             return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
         }
@@ -2471,22 +2477,15 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
             }
             seen |= bit;
         }
-        switch (x->type) {
-        case PT_FIELD_STRING:
-            if (x->str) { vl = x->len ? x->len : strlen(x->str); need = vl + 3; }
-            else need = 5;                                /* ":null" */
-            break;
-        case PT_FIELD_INT: need = 22; break;
-        case PT_FIELD_DOUBLE: need = 41; break;
-        default: need = 6; break;                         /* ":false", ":null", ":" */
-        }
+        if (x->type == PT_FIELD_STRING) vl = x->str ? (x->len ? x->len : strlen(x->str)) : 2;   /* 2: ":null" */
+        need = vl + pt__field_room[x->type];
         /* out of memory: skip the field (the caller reports b->oom) */
-        if (!PT__JSON_ROOM(b, o, kl + 3 + need + (careful ? PT__JSON_TAIL : 0))) { o = b->p + b->len; continue; }
-        *o = *first ? '{' : ',';
-        *first = 0;
+        if (!PT__JSON_ROOM(b, o, kl + 3 + need)) { o = b->p + b->len; continue; }
+        *o = fst ? '{' : ',';
+        fst = 0;
         if (careful) {
             o = pt__json_kv_out(b, o + 1, "", 0, k, kl);
-            if (!PT__JSON_ROOM(b, o, need + PT__JSON_TAIL)) { o = b->p + b->len; continue; }
+            if (!PT__JSON_ROOM(b, o, need)) { o = b->p + b->len; continue; }
         } else o = pt__json_raw(o + 1, k, kl, acc, PT__SSE2);
         switch (x->type) {
         case PT_FIELD_STRING:
@@ -2525,6 +2524,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         }
     }
     b->len = (size_t)(o - b->p);
+    *first = fst;
     return PT_OK;
 }
 PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
@@ -2563,11 +2563,11 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
 #define PT__OPT_LEN(s) ((s) ? strlen(s) : 0)
 /* The lengths of the event's string fields, taken once (0 if absent). */
 typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, st, msg; } pt__evlen;
-/* The event's fixed text: room for it is counted once. */
+/* The event's fixed text up to the message, the optional keys left out
+   (with "error", the longest severity); each string adds its 2 quotes. */
 #define PT__EV_HEAD_FIXED (PT__LEN("{\"timestamp\":\"") + 24 + PT__LEN("\",\"source\":{\"system\":") + \
-    PT__LEN(",\"env\":") + PT__LEN("},\"workflow\":{\"id\":") + PT__LEN(",\"name\":") + PT__LEN(",\"run_id\":") + \
-    PT__LEN(",\"step_id\":") + PT__LEN("},\"actor\":{\"type\":") + PT__LEN(",\"id\":") + PT__LEN(",\"display_name\":") + \
-    PT__LEN("},\"severity\":\"error\"") + PT__LEN(",\"status\":") + PT__LEN(",\"message\":") + 11 * 2)
+    PT__LEN("},\"workflow\":{\"id\":") + PT__LEN("},\"actor\":{\"type\":") + PT__LEN(",\"id\":") + \
+    PT__LEN("},\"severity\":\"error\"") + PT__LEN(",\"status\":") + PT__LEN(",\"message\":") + 6 * 2)
 #define PT__LEN(lit) (sizeof(lit) - 1)
 
 /* Writes the event from the timestamp to the message at o, optimistically
@@ -2578,11 +2578,14 @@ PT__INLINE char *pt__event_head(pt__buf *b, char *o, const pt_event *ev, const p
                                 int careful, pt__jacc *acc) {
 #define PT__HEAD_KV(lit, s, n) do { \
         if (!careful) { memcpy(o, lit, PT__LEN(lit)); o = pt__json_raw(o + PT__LEN(lit), (s), (n), acc, PT__SSE2); } \
-        else if (PT__JSON_ROOM(b, o, PT__LEN(lit) + (n) + 2 + PT__JSON_TAIL)) o = pt__json_kv_out(b, o, lit, PT__LEN(lit), (s), (n)); \
+        else if (PT__JSON_ROOM(b, o, PT__LEN(lit) + (n) + 2)) o = pt__json_kv_out(b, o, lit, PT__LEN(lit), (s), (n)); \
         else return b->p + b->len; } while (0)
-#define PT__HEAD_LIT(lit) (memcpy(o, lit, PT__LEN(lit)), o += PT__LEN(lit))
-    PT__HEAD_LIT("{\"timestamp\":\"");
-    memcpy(o, ts, 24); o += 24;
+#define PT__HEAD_LIT(lit) do { \
+        if (careful && !PT__JSON_ROOM(b, o, PT__LEN(lit))) return b->p + b->len; \
+        memcpy(o, lit, PT__LEN(lit)); o += PT__LEN(lit); } while (0)
+    memcpy(o, "{\"timestamp\":\"", PT__LEN("{\"timestamp\":\""));    /* (the caller made room for this much) */
+    memcpy(o + PT__LEN("{\"timestamp\":\""), ts, 24);
+    o += PT__LEN("{\"timestamp\":\"") + 24;
     PT__HEAD_KV("\",\"source\":{\"system\":", ev->source_system, L->sys);
     if (ev->source_env) PT__HEAD_KV(",\"env\":", ev->source_env, L->env);
     PT__HEAD_KV("},\"workflow\":{\"id\":", ev->workflow_id, L->wf);
@@ -2632,7 +2635,15 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     L.run = PT__OPT_LEN(ev->run_id); L.step = PT__OPT_LEN(ev->step_id);
     L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id); L.disp = PT__OPT_LEN(ev->actor_display_name);
     L.st = strlen(ev->status); L.msg = strlen(ev->message);
-    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.env + L.wf + L.name + L.run + L.step + L.at + L.ai + L.disp + L.st + L.msg))
+    /* the text up to the message, exactly (an absent field's key included
+       only when it is there: a 1,500-byte event must still fit pt_track's
+       stack buffer) */
+    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.wf + L.at + L.ai + L.st + L.msg +
+                           (ev->source_env ? L.env + PT__LEN(",\"env\":") + 2 : 0) +
+                           (ev->workflow_name ? L.name + PT__LEN(",\"name\":") + 2 : 0) +
+                           (ev->run_id ? L.run + PT__LEN(",\"run_id\":") + 2 : 0) +
+                           (ev->step_id ? L.step + PT__LEN(",\"step_id\":") + 2 : 0) +
+                           (ev->actor_display_name ? L.disp + PT__LEN(",\"display_name\":") + 2 : 0)))
         return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
     start = b->len;
@@ -2649,15 +2660,18 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
         if ((r = pt__fields_json(b, "extra", ev->extra, ev->extra_count, host_ctx, host_ctx_len, err)) != PT_OK) return r;
     }
     klen = ev->idempotency_key && *ev->idempotency_key ? strlen(ev->idempotency_key) : 36;
-    if (!PT__BUF_RESERVE(b, PT__LEN(",\"idempotency_key\":") + 3 + klen + PT__JSON_TAIL)) {
+    if (!PT__BUF_RESERVE(b, PT__LEN(",\"idempotency_key\":") + 3 + klen)) {
         o = b->p + b->len;
         if (ev->idempotency_key && *ev->idempotency_key) {
             start = b->len;
             pt__jacc_init(&acc);
             memcpy(o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"));
             o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc, PT__SSE2);
-            if (pt__jacc_any(&acc))
-                o = pt__json_kv_out(b, b->p + start, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
+            if (pt__jacc_any(&acc)) {
+                o = b->p + start;
+                o = pt__json_kv_out(b, o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
+                if (!PT__JSON_ROOM(b, o, 1)) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
+            }
             *o++ = '}';
         } else {
             /* pt_event_to_json may run before any client exists: seed first, or
