@@ -41,6 +41,11 @@
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
                                 and a clock; builds for WebAssembly)
+     PACKTRACK_NO_SYNC_API      no pt_ingest/pt_ingest_batch/pt_health (they return
+                                PT_ERR_UNSUPPORTED); pt_track + the queue stay
+     PACKTRACK_NO_ENV           no pt_config_from_env (returns PT_ERR_UNSUPPORTED)
+     PACKTRACK_NO_PROMETHEUS    pt_stats_prometheus writes only a comment saying so
+                                (pt_stats stays)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
      PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
@@ -593,7 +598,8 @@ typedef struct pt_client_stats {
 /* A consistent snapshot of the counters. Thread-safe, cheap (one lock). */
 PT__API pt_result pt_stats(pt_client *client, pt_client_stats *out);
 /* Prometheus text exposition (metric prefix packtrack_). Returns the length
-   written (excl. NUL), or the length needed when cap is too small. */
+   written (excl. NUL), or the length needed when cap is too small. A
+   PACKTRACK_NO_PROMETHEUS build writes one "# packtrack: ..." comment line. */
 PT__API size_t pt_stats_prometheus(const pt_client_stats *stats, char *buf, size_t cap);
 
 typedef enum pt_breaker_state { PT_BREAKER_CLOSED = 0, PT_BREAKER_OPEN, PT_BREAKER_HALF_OPEN } pt_breaker_state;
@@ -798,6 +804,23 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__DEFLATE 0
 #else
 #define PT__DEFLATE 1
+#endif
+/* Footprint switches (README "Build switches"): optional API a small build
+   may not need; the functions stay and say PT_ERR_UNSUPPORTED. */
+#if defined(PACKTRACK_NO_SYNC_API)
+#define PT__SYNC 0
+#else
+#define PT__SYNC 1
+#endif
+#if defined(PACKTRACK_NO_ENV)
+#define PT__ENVCFG 0
+#else
+#define PT__ENVCFG 1
+#endif
+#if defined(PACKTRACK_NO_PROMETHEUS)
+#define PT__PROM 0
+#else
+#define PT__PROM 1
 #endif
 /* host facts (pid, host name, /dev/urandom): left out with all three */
 #if PT__THREADS || PT__SOCKETS || PT__SPOOL
@@ -5075,6 +5098,7 @@ PT__PRIVATE void pt__conn_release(pt__conn *cn) {
     PT__FREE(cn->rb);
     cn->rb = NULL;
 }
+#if PT__SYNC   /* connections for pt_ingest/pt_health (the pipeline has flush_conn) */
 PT__PRIVATE pt__conn *pt__pool_get(pt__core *c) {
     pt__conn *cn = NULL;
     pt__mutex_lock(&c->mu);
@@ -5093,6 +5117,7 @@ PT__PRIVATE void pt__pool_put(pt__core *c, pt__conn *cn) {
     pt__mutex_unlock(&c->mu);
     if (cn) { pt__conn_release(cn); PT__FREE(cn); }
 }
+#endif
 
 /* ---- one HTTP request through whichever transport is configured ---- */
 PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
@@ -5307,6 +5332,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     x->req.ca_file = c->cfg.ca_file; x->req.ca_path = c->cfg.ca_path; x->req.proxy = c->cfg.proxy;
     x->req.insecure_skip_verify = c->cfg.insecure_skip_verify;
 }
+#if PT__SYNC
 /* One request driven to its end on this thread (pt_ingest, pt_health). */
 PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
                                   int gz, const char *idem_key, pt_http_response *resp) {
@@ -5319,6 +5345,7 @@ PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method,
     PT__FREE(x);
     return r;
 }
+#endif
 
 /* Compresses when enabled and worth it. out may be used; *send and *len get the
    bytes to send. Falls back to identity if compression fails. */
@@ -5376,6 +5403,7 @@ PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp, int que
     return 0;
 }
 
+#if PT__SYNC
 /* Synchronous send with retries on the calling thread (pt_ingest*). */
 PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size_t n, pt_error *err) {
     pt_http_response resp;
@@ -5454,6 +5482,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
     pt__pool_put(c, cn);
     return out;
 }
+#endif /* PT__SYNC */
 
 /* ==== [pt:flush] ========================================================= */
 /* The pipeline state machine. The same code runs on the flush thread or, in
@@ -5463,6 +5492,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
 /* Hands a spool log line held back under the lock to the logger (lock held;
    the logger runs unlocked). Called where the client state is consistent. */
 PT__PRIVATE void pt__spool_log_flush(pt__core *c) {
+#if PT__SPOOL
     char msg[300];
     pt_log_level lvl;
     if (!c->spool || !c->spool->has_pend) return;
@@ -5470,6 +5500,9 @@ PT__PRIVATE void pt__spool_log_flush(pt__core *c) {
     memcpy(msg, c->spool->pend, sizeof msg);
     c->spool->has_pend = 0;
     pt__log_ul(c, lvl, "%s", msg);
+#else
+    (void)c;   /* no spool, no held-back line */
+#endif
 }
 PT__PRIVATE int pt__settled(const pt__core *c, uint64_t t) {
     if (c->inf_pending && c->b.first_seq <= t) return 0;
@@ -6015,6 +6048,7 @@ PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long lo
     return 0;
 }
 
+#if PT__ENVCFG
 PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
     const char *v;
     long long n;
@@ -6054,6 +6088,12 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
 #undef PT__BAD
     return PT_OK;
 }
+#else
+PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
+    (void)cfg;
+    return pt__err(err, PT_ERR_UNSUPPORTED, "pt_config_from_env: this build has PACKTRACK_NO_ENV; fill pt_config in code");
+}
+#endif
 
 PT__PRIVATE int pt__header_safe(const char *s) {
     for (; *s; s++) if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) return 0;
@@ -6096,11 +6136,13 @@ PT__PRIVATE PT__COLD void pt__host_ctx_build(pt__core *c) {
 
 PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     int i;
+#if PT__SPOOL
     if (c->spool) {   /* no lock is held any more: pending and closing lines go straight out */
         c->spool->defer = 0;
         if (c->spool->has_pend && c->cfg.logger) c->cfg.logger(c->spool->pend_lvl, c->spool->pend, c->cfg.logger_user);
         c->spool->has_pend = 0;
     }
+#endif
     if (c->xf_active) { c->xf.tp->cancel(&c->xf); c->xf_active = 0; }   /* tells an async host */
     pt__ops_forget(c);
     pt__spool_close(c->spool);
@@ -6125,6 +6167,13 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
    itself never sees the defaults. */
 #define PT__DEF_STRINGS(X) X(source_system) X(source_env) X(workflow_id) X(workflow_name) X(run_id) \
     X(step_id) X(actor_type) X(actor_id) X(actor_display_name) X(status) X(message)
+/* The string members as one table of offsets: the loops below run over it
+   (the per-member macro expansion was a kilobyte of repeated code). */
+#define PT__DEF_OFF(f) offsetof(pt_event, f),
+static const size_t pt__def_str_off[] = { PT__DEF_STRINGS(PT__DEF_OFF) };
+#undef PT__DEF_OFF
+#define PT__DEF_NSTR (sizeof pt__def_str_off / sizeof pt__def_str_off[0])
+PT__PRIVATE const char **pt__ev_str(pt_event *ev, size_t k) { return (const char **)(void *)((char *)ev + pt__def_str_off[k]); }
 PT__PRIVATE size_t pt__field_strlen(const pt_field *f) { return f->str ? (f->len ? f->len : strlen(f->str)) + 1 : 0; }
 PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
     pt__buf b;
@@ -6152,9 +6201,7 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     char *at;
     pt_field *fs;
     total = nf * sizeof(pt_field);
-#define PT__DEF_SIZE(f) if (d->f) total += strlen(d->f) + 1;
-    PT__DEF_STRINGS(PT__DEF_SIZE)
-#undef PT__DEF_SIZE
+    for (i = 0; i < PT__DEF_NSTR; i++) if (*pt__ev_str(d, i)) total += strlen(*pt__ev_str(d, i)) + 1;
     for (i = 0; i < d->metadata_count; i++) total += (d->metadata[i].key ? strlen(d->metadata[i].key) + 1 : 0) + pt__field_strlen(&d->metadata[i]);
     for (i = 0; i < d->extra_count; i++) total += (d->extra[i].key ? strlen(d->extra[i].key) + 1 : 0) + pt__field_strlen(&d->extra[i]);
     c->has_defaults = total > 0 || d->severity != PT_SEVERITY_UNSET;
@@ -6162,9 +6209,10 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     if (!(c->defaults_mem = (char *)PT__MALLOC(total))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory copying cfg.defaults");
     fs = (pt_field *)(void *)c->defaults_mem;
     at = c->defaults_mem + nf * sizeof(pt_field);
-#define PT__DEF_COPY(f) if (d->f) d->f = pt__defaults_put(&at, d->f, strlen(d->f) + 1);
-    PT__DEF_STRINGS(PT__DEF_COPY)
-#undef PT__DEF_COPY
+    for (i = 0; i < PT__DEF_NSTR; i++) {
+        const char **f = pt__ev_str(d, i);
+        if (*f) *f = pt__defaults_put(&at, *f, strlen(*f) + 1);
+    }
     for (i = 0; i < nf; i++) {
         pt_field *x = &fs[i];
         *x = i < d->metadata_count ? d->metadata[i] : d->extra[i - d->metadata_count];
@@ -6210,7 +6258,7 @@ PT__PRIVATE void pt__merged_free(pt__merged *m) { PT__FREE(m->heap); m->heap = N
 #define PT__UNIX_2001_MS 978307200000LL
 PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt__merged *m, const pt_event **out, pt_error *err) {
     const pt_event *d;
-    size_t am, ax, need;
+    size_t am, ax, need, i;
     pt_field *fs;
     *out = ev;
     m->heap = NULL;
@@ -6221,9 +6269,10 @@ PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt_
     if (!c || !c->has_defaults) return PT_OK;
     d = &c->cfg.defaults;
     m->ev = *ev;
-#define PT__DEF_FILL(f) if (!m->ev.f) m->ev.f = d->f;
-    PT__DEF_STRINGS(PT__DEF_FILL)
-#undef PT__DEF_FILL
+    for (i = 0; i < PT__DEF_NSTR; i++) {
+        const char **f = pt__ev_str(&m->ev, i);
+        if (!*f) *f = *pt__ev_str((pt_event *)(uintptr_t)d, i);
+    }
     if (m->ev.severity == PT_SEVERITY_UNSET) m->ev.severity = d->severity;
     am = pt__merge_count(ev->metadata, ev->metadata_count, d->metadata, d->metadata_count);
     ax = pt__merge_count(ev->extra, ev->extra_count, d->extra, d->extra_count);
@@ -6254,7 +6303,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
     if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
     if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
-    if (url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)
+    if (PT__SOCKETS && url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)   /* without sockets pt__build_check asks for a hook */
         return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
     if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
@@ -6347,6 +6396,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
         const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
+#if PT__SPOOL   /* without it pt__spool_open refused spool_dir just above */
         if (c->spool) c->spool->defer = 1;
         while ((k = pt__spool_replay(c->spool, &js, &n)) > 0 && pt__q_push(&c->q, js, n, pt__mono_ms()) == 0) { c->accepted_seq++; c->tracked++; }
         if (k == 0 && c->q.count && !cfg.manual_mode) {   /* replayed events go out without waiting for a pt_track */
@@ -6359,6 +6409,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             pt__core_free(c); PT__FREE(h);
             return r;
         }
+#endif
     }
     pt__registry_add(c);
     pt__err_ok(err);
@@ -6786,6 +6837,7 @@ PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event 
     return r;
 }
 
+#if PT__SYNC
 PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     char stack[1536];
     pt__buf b;
@@ -6837,6 +6889,18 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
     pt__leave(cl);
     return r;
 }
+#else
+/* PACKTRACK_NO_SYNC_API: events go through pt_track and the queue only. */
+#define PT__NO_SYNC_MSG(fn) fn ": this build has PACKTRACK_NO_SYNC_API; use pt_track (queued delivery)"
+PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
+    (void)cl; (void)ev;
+    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_ingest"));
+}
+PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
+    (void)cl; (void)evs; (void)n;
+    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_ingest_batch"));
+}
+#endif /* PT__SYNC */
 
 PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     pt__core *c;
@@ -6865,6 +6929,7 @@ PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     return PT_OK;
 }
 
+#if PT__PROM
 PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
     static const struct { const char *name, *type, *help; size_t off; } m[] = {
         { "packtrack_events_tracked_total", "counter", "Events that passed validation.", offsetof(pt_client_stats, tracked) },
@@ -6905,7 +6970,18 @@ PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char
     pt__buf_free(&b);
     return n;
 }
+#else
+/* PACKTRACK_NO_PROMETHEUS: one comment line (valid in the text format) says why. */
+PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
+    static const char msg[] = "# packtrack: pt_stats_prometheus is not in this build (PACKTRACK_NO_PROMETHEUS); use pt_stats\n";
+    if (!s) return 0;
+    if (buf && cap >= sizeof msg) memcpy(buf, msg, sizeof msg);
+    else if (buf && cap) buf[0] = 0;
+    return sizeof msg - 1;
+}
+#endif
 
+#if PT__SYNC
 PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
     pt__core *c;
     pt_result r = PT_OK;
@@ -6946,6 +7022,13 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
     pt__leave(cl);
     return r;
 }
+#else
+PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
+    (void)cl;
+    if (h) memset(h, 0, sizeof *h);
+    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_health") "; pt_stats reports the queue");
+}
+#endif /* PT__SYNC */
 
 /* ---- fork: the child gets a fresh, empty pipeline ----
    Installed with pthread_atfork by the platform layer on POSIX (never
