@@ -44,6 +44,8 @@
      PACKTRACK_NO_SYNC_API      no pt_ingest/pt_ingest_batch/pt_health (they return
                                 PT_ERR_UNSUPPORTED); pt_track + the queue stay
      PACKTRACK_NO_ENV           no pt_config_from_env (returns PT_ERR_UNSUPPORTED)
+     PACKTRACK_NO_STEPS         no pt_step_begin/_end helpers (PT_ERR_UNSUPPORTED, logged)
+     PACKTRACK_NO_TRACK_JSON    no pt_track_json (PT_ERR_UNSUPPORTED, logged)
      PACKTRACK_NO_PROMETHEUS    pt_stats_prometheus writes only a comment saying so
                                 (pt_stats stays)
      PACKTRACK_API              linkage of every public function (default extern;
@@ -816,6 +818,16 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__ENVCFG 0
 #else
 #define PT__ENVCFG 1
+#endif
+#if defined(PACKTRACK_NO_STEPS)
+#define PT__STEPS 0
+#else
+#define PT__STEPS 1
+#endif
+#if defined(PACKTRACK_NO_TRACK_JSON)
+#define PT__TRACK_JSON 0
+#else
+#define PT__TRACK_JSON 1
 #endif
 #if defined(PACKTRACK_NO_PROMETHEUS)
 #define PT__PROM 0
@@ -5317,7 +5329,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     pt_http_header *h = x->hdr;
     size_t nh = 0;
     if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
-    else if (c->cfg.http) pt__xfer_init(x, &pt__tp_hook, c, NULL);
+    else if (c->cfg.http || !PT__SOCKETS) pt__xfer_init(x, &pt__tp_hook, c, NULL);   /* no sockets: pt__build_check made sure of a hook */
     else pt__xfer_init(x, &PT__TP_DEFAULT, cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
@@ -5547,7 +5559,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     pt__batch *b = &c->b;
     size_t n = 0, bytes = 2, maxn = (size_t)c->cfg.batch_size, i;
     const pt__chunk *ch;
-    if (c->spool) maxn = pt__spool_cut_max(c->spool, maxn);   /* a replayed batch goes out as it was */
+    if (PT__SPOOL && c->spool) maxn = pt__spool_cut_max(c->spool, maxn);   /* a replayed batch goes out as it was */
     /* size the batch first so a failed allocation loses nothing */
     for (ch = c->q.first; ch && n < maxn; ch = ch->next) {
         size_t off = ch->head;
@@ -5598,7 +5610,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     b->ranges[0].lo = 0; b->ranges[0].hi = n; b->nranges = 1;
     b->prepared = 0; b->attempts = 0; b->first_try_ms = 0; b->next_try_ms = 0;
     pt__uuid4(b->key); b->key[36] = 0;     /* the whole batch's Idempotency-Key, fixed at the cut */
-    if (c->spool) pt__spool_cut(c->spool, n, b->key);
+    if (PT__SPOOL && c->spool) pt__spool_cut(c->spool, n, b->key);
     pt__mutex_unlock(&c->mu);
     b->payload.p[b->payload.len++] = '[';
     for (i = 0; i < n; i++) {
@@ -5658,7 +5670,7 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     size_t k = r.hi - r.lo, i;
     uint64_t bytes = 0;
     for (i = r.lo; i < r.hi; i++) bytes += b->ev_len[i];
-    if (c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
+    if (PT__SPOOL && c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
     b->prepared = 0;
     /* The spool's log line and the batch callback run before the range
        counts as settled: when pt_flush returns, both have happened. Until
@@ -5707,7 +5719,7 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
     pt__mutex_unlock(&c->mu);
-    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
+    if (PT__SPOOL && c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
     if (c->xf.tp->step == pt__sync_step) c->xf.req.cancelled = pt__req_cancelled_pipe;   /* runs to its end inside start */
     c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
@@ -6394,9 +6406,9 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
     h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
-        const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
 #if PT__SPOOL   /* without it pt__spool_open refused spool_dir just above */
+        const char *js; size_t n; int k;
         if (c->spool) c->spool->defer = 1;
         while ((k = pt__spool_replay(c->spool, &js, &n)) > 0 && pt__q_push(&c->q, js, n, pt__mono_ms()) == 0) { c->accepted_seq++; c->tracked++; }
         if (k == 0 && c->q.count && !cfg.manual_mode) {   /* replayed events go out without waiting for a pt_track */
@@ -6430,7 +6442,7 @@ PT__PRIVATE int pt__q_over(const pt__core *c, size_t len) {
 PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_severity sev) {
     int signal = 0, flip;
     uint64_t prev_count;
-    uint32_t crc = c->spool ? pt__crc32(0, json, len) : 0;   /* the spool record's checksum, outside the lock */
+    uint32_t crc = PT__SPOOL && c->spool ? pt__crc32(0, json, len) : 0;   /* the spool record's checksum, outside the lock */
     pt__mutex_lock(&c->mu);
     if (c->stopping) { pt__mutex_unlock(&c->mu); return PT_ERR_CLOSED; }
     if (!c->thread_started && !c->cfg.manual_mode) {
@@ -6453,7 +6465,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
         if (c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST) {
             while (c->q.count && pt__q_over(c, len)) {
                 pt__q_pop(&c->q);
-                if (c->spool) pt__spool_evict(c->spool, 1);
+                if (PT__SPOOL && c->spool) pt__spool_evict(c->spool, 1);
                 c->dropped_full++;
             }
             pt__wake_waiters(c);
@@ -6464,7 +6476,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
             return PT_ERR_QUEUE_FULL;
         }
     }
-    if (c->spool) {   /* durable mode: the record is in the page cache before pt_track says OK */
+    if (PT__SPOOL && c->spool) {   /* durable mode: the record is in the page cache before pt_track says OK */
         pt_result sr;
         uint64_t k = pt__spool_room(c->spool, len, c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST), i;
         for (i = 0; i < k && c->q.count; i++) { pt__q_pop(&c->q); c->dropped_full++; }
@@ -6478,7 +6490,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
     }
     prev_count = c->q.count;
     if (pt__q_push(&c->q, json, len, pt__mono_ms()) != 0) {
-        if (c->spool) pt__spool_unappend(c->spool);
+        if (PT__SPOOL && c->spool) pt__spool_unappend(c->spool);
         c->dropped_full++;
         pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory queueing an event");
         pt__mutex_unlock(&c->mu);
@@ -6558,6 +6570,7 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     return r;
 }
 
+#if PT__TRACK_JSON
 /* Position of the value of member `key` (a plain key, no escapes) of the
    object at s[obj] in validated JSON, or 0 if there is none. */
 PT__PRIVATE size_t pt__jobj_find(const char *s, size_t n, size_t obj, const char *key) {
@@ -6605,6 +6618,8 @@ PT__PRIVATE PT__COLD pt_result pt__json_required(const char *s, size_t n, char *
     return PT_OK;
 }
 
+#endif /* PT__TRACK_JSON */
+
 PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const char *status, const char *fmt, ...) {
     char stack[512], *msg = stack;
     va_list ap;
@@ -6631,6 +6646,7 @@ PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const cha
     return r;
 }
 
+#if PT__TRACK_JSON
 PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
     char stack[1536];
     pt__buf b;
@@ -6661,6 +6677,20 @@ PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, 
     pt__leave(cl);
     return r;
 }
+#else
+/* PACKTRACK_NO_TRACK_JSON: events are built as pt_event (pt_track). */
+PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
+    static const char msg[] = "pt_track_json: this build has PACKTRACK_NO_TRACK_JSON; send a pt_event with pt_track";
+    pt__core *c;
+    (void)json; (void)len;
+    if (!cl) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    pt__mutex_lock(&c->mu); pt__note_error(c, PT_ERR_UNSUPPORTED, msg); pt__mutex_unlock(&c->mu);
+    pt__log(c, PT_LOG_WARN, "%s", msg);
+    pt__leave(cl);
+    return PT_ERR_UNSUPPORTED;
+}
+#endif /* PT__TRACK_JSON */
 
 PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
     pt__core *c;
@@ -6798,7 +6828,7 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
         c->worker_busy = 0;
     }
     pt__fill_report(c, &rep);
-    if (c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
+    if (PT__SPOOL && c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
     pt__mutex_unlock(&c->mu);
     if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
     if (rep.spooled) pt__log(c, PT_LOG_INFO, "closed with %lu events left in the spool for the next client", (unsigned long)rep.spooled);
@@ -6891,14 +6921,14 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
 }
 #else
 /* PACKTRACK_NO_SYNC_API: events go through pt_track and the queue only. */
-#define PT__NO_SYNC_MSG(fn) fn ": this build has PACKTRACK_NO_SYNC_API; use pt_track (queued delivery)"
+#define PT__NO_SYNC(err, fn) pt__err(err, PT_ERR_UNSUPPORTED, "%s: this build has PACKTRACK_NO_SYNC_API; use pt_track (queued delivery)", fn)
 PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     (void)cl; (void)ev;
-    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_ingest"));
+    return PT__NO_SYNC(err, "pt_ingest");
 }
 PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
     (void)cl; (void)evs; (void)n;
-    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_ingest_batch"));
+    return PT__NO_SYNC(err, "pt_ingest_batch");
 }
 #endif /* PT__SYNC */
 
@@ -7026,7 +7056,7 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
 PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
     (void)cl;
     if (h) memset(h, 0, sizeof *h);
-    return pt__err(err, PT_ERR_UNSUPPORTED, PT__NO_SYNC_MSG("pt_health") "; pt_stats reports the queue");
+    return PT__NO_SYNC(err, "pt_health");
 }
 #endif /* PT__SYNC */
 
@@ -7092,7 +7122,9 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
 /* Steps sit on top of pt_track: begin and end are two ordinary events. The
    strings to repeat at the end are copied into the caller's pt_step (its
    inline buffer, or one allocation when they do not fit) and located by
-   offset, so a pt_step may be moved (copied) while it is active. */
+   offset, so a pt_step may be moved (copied) while it is active.
+   PACKTRACK_NO_STEPS leaves them out (see the #else at the end). */
+#if PT__STEPS
 enum { PT__ST_SRC, PT__ST_ENV, PT__ST_WF, PT__ST_WFNAME, PT__ST_RUN, PT__ST_ACTT, PT__ST_ACTID, PT__ST_ACTNAME,
        PT__ST_MSG, PT__ST_ID, PT__ST_PARENT, PT__ST_N };
 PT__STATIC_ASSERT(step_offsets_fit, PT__ST_N <= 12);   /* pt_step.off_ */
@@ -7217,6 +7249,28 @@ PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_fi
     st->heap_ = NULL;
     return r;
 }
+#else
+/* PACKTRACK_NO_STEPS: send the begin and end events with pt_track. */
+PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt_step *parent, const pt_event *ev) {
+    pt__core *c;
+    (void)parent; (void)ev;
+    if (st) memset(st, 0, sizeof *st);
+    if (cl && (c = pt__enter(cl)) != NULL) {
+        pt__log(c, PT_LOG_WARN, "pt_step_begin: this build has PACKTRACK_NO_STEPS; send the step's events with pt_track");
+        pt__leave(cl);
+    }
+    return PT_ERR_UNSUPPORTED;
+}
+PACKTRACK_API pt_result pt_step_begin(pt_client *cl, pt_step *st, const pt_step *parent, const char *message) {
+    (void)message;
+    return pt_step_begin_event(cl, st, parent, NULL);
+}
+PACKTRACK_API const char *pt_step_id(const pt_step *st) { (void)st; return NULL; }
+PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_field *md, size_t n) {
+    (void)st; (void)status; (void)md; (void)n;
+    return PT_ERR_UNSUPPORTED;
+}
+#endif /* PT__STEPS */
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #pragma pop_macro("NULL")
