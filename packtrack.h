@@ -41,8 +41,8 @@
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
                                 and a clock; builds for WebAssembly)
-     PACKTRACK_NO_SYNC_API      no pt_ingest/pt_ingest_batch/pt_health (they return
-                                PT_ERR_UNSUPPORTED); pt_track + the queue stay
+     PACKTRACK_NO_SYNC_API      no pt_ingest/pt_ingest_batch and no pt_health server
+                                probe (PT_ERR_UNSUPPORTED); pt_track + the queue stay
      PACKTRACK_NO_ENV           no pt_config_from_env (returns PT_ERR_UNSUPPORTED)
      PACKTRACK_NO_STEPS         no pt_step_begin/_end helpers (PT_ERR_UNSUPPORTED, logged)
      PACKTRACK_NO_TRACK_JSON    no pt_track_json (PT_ERR_UNSUPPORTED, logged)
@@ -620,7 +620,9 @@ typedef struct pt_health_report {
     int      server_status;          /* probe's HTTP status (0 if no answer) */
 } pt_health_report;
 /* Client state; plus a GET {base_url}{health_path} probe (on the calling
-   thread, with the configured timeouts) when health_path is set. */
+   thread, with the configured timeouts) when health_path is set. A
+   PACKTRACK_NO_SYNC_API build fills the client state and, when health_path
+   is set, returns PT_ERR_UNSUPPORTED (no probe). */
 PT__API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *err);
 
 /* ---- misc ----------------------------------------------------------------- */
@@ -7011,7 +7013,6 @@ PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char
 }
 #endif
 
-#if PT__SYNC
 PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
     pt__core *c;
     pt_result r = PT_OK;
@@ -7033,6 +7034,9 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
     h->spool_bytes = pt__spool_bytes(c->spool);
     pt__mutex_unlock(&c->mu);
     if (c->health_url[0]) {
+#if !PT__SYNC   /* the local facts above stay; the probe is a synchronous request */
+        r = PT__NO_SYNC(err, "pt_health (server probe of health_path)");
+#else
         pt_http_response resp;
         pt__conn *cn = pt__pool_get(c);
         pt_result tr;
@@ -7048,17 +7052,11 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
             if (err) { err->http_status = resp.status; memcpy(err->body_head, resp.body_head, sizeof err->body_head); err->body_head[sizeof err->body_head - 1] = 0; }
         }
         if (err && r != PT_OK) { err->attempts = 1; err->retryable = pt__classify(tr, &resp, 0) == 0; }
+#endif
     }
     pt__leave(cl);
     return r;
 }
-#else
-PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
-    (void)cl;
-    if (h) memset(h, 0, sizeof *h);
-    return PT__NO_SYNC(err, "pt_health");
-}
-#endif /* PT__SYNC */
 
 /* ---- fork: the child gets a fresh, empty pipeline ----
    Installed with pthread_atfork by the platform layer on POSIX (never
