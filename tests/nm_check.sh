@@ -44,7 +44,8 @@ some() {
 }
 CORE="-DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL"
 none c_library_only_core "$ALL_RE" $CORE
-none smallest_build "$ALL_RE" $CORE -DPACKTRACK_NO_DEFLATE
+FOOT="-DPACKTRACK_NO_SYNC_API -DPACKTRACK_NO_ENV -DPACKTRACK_NO_PROMETHEUS -DPACKTRACK_NO_STEPS -DPACKTRACK_NO_TRACK_JSON"
+none smallest_build "$ALL_RE" $CORE -DPACKTRACK_NO_DEFLATE $FOOT
 none no_threads "$THREAD_RE" -DPACKTRACK_NO_THREADS
 none no_sockets "$SOCKET_RE" -DPACKTRACK_NO_SOCKETS
 # (open/read/close stay while threads or sockets do: /dev/urandom seeds the UUIDs)
@@ -55,7 +56,7 @@ some default_files "^(open|fsync|unlink|rename)\$"
 # and the core does its job: the wasm test program, built natively
 W="-Wall -Wextra -pedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef -Wdouble-promotion -Wstrict-prototypes -Wmissing-prototypes -Werror"
 for v in core smallest; do
-  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE"
+  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE $FOOT"
   if $CC -std=c99 -O1 -g $W $f -o "$T/test_$v" tests/wasm/test_wasm.c -lm 2>"$T/test_$v.err"; then
     "$T/test_$v" > "$T/test_$v.out" 2>&1
     grep -E '^(FAIL|skip)|^    ' "$T/test_$v.out"
