@@ -16,7 +16,7 @@
          pt_error err;
          pt_close_report rep;
          cfg.api_key  = "pk_live_...";
-         cfg.base_url = "http://127.0.0.1:8080";       // https needs PACKTRACK_USE_CURL
+         cfg.base_url = "http://127.0.0.1:8080";       // default https://pack.shimcounty.com
          cfg.defaults.source_system = "checkout-svc";  // filled into every event
          cfg.defaults.workflow_id = "wf-1";
          cfg.defaults.actor_type = "agent";  cfg.defaults.actor_id = "a-42";
@@ -30,13 +30,18 @@
      Diagnostics: cfg.logger = pt_log_stderr; or PACKTRACK_DEBUG=1 with pt_config_from_env().
 
    BUILD MACROS (define before the implementation include)
-     PACKTRACK_USE_CURL         libcurl transport: https, proxies, CA options (link -lcurl)
+     PACKTRACK_USE_CURL         link libcurl (-lcurl) for http and https
+                                (default: POSIX loads libcurl.so.4 at run time
+                                for https; Windows uses WinHTTP, link -lwinhttp)
+     PACKTRACK_NO_DLOPEN        POSIX: never load libcurl at run time
+     PACKTRACK_CURL_LIBRARY     POSIX: library loaded for https ("libcurl.so.4")
+     PACKTRACK_NO_WINHTTP       Windows: built-in socket client (http only)
      PACKTRACK_USE_ZLIB         gzip through zlib (link -lz)
      PACKTRACK_USE_LIBDEFLATE   gzip through libdeflate (link -ldeflate)
                                 (neither: a built-in deflate encoder is used)
      PACKTRACK_NO_THREADS       no thread API: no flush thread (call pt_pump() from your
                                 loop), no locks (one thread calls the client), no fork hooks
-     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http
+     PACKTRACK_NO_SOCKETS       no built-in HTTP client: set cfg.http or cfg.http_async
      PACKTRACK_NO_SPOOL         no disk spool (spool_dir is refused)
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
@@ -46,6 +51,9 @@
      PACKTRACK_NO_ENV           no pt_config_from_env (returns PT_ERR_UNSUPPORTED)
      PACKTRACK_NO_STEPS         no pt_step_begin/_end helpers (PT_ERR_UNSUPPORTED, logged)
      PACKTRACK_NO_TRACK_JSON    no pt_track_json (PT_ERR_UNSUPPORTED, logged)
+     PACKTRACK_NO_DEFAULTS      no cfg.defaults (a set one is refused with PT_ERR_CONFIG)
+     PACKTRACK_NO_RAW_JSON      no PT_FIELD_RAW fields (pt_field_raw): such an event is
+                                refused with PT_ERR_UNSUPPORTED (no JSON validator)
      PACKTRACK_NO_PROMETHEUS    pt_stats_prometheus writes only a comment saying so
                                 (pt_stats stays)
      PACKTRACK_API              linkage of every public function (default extern;
@@ -63,6 +71,9 @@
        is reachable within the close deadline; the close report counts every event.
      - Retryable failures (network, timeout, 408, 429, 5xx) keep the batch at the
        head of the queue and retry with backoff; nothing is dropped for them.
+     - Manual mode: pt_pump(client, budget_ms) returns within its budget whatever
+       the server does (the request in progress advances a step per pump);
+       cfg.http_async hands requests to the host's own HTTP stack instead.
      - Every public function is thread-safe, pt_close() included: calls racing
        with it get PT_ERR_CLOSED, and it waits for calls already inside. After
        pt_client_free() the pointer is gone: no call (nor pt_step_end) may use it.
@@ -831,10 +842,29 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #else
 #define PT__TRACK_JSON 1
 #endif
+#if defined(PACKTRACK_NO_RAW_JSON)
+#define PT__RAW_JSON 0
+#else
+#define PT__RAW_JSON 1
+#endif
+#if defined(PACKTRACK_NO_DEFAULTS)
+#define PT__DEFAULTS 0
+#else
+#define PT__DEFAULTS 1
+#endif
 #if defined(PACKTRACK_NO_PROMETHEUS)
 #define PT__PROM 0
 #else
 #define PT__PROM 1
+#endif
+/* -Os (__OPTIMIZE_SIZE__, gcc and clang): the caller asked for size, so the
+   few places with a faster but larger form (lookup tables, a second writer
+   pass) take the smaller one. Same output either way; the tests run both
+   (the smallest build is tested at -Os by tests/nm_check.sh). */
+#if defined(__OPTIMIZE_SIZE__)
+#define PT__SMALL 1
+#else
+#define PT__SMALL 0
 #endif
 /* host facts (pid, host name, /dev/urandom): left out with all three */
 #if PT__THREADS || PT__SOCKETS || PT__SPOOL
@@ -853,8 +883,40 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #include <math.h>
 #include <limits.h>
 
+/* Transports. http:// and https:// go through
+     PT__CURL_LINKED  libcurl linked in (PACKTRACK_USE_CURL), for both schemes;
+     PT__WINHTTP      WinHTTP, the Windows default, for both schemes;
+   otherwise http:// through the built-in socket client, and https:// through
+     PT__CURL_DL      libcurl loaded at run time (POSIX default; the first
+                      client with an https base_url and no HTTP hook loads it).
+   PACKTRACK_NO_DLOPEN turns run-time loading off, PACKTRACK_NO_WINHTTP
+   selects the built-in socket client on Windows (http only there), and
+   PACKTRACK_NO_SOCKETS turns both off (https then needs a hook). */
 #if defined(PACKTRACK_USE_CURL)
 #include <curl/curl.h>
+#define PT__CURL_LINKED 1
+#else
+#define PT__CURL_LINKED 0
+#endif
+#if !PT__CURL_LINKED && PT__WIN32 && PT__SOCKETS && !defined(PACKTRACK_NO_WINHTTP)
+#define PT__WINHTTP 1
+#else
+#define PT__WINHTTP 0
+#endif
+#if !PT__CURL_LINKED && PT__POSIX && PT__SOCKETS && !defined(PACKTRACK_NO_DLOPEN) && !defined(__EMSCRIPTEN__)
+#define PT__CURL_DL 1
+#else
+#define PT__CURL_DL 0
+#endif
+#define PT__CURL (PT__CURL_LINKED || PT__CURL_DL)
+/* http:// requests of a client without a hook use the built-in client */
+#define PT__HTTP_BUILTIN_NATIVE (!PT__CURL_LINKED && !PT__WINHTTP && PT__SOCKETS)
+#ifndef PACKTRACK_CURL_LIBRARY
+#if defined(__APPLE__)
+#define PACKTRACK_CURL_LIBRARY "libcurl.4.dylib"
+#else
+#define PACKTRACK_CURL_LIBRARY "libcurl.so.4"
+#endif
 #endif
 #if defined(PACKTRACK_USE_ZLIB)
 #include <zlib.h>
@@ -888,8 +950,14 @@ PT__STATIC_ASSERT(int64_is_8, sizeof(int64_t) == 8);
 #include <direct.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#if PT__WINHTTP
+#include <winhttp.h>
+#endif
 #ifdef _MSC_VER
 #pragma comment(lib, "ws2_32.lib")
+#if PT__WINHTTP
+#pragma comment(lib, "winhttp.lib")
+#endif
 #endif
 #if defined(_WIN32_WINNT) && _WIN32_WINNT < 0x0600
 #error "packtrack.h needs Windows Vista or later (condition variables, InitOnce): build with _WIN32_WINNT >= 0x0600"
@@ -1211,6 +1279,9 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
 #endif /* PT__SPOOL */
 
 #else /* POSIX */
+#if PT__CURL_DL
+#include <dlfcn.h>   /* in libc from glibc 2.34; older glibc needs -ldl */
+#endif
 #if PT__SOCKETS
 typedef int pt__sock;
 typedef socklen_t pt__socklen;
@@ -1546,6 +1617,19 @@ PT__PRIVATE pt_result pt__file_error(char *msg, size_t cap) {
     return full ? PT_ERR_DISK_FULL : PT_ERR_SPOOL;
 }
 #endif /* PT__SPOOL */
+#if PT__CURL_DL
+/* Run-time loading (libcurl on POSIX). NULL + a message when name cannot be loaded. */
+PT__PRIVATE void *pt__dl_open(const char *name, char *msg, size_t cap) {
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h && msg && cap) {
+        const char *e = dlerror();
+        snprintf(msg, cap, "%s", e ? e : "not found");
+    }
+    return h;
+}
+PT__PRIVATE void *pt__dl_sym(void *h, const char *name) { return dlsym(h, name); }
+PT__PRIVATE void pt__dl_close(void *h) { dlclose(h); }
+#endif
 #endif /* platform */
 
 /* A process-wide lock for the client registry (fork handling). */
@@ -1648,13 +1732,43 @@ PT__PRIVATE void pt__err_ok(pt_error *e) {
     e->retry_after_ms = -1;
 }
 
-/* Writes v in decimal; returns length. buf needs 21 bytes. */
+/* "00" "01" ... "99": two decimal digits per lookup. */
+static const char pt__dig2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+/* Writes v in decimal; returns length. buf needs 20 bytes (21 for i64). */
 PT__PRIVATE size_t pt__u64_dec(char *buf, uint64_t v) {
-    char tmp[24];
-    size_t n = 0, i;
-    do { tmp[n++] = (char)('0' + (v % 10)); v /= 10; } while (v);
-    for (i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+#if PT__SMALL   /* one digit at a time */
+    char tmp[20], *q = tmp + sizeof tmp;
+    size_t len;
+    do { *--q = (char)('0' + v % 10); v /= 10; } while (v);
+    len = (size_t)(tmp + sizeof tmp - q);
+    memcpy(buf, q, len);
+    return len;
+#else
+    size_t n = 1, k;
+    uint64_t t;
+    char *p;
+    if (v < 100) {
+        if (v < 10) { buf[0] = (char)('0' + v); return 1; }
+        memcpy(buf, pt__dig2 + v * 2, 2);
+        return 2;
+    }
+    if (v < 10000) {                         /* 3 or 4 digits, in 32-bit arithmetic */
+        unsigned u = (unsigned)v, h = u / 100, l = u - h * 100;
+        if (h < 10) { buf[0] = (char)('0' + h); memcpy(buf + 1, pt__dig2 + l * 2, 2); return 3; }
+        memcpy(buf, pt__dig2 + h * 2, 2); memcpy(buf + 2, pt__dig2 + l * 2, 2);
+        return 4;
+    }
+    for (t = v; t >= 100; t /= 100) n += 2;
+    if (t >= 10) n++;
+    p = buf + n;
+    while (v >= 100) { k = (size_t)(v % 100) * 2; v /= 100; p -= 2; memcpy(p, pt__dig2 + k, 2); }
+    if (v >= 10) memcpy(p - 2, pt__dig2 + v * 2, 2);
+    else p[-1] = (char)('0' + v);
     return n;
+#endif
 }
 PT__PRIVATE size_t pt__i64_dec(char *buf, int64_t v) {
     if (v < 0) { buf[0] = '-'; return 1 + pt__u64_dec(buf + 1, (uint64_t)0 - (uint64_t)v); }
@@ -1686,24 +1800,52 @@ PT__PRIVATE void pt__uuid_seed_init(void) {
     pt__reg_unlock();
 }
 static const char pt__hex[] = "0123456789abcdef";
-/* Writes 36 characters (no NUL). */
+#if !PT__SMALL
+/* "00" "01" ... "ff": two hex digits per lookup. */
+static const char pt__hex2[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+/* Writes 36 characters (no NUL). Byte i of the UUID is byte i (low end
+   first) of hi, then of lo; the version nibble 4 replaces the high nibble of
+   byte 6, which moves into byte 8 beside the variant bits 10, so all 64 bits
+   of hi survive. */
+#define PT__UUID_BYTE(pos, v, i) memcpy(out + (pos), pt__hex2 + (((v) >> (8 * (i))) & 0xff) * 2, 2)
+#endif
 PT__PRIVATE void pt__uuid4(char *out) {
     uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
     uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
     uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
-    unsigned char b[16];
-    int i, o = 0;
-    for (i = 0; i < 8; i++) b[i] = (unsigned char)(hi >> (8 * i));
-    for (i = 8; i < 16; i++) b[i] = (unsigned char)(lo >> (8 * (i - 8)));
-    /* version 4 in b[6] high nibble, variant 10 in b[8]; the hi nibble that
-       the version overwrites moves into b[8] so all 64 bits of hi survive. */
-    b[8] = (unsigned char)(0x80 | ((b[6] >> 4) << 2) | (b[8] & 0x03));
-    b[6] = (unsigned char)(0x40 | (b[6] & 0x0f));
-    for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = pt__hex[b[i] >> 4];
-        out[o++] = pt__hex[b[i] & 15];
+    uint64_t b6 = (hi >> 48) & 0xff;
+    hi = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
+    lo = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+#if PT__SMALL   /* the same bytes, one hex digit per lookup */
+    {
+        static const unsigned char pos[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+        int i;
+        for (i = 0; i < 16; i++) {
+            unsigned x = (unsigned)(((i < 8 ? hi : lo) >> (8 * (i & 7))) & 0xff);
+            out[pos[i]] = pt__hex[x >> 4]; out[pos[i] + 1] = pt__hex[x & 15];
+        }
+        out[8] = out[13] = out[18] = out[23] = '-';
     }
+#else
+    PT__UUID_BYTE(0, hi, 0); PT__UUID_BYTE(2, hi, 1); PT__UUID_BYTE(4, hi, 2); PT__UUID_BYTE(6, hi, 3);
+    out[8] = '-';
+    PT__UUID_BYTE(9, hi, 4); PT__UUID_BYTE(11, hi, 5);
+    out[13] = '-';
+    PT__UUID_BYTE(14, hi, 6); PT__UUID_BYTE(16, hi, 7);
+    out[18] = '-';
+    PT__UUID_BYTE(19, lo, 0); PT__UUID_BYTE(21, lo, 1);
+    out[23] = '-';
+    PT__UUID_BYTE(24, lo, 2); PT__UUID_BYTE(26, lo, 3); PT__UUID_BYTE(28, lo, 4);
+    PT__UUID_BYTE(30, lo, 5); PT__UUID_BYTE(32, lo, 6); PT__UUID_BYTE(34, lo, 7);
+#endif
 }
 
 /* Per-client PRNG for backoff jitter (flush thread / sync caller; guarded by the caller). */
@@ -1732,17 +1874,16 @@ PT__PRIVATE void pt__civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
     *y = yoe + era * 400 + (*m <= 2);
 }
 /* RFC 3339 UTC with milliseconds: "2026-11-23T10:15:30.123Z" (24 chars, no NUL).
-   Years outside 0..9999 are clamped (JSON must stay a valid timestamp). */
-PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
-    int64_t days, ms_of_day, y;
-    int m, d, hh, mm, ss, ms;
-    if (unix_ms < -62167219200000LL) unix_ms = -62167219200000LL;     /* 0000-01-01 */
-    if (unix_ms > 253402300799999LL) unix_ms = 253402300799999LL;     /* 9999-12-31 */
-    days = unix_ms >= 0 ? unix_ms / 86400000LL : -((-unix_ms + 86399999LL) / 86400000LL);
-    ms_of_day = unix_ms - days * 86400000LL;
+   Years outside 0..9999 are clamped (JSON must stay a valid timestamp).
+   The text up to the seconds is kept per thread for the last second seen
+   (events come many to a second), so most calls only write the milliseconds. */
+#define PT__TS_MIN_MS (-62167219200000LL)       /* 0000-01-01T00:00:00.000Z */
+#define PT__TS_MAX_MS 253402300799999LL         /* 9999-12-31T23:59:59.999Z */
+PT__PRIVATE void pt__rfc3339_sec(char *out, int64_t sec) {
+    int64_t days = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400), y;
+    int s_of_day = (int)(sec - days * 86400), m, d, hh, mm, ss;
     pt__civil_from_days(days, &y, &m, &d);
-    hh = (int)(ms_of_day / 3600000); mm = (int)(ms_of_day / 60000 % 60);
-    ss = (int)(ms_of_day / 1000 % 60); ms = (int)(ms_of_day % 1000);
+    hh = s_of_day / 3600; mm = s_of_day / 60 % 60; ss = s_of_day % 60;
     out[0] = (char)('0' + y / 1000); out[1] = (char)('0' + y / 100 % 10);
     out[2] = (char)('0' + y / 10 % 10); out[3] = (char)('0' + y % 10);
     out[4] = '-'; out[5] = (char)('0' + m / 10); out[6] = (char)('0' + m % 10);
@@ -1750,8 +1891,27 @@ PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
     out[10] = 'T'; out[11] = (char)('0' + hh / 10); out[12] = (char)('0' + hh % 10);
     out[13] = ':'; out[14] = (char)('0' + mm / 10); out[15] = (char)('0' + mm % 10);
     out[16] = ':'; out[17] = (char)('0' + ss / 10); out[18] = (char)('0' + ss % 10);
-    out[19] = '.'; out[20] = (char)('0' + ms / 100); out[21] = (char)('0' + ms / 10 % 10);
-    out[22] = (char)('0' + ms % 10); out[23] = 'Z';
+    out[19] = '.';
+}
+#ifdef PT__TLS
+static PT__TLS int64_t pt__ts_key;        /* second + 1 whose text pt__ts_text holds; 0 = none */
+static PT__TLS char pt__ts_text[20];
+#endif
+PT__PRIVATE void pt__rfc3339(char *out, int64_t unix_ms) {
+    int64_t sec;
+    unsigned ms;
+    if (unix_ms < PT__TS_MIN_MS) unix_ms = PT__TS_MIN_MS;
+    if (unix_ms > PT__TS_MAX_MS) unix_ms = PT__TS_MAX_MS;
+    sec = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+    ms = (unsigned)(unix_ms - sec * 1000);
+#ifdef PT__TLS
+    if (pt__ts_key != sec + 1) { pt__rfc3339_sec(pt__ts_text, sec); pt__ts_key = sec + 1; }
+    memcpy(out, pt__ts_text, 20);
+#else
+    pt__rfc3339_sec(out, sec);
+#endif
+    out[20] = (char)('0' + ms / 100); out[21] = pt__dig2[ms % 100 * 2];
+    out[22] = pt__dig2[ms % 100 * 2 + 1]; out[23] = 'Z';
 }
 
 PT__PRIVATE int pt__lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
@@ -1804,88 +1964,397 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
     return need + 1;
 }
 
-/* Appends s as a JSON string (quotes included): RFC 8259 escaping, U+2028/9
-   escaped, invalid UTF-8 replaced by U+FFFD. */
-PT__PRIVATE void pt__json_str(pt__buf *b, const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, run;
-    if (PT__BUF_RESERVE(b, n + 2)) return;
-    b->p[b->len++] = '"';
+/* ---- writer --------------------------------------------------------------
+   Plain bytes (0x20..0x7f except '"' and '\\') are copied 8 bytes at a
+   time. An event is written in sections (the fixed fields, metadata, extra,
+   the key): first optimistically, every string copied as is while its bytes
+   are folded into one accumulator; if any byte needed attention (a control
+   character, '"', '\\', or >= 0x80: an escape, a UTF-8 check, U+2028/9)
+   the section is written again by the careful writer, which escapes. */
+/* -Os (PT__SMALL): the compiler decides what to inline, and the writer
+   skips its optimistic pass (PT__JSON_FAST 0): the careful writer alone gives
+   the same bytes, a little slower. */
+#define PT__JSON_FAST (!PT__SMALL)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE_SIZE__)
+#define PT__INLINE static inline __attribute__((unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(__GNUC__) || defined(__clang__)
+#define PT__INLINE static inline __attribute__((always_inline, unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define PT__INLINE static __forceinline
+#define PT__NOINLINE __declspec(noinline)
+#else
+#define PT__INLINE static inline
+#define PT__NOINLINE
+#endif
+#define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
+/* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
+   and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
+   which the other term flags); no other lane of 0x20..0x7f gets it. A
+   borrow into a lane comes only from a lower lane that is itself flagged,
+   so PT__ATTN(w) & PT__B8(0x80) is zero iff no byte of w needs attention,
+   in either byte order; and the OR of many PT__ATTN values, masked, is zero
+   iff none of their words had such a byte. */
+#define PT__ATTN(w) (((w) - PT__B8(0x20)) | (((w) ^ PT__B8(0x22)) - PT__B8(0x01)) | (((w) ^ PT__B8(0x5c)) - PT__B8(0x01)))
+#define PT__ATTN_ANY(acc) (((acc) & PT__B8(0x80)) != 0)
+
+/* Room the careful writer keeps after a string: a following literal (up
+   to 32 bytes, such as `},"severity":"error"`) needs no check of its own. */
+#define PT__JSON_TAIL 32
+/* Makes room for need bytes at o (b->len is synced first); returns where
+   o is now, or NULL when out of memory (write nothing then). */
+PT__PRIVATE PT__NOINLINE char *pt__json_room(pt__buf *b, char *o, size_t need) {
+    b->len = (size_t)(o - b->p);
+    if (pt__buf_grow(b, need)) return NULL;
+    return b->p + b->len;
+}
+#define PT__JSON_ROOM(b, o, need) ((size_t)((b)->p + (b)->cap - (o)) >= (need) || ((o) = pt__json_room((b), (o), (need))) != NULL)
+
+/* Continues a JSON string at s[i], writing at o (the caller has written the
+   opening quote and s[0..i) unchanged, and made room for n - i + 1 more
+   bytes plus PT__JSON_TAIL): escapes, U+2028/9, UTF-8 validation (each
+   maximal invalid subpart becomes one U+FFFD), then the closing quote. It
+   grows b where the output outgrows the input, keeping PT__JSON_TAIL bytes
+   of room after the string (out of memory, it stops short, and the room is
+   still there). Returns where the next byte goes. */
+PT__PRIVATE PT__NOINLINE char *pt__json_str_rest(pt__buf *b, char *o, const unsigned char *s, size_t i, size_t n) {
+    const size_t slack = PT__JSON_TAIL;
+    b->len = (size_t)(o - b->p);
     while (i < n) {
-        run = i;
+        size_t run = i;
+        unsigned c;
+        while (run + 8 <= n) {
+            uint64_t x;
+            memcpy(&x, s + run, 8);
+            if (PT__ATTN_ANY(PT__ATTN(x))) break;
+            run += 8;
+        }
         while (run < n && pt__json_cls[s[run]] == 0) run++;
-        if (run > i) { pt__buf_put(b, s + i, run - i); i = run; if (i >= n) break; }
-        if (pt__json_cls[s[i]] == 1) {
-            char e[6];
-            unsigned c = s[i];
-            e[0] = '\\';
+        if (run > i) {
+            memcpy(b->p + b->len, s + i, run - i);
+            b->len += run - i; i = run;
+            if (i >= n) break;
+        }
+        c = s[i];
+        if (pt__json_cls[c] == 1) {
+            if (PT__BUF_RESERVE(b, n - i + 6 + slack)) goto out;
+            o = b->p + b->len;
+            o[0] = '\\';
             switch (c) {
-            case '"': e[1] = '"'; pt__buf_put(b, e, 2); break;
-            case '\\': e[1] = '\\'; pt__buf_put(b, e, 2); break;
-            case '\n': e[1] = 'n'; pt__buf_put(b, e, 2); break;
-            case '\r': e[1] = 'r'; pt__buf_put(b, e, 2); break;
-            case '\t': e[1] = 't'; pt__buf_put(b, e, 2); break;
-            case '\b': e[1] = 'b'; pt__buf_put(b, e, 2); break;
-            case '\f': e[1] = 'f'; pt__buf_put(b, e, 2); break;
+            case '"': o[1] = '"'; break;
+            case '\\': o[1] = '\\'; break;
+            case '\n': o[1] = 'n'; break;
+            case '\r': o[1] = 'r'; break;
+            case '\t': o[1] = 't'; break;
+            case '\b': o[1] = 'b'; break;
+            case '\f': o[1] = 'f'; break;
             default:
-                e[1] = 'u'; e[2] = '0'; e[3] = '0';
-                e[4] = pt__hex[c >> 4]; e[5] = pt__hex[c & 15];
-                pt__buf_put(b, e, 6);
+                o[1] = 'u'; o[2] = '0'; o[3] = '0';
+                o[4] = pt__hex[c >> 4]; o[5] = pt__hex[c & 15];
+                b->len += 4;
             }
+            b->len += 2;
             i++;
         } else {
             size_t bad = 0, L = pt__utf8_seq(s + i, n - i, &bad);
-            if (!L) { pt__buf_put(b, "\xEF\xBF\xBD", 3); i += bad; }
-            else if (L == 3 && s[i] == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-                pt__buf_put(b, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); i += 3;
-            } else { pt__buf_put(b, s + i, L); i += L; }
+            if (!L) {
+                if (PT__BUF_RESERVE(b, n - i + 3 + slack)) goto out;
+                memcpy(b->p + b->len, "\xEF\xBF\xBD", 3); b->len += 3; i += bad;
+            } else if (L == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
+                if (PT__BUF_RESERVE(b, n - i + 4 + slack)) goto out;
+                memcpy(b->p + b->len, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029", 6); b->len += 6; i += 3;
+            } else {
+                o = b->p + b->len;
+                o[0] = (char)c; o[1] = (char)s[i + 1];
+                if (L > 2) o[2] = (char)s[i + 2];
+                if (L > 3) o[3] = (char)s[i + 3];
+                b->len += L; i += L;
+            }
         }
     }
-    pt__buf_putc(b, '"');
+    b->p[b->len++] = '"';
+out:
+    return b->p + b->len;
 }
+
+/* The careful writer: the literal lit[0..ln), then s[0..n) as a JSON string
+   (quotes included) at o, which has room for ln + n + 2 + PT__JSON_TAIL
+   bytes (checked by the caller): RFC 8259 escaping, U+2028/9 escaped,
+   invalid UTF-8 replaced by U+FFFD. Plain runs are copied a word at a time.
+   Returns where the next byte goes (b may have moved), with at least
+   PT__JSON_TAIL bytes of room after it. */
+PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *lit, size_t ln, const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    uint64_t x;
+    memcpy(o, lit, ln);
+    o += ln;
+    *o++ = '"';
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (PT__ATTN_ANY(PT__ATTN(x))) return pt__json_str_rest(b, o + i, s, i, n);
+        memcpy(o + i, &x, 8);
+    }
+    for (; i < n; i++) {
+        if (pt__json_cls[s[i]]) return pt__json_str_rest(b, o + i, s, i, n);
+        o[i] = (char)s[i];
+    }
+    o[n] = '"';
+    return o + n + 1;
+}
+
+/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
+   the portable word-at-a-time check needs about ten per 8 bytes. Only the
+   optimistic copy uses it; PACKTRACK_NO_SIMD keeps to the portable path. */
+#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define PT__SSE2 1
+/* Lanes of v that need attention: signed v < 0x20 is a control character or
+   a byte >= 0x80; then '"' and '\\'. */
+#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
+    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
+#else
+#define PT__SSE2 0
+#endif
+/* What the optimistic writer has seen: PT__ATTN words, SSE2 lane masks. */
+typedef struct pt__jacc {
+    uint64_t w;
+#if PT__SSE2
+    __m128i v;
+#endif
+} pt__jacc;
+PT__INLINE void pt__jacc_init(pt__jacc *a) {
+    a->w = 0;
+#if PT__SSE2
+    a->v = _mm_setzero_si128();
+#endif
+}
+PT__INLINE int pt__jacc_any(const pt__jacc *a) {
+#if PT__SSE2
+    return PT__ATTN_ANY(a->w) || _mm_movemask_epi8(a->v) != 0;
+#else
+    return PT__ATTN_ANY(a->w);
+#endif
+}
+
+/* The optimistic writer: s[0..n) in quotes at o (room for n + 2), copied as
+   is, its bytes folded into *acc. Plain strings only: the caller checks
+   *acc and writes the section again carefully otherwise. Reads nothing past
+   s[n - 1]: whole blocks and a last block overlapping the one before (16 or
+   8 bytes with SSE2, else 8; 4-byte words or 3 bytes for short strings).
+   `simd` is a constant: 0 selects the portable path (the tests run both). */
+PT__INLINE char *pt__json_raw(char *o, const char *str, size_t n, pt__jacc *acc, int simd) {
+    const unsigned char *s = (const unsigned char *)str;
+    uint64_t x, a = 0;
+    *o++ = '"';
+    (void)simd;
+#if PT__SSE2
+    if (simd && n >= 8) {
+        __m128i v;
+        if (n >= 16) {
+            size_t i;
+            for (i = 0; i + 16 < n; i += 16) {
+                v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                _mm_storeu_si128((__m128i *)(void *)(o + i), v);
+                acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+            }
+            v = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+            _mm_storeu_si128((__m128i *)(void *)(o + n - 16), v);
+        } else {
+            __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)s);
+            __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8));
+            _mm_storel_epi64((__m128i *)(void *)o, lo);
+            _mm_storel_epi64((__m128i *)(void *)(o + n - 8), hi);
+            v = _mm_unpacklo_epi64(lo, hi);
+        }
+        acc->v = _mm_or_si128(acc->v, PT__SSE2_ATTN(v));
+        o[n] = '"';
+        return o + n + 1;
+    }
+#endif
+    if (n >= 8) {
+        size_t i;
+        for (i = 0; i + 8 < n; i += 8) { memcpy(&x, s + i, 8); memcpy(o + i, &x, 8); a |= PT__ATTN(x); }
+        memcpy(&x, s + n - 8, 8); memcpy(o + n - 8, &x, 8);
+    } else if (n >= 4) {
+        uint32_t x1, x2;
+        memcpy(&x1, s, 4); memcpy(&x2, s + n - 4, 4);
+        memcpy(o, &x1, 4); memcpy(o + n - 4, &x2, 4);
+        x = (uint64_t)x1 | (uint64_t)x2 << 32;
+    } else if (n) {                          /* bytes 0, n/2, n-1 cover n = 1..3; the rest 'a' */
+        o[0] = (char)s[0]; o[n >> 1] = (char)s[n >> 1]; o[n - 1] = (char)s[n - 1];
+        x = (uint64_t)s[0] | (uint64_t)s[n >> 1] << 8 | (uint64_t)s[n - 1] << 16 | PT__B8(0x61) << 24;
+    } else x = PT__B8(0x61);
+    acc->w |= a | PT__ATTN(x);
+    o[n] = '"';
+    return o + n + 1;
+}
+
+/* Appends s[0..n) as a JSON string, quotes included. */
+PT__PRIVATE void pt__json_str(pt__buf *b, const char *s, size_t n) {
+    if (PT__BUF_RESERVE(b, n + 2 + PT__JSON_TAIL)) return;
+    b->len = (size_t)(pt__json_kv_out(b, b->p + b->len, "", 0, s, n) - b->p);
+}
+
+/* Appends a literal (a string constant) to b. */
+#define PT__LIT(b, lit) do { if (!PT__BUF_RESERVE((b), sizeof(lit) - 1)) { \
+    memcpy((b)->p + (b)->len, (lit), sizeof(lit) - 1); (b)->len += sizeof(lit) - 1; } } while (0)
 
 PT__PRIVATE void pt__json_i64(pt__buf *b, int64_t v) {
     if (PT__BUF_RESERVE(b, 21)) return;
     b->len += pt__i64_dec(b->p + b->len, v);
 }
 
-/* Shortest-ish round-tripping double. NaN/Inf -> null. */
-PT__PRIVATE void pt__json_double(pt__buf *b, double d) {
-    char tmp[40];
-    int n;
-    double m;
-    if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { pt__buf_lit(b, "null"); return; }
-    /* Fast exact path: values with at most 6 decimals whose scaled value is
-       an exact integer; m / 1e6 is then the correctly rounded double of that
-       decimal, so printing the decimal round-trips. */
-    m = d * 1e6;
-    if (m > -9007199254740992.0 && m < 9007199254740992.0 && m == (double)(int64_t)m && (double)(int64_t)m / 1e6 == d) {
-        int64_t v = (int64_t)m;
-        uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        uint64_t ip = a / 1000000u, fp = a % 1000000u;
-        char *p = tmp;
-        int k;
-        if (v < 0) *p++ = '-';
+/* Writes exactly nd decimal digits of v (leading zeros included) at p. */
+PT__INLINE void pt__dec_fixed(char *p, uint64_t v, int nd) {
+    while (nd >= 2) {
+        size_t k = (size_t)(v % 100) * 2;
+        v /= 100; nd -= 2;
+        p[nd] = pt__dig2[k]; p[nd + 1] = pt__dig2[k + 1];
+    }
+    if (nd) p[0] = (char)('0' + v);
+}
+
+/* Powers of ten up to 10^14, the fraction digits pt__dbl_g15 splits off. */
+static const uint64_t pt__p10u[15] = {
+    1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u,
+    10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL, 100000000000000ULL
+};
+/* Exact powers of ten as doubles (10^22 is the last one a double holds). */
+static const double pt__p10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
+};
+
+/* printf("%.15g", d) without printf, for the doubles where that text is
+   the one pt__json_double prints: d (finite, nonzero, normal) is the double
+   nearest to some decimal D = v * 10^-k with at most 15 significant digits.
+   Then %.15g prints D's digits (the 15-digit grid around d is at least 9
+   times coarser than d's own spacing, so D is the nearest grid point), and
+   strtod gives back d, so the round-trip check passes and %.17g is never
+   tried. The proof that d is nearest to D is the test itself: v < 10^15 and
+   10^|k| <= 10^22 are exact doubles, so (double)v / 10^k (or * 10^-k) is
+   correctly rounded, and it equals d. Returns the length written to out
+   (at most 22 bytes), or 0 when d is not such a double (printf decides). */
+PT__PRIVATE size_t pt__dbl_g15(char *out, double d) {
+    double a = d < 0 ? -d : d, m;
+    uint64_t bits, v;
+    int e2, x0, k, nd = 15, x;
+    char *p = out;
+    memcpy(&bits, &a, sizeof bits);
+    e2 = (int)((bits >> 52) & 0x7ff) - 1023;
+    if (e2 < -26 || e2 > 121) return 0;                 /* keeps |k| <= 22 */
+    /* x0 = floor(e2 * log10(2)) <= floor(log10(a)) <= x0 + 1 */
+    x0 = e2 >= 0 ? (e2 * 78913) >> 18 : -((-e2 * 78913 + 262143) >> 18);
+    k = 14 - x0;                                        /* a * 10^k in [1e14, 2e15) */
+    m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k];
+    if (m >= 1e15) { k--; m = k >= 0 ? a * pt__p10[k] : a / pt__p10[-k]; }
+    if (k > 22 || k < -22 || !(m < 1e15)) return 0;
+    v = (uint64_t)(int64_t)(m + 0.5);
+    if (v >= 1000000000000000ULL || v < 100000000000000ULL) return 0;
+    if ((k >= 0 ? (double)(int64_t)v / pt__p10[k] : (double)(int64_t)v * pt__p10[-k]) != a) return 0;
+    /* D = v * 10^-k, v has 15 digits; drop its trailing zeros (at most 14) */
+    if (v % 100000000u == 0) { v /= 100000000u; nd -= 8; }
+    if (v % 10000u == 0) { v /= 10000u; nd -= 4; }
+    if (v % 100u == 0) { v /= 100u; nd -= 2; }
+    if (v % 10u == 0) { v /= 10u; nd -= 1; }
+    k -= 15 - nd;
+    x = nd - 1 - k;                                     /* decimal exponent of the first digit */
+    if (d < 0) *p++ = '-';
+    if (x < -4 || x >= 15) {                            /* %g's exponent form: 1.5e-05, 1e+20 */
+        int ax = x < 0 ? -x : x;
+        pt__dec_fixed(p + 1, v, nd);
+        p[0] = p[1];
+        if (nd > 1) { p[1] = '.'; p += nd + 1; } else p++;
+        *p++ = 'e'; *p++ = x < 0 ? '-' : '+';
+        if (ax >= 100) { *p++ = (char)('0' + ax / 100); ax %= 100; }
+        *p++ = pt__dig2[ax * 2]; *p++ = pt__dig2[ax * 2 + 1];
+    } else if (k <= 0) {                                /* an integer: digits, then -k zeros */
+        pt__dec_fixed(p, v, nd); p += nd;
+        for (; k < 0; k++) *p++ = '0';
+    } else if (k < nd) {                                /* 129.95: the integer part, '.', k digits */
+        uint64_t ip = v / pt__p10u[k];
         p += pt__u64_dec(p, ip);
         *p++ = '.';
-        if (fp == 0) *p++ = '0';
-        else {
-            char f[6];
-            int len = 6;
-            for (k = 5; k >= 0; k--) { f[k] = (char)('0' + fp % 10); fp /= 10; }
-            while (len > 1 && f[len - 1] == '0') len--;
-            memcpy(p, f, (size_t)len); p += len;
-        }
-        if (d == 0 && 1 / d < 0) { pt__buf_lit(b, "-0.0"); return; }
-        pt__buf_put(b, tmp, (size_t)(p - tmp));
-        return;
+        pt__dec_fixed(p, v - ip * pt__p10u[k], k);
+        p += k;
+    } else {                                            /* 0.0042 */
+        *p++ = '0'; *p++ = '.';
+        for (; k > nd; k--) *p++ = '0';
+        pt__dec_fixed(p, v, nd); p += nd;
     }
-    n = snprintf(tmp, sizeof tmp, "%.15g", d);
+    return (size_t)(p - out);
+}
+
+/* The doubles pt__dbl_g15 cannot prove: %.15g if it round-trips, else %.17g. */
+PT__PRIVATE PT__COLD void pt__json_double_printf(pt__buf *b, double d) {
+    char tmp[40];
+    int n = snprintf(tmp, sizeof tmp, "%.15g", d);
     if (n <= 0 || strtod(tmp, NULL) != d) n = snprintf(tmp, sizeof tmp, "%.17g", d);
-    if (n <= 0 || n >= (int)sizeof tmp) { pt__buf_lit(b, "null"); return; }
+    if (n <= 0 || n >= (int)sizeof tmp) { PT__LIT(b, "null"); return; }
     /* Some C libraries honour a locale decimal comma; JSON wants a dot. */
     { int k; for (k = 0; k < n; k++) if (tmp[k] == ',') tmp[k] = '.'; }
     pt__buf_put(b, tmp, (size_t)n);
+}
+
+/* Shortest-ish round-tripping double, written at out (room for 40 bytes).
+   NaN/Inf -> null. Returns the length, or 0 when only printf can tell (the
+   caller then uses pt__json_double_printf). */
+PT__PRIVATE size_t pt__dbl_text(char *out, double d) {
+    double m, a;
+    int64_t iv6;
+    uint64_t ip;
+    unsigned fp;
+    char *p = out;
+    if (d != d || d > 1.7976931348623157e308 || d < -1.7976931348623157e308) { memcpy(out, "null", 4); return 4; }
+    /* Values with at most 6 decimals whose scaled value is an exact integer
+       print as a decimal with at least one fraction digit ("12.0", "0.5"):
+       m / 1e6 is then the correctly rounded double of that decimal, so the
+       text round-trips. */
+    m = d * 1e6;
+    if (m > -9007199254740992.0 && m < 9007199254740992.0 && m == (double)(int64_t)m && (double)(int64_t)m / 1e6 == d) {
+        int64_t iv = (int64_t)m;
+        uint64_t av = iv < 0 ? (uint64_t)0 - (uint64_t)iv : (uint64_t)iv;
+        if (d == 0 && 1 / d < 0) { memcpy(out, "-0.0", 4); return 4; }
+        if (iv < 0) *p++ = '-';
+        p += pt__u64_dec(p, av / 1000000u);
+        *p++ = '.';
+        fp = (unsigned)(av % 1000000u);
+        if (fp == 0) *p++ = '0';
+        else {
+            int len = 6;
+            pt__dec_fixed(p, fp, 6);
+            while (p[len - 1] == '0') len--;
+            p += len;
+        }
+        return (size_t)(p - out);
+    }
+    /* The same decimals where d * 1e6 was not exact (129.95): v / 1e6, v the
+       nearest integer to |d| * 1e6, is a decimal of at most 15 significant
+       digits (|d| >= 1e-4 keeps %g off its exponent form) and d is the double
+       nearest to it (the division of two exact doubles is correctly rounded),
+       so %.15g prints exactly its digits: see pt__dbl_g15. Not an integer
+       (that was exact above), so it has 1 to 6 fraction digits. */
+    a = d < 0 ? -d : d;
+    m = a * 1e6;
+    if (a >= 1e-4 && m < 1e15 && (double)(iv6 = (int64_t)(m + 0.5)) / 1e6 == a) {
+        int len = 6;
+        if (d < 0) *p++ = '-';
+        ip = (uint64_t)iv6 / 1000000u;
+        p += pt__u64_dec(p, ip);
+        *p++ = '.';
+        pt__dec_fixed(p, (uint64_t)iv6 - ip * 1000000u, 6);
+        while (p[len - 1] == '0') len--;
+        return (size_t)(p + len - out);
+    }
+    return pt__dbl_g15(out, d);
+}
+PT__PRIVATE void pt__json_double(pt__buf *b, double d) {
+    size_t n;
+    if (PT__BUF_RESERVE(b, 40)) return;
+    if ((n = pt__dbl_text(b->p + b->len, d)) != 0) { b->len += n; return; }
+    pt__json_double_printf(b, d);
 }
 
 /* ---- validator: RFC 8259, no allocation, nesting limited ---------------- */
@@ -2037,11 +2506,8 @@ PT__PRIVATE void pt__json_minify(pt__buf *b, const char *s, size_t n);
 /* Key + field list; `which` names the list in messages ("metadata"/"extra").
    Rejects NULL/empty and duplicate keys. `skip_host` drops the keys a
    host-context block would add when the caller already supplies them. */
-PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
-                                      const char *host_ctx, size_t host_ctx_len, pt_error *err) {
+PT__PRIVATE PT__COLD pt_result pt__fields_check(const char *which, const pt_field *f, size_t n, pt_error *err) {
     size_t i, j;
-    int first = 1, user_host = 0, user_sdk = 0;
-    if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
     for (i = 0; i < n; i++) {
         if (f[i].type == PT_FIELD_UNSET) continue;
         if (pt__empty(f[i].key)) return pt__err(err, PT_ERR_INVALID_ARG, "%s[%lu] has no key", which, (unsigned long)i);
@@ -2050,69 +2516,204 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
         for (j = i + 1; j < n; j++)
             if (f[j].type != PT_FIELD_UNSET && f[j].key && strcmp(f[i].key, f[j].key) == 0)
                 return pt__err(err, PT_ERR_INVALID_ARG, "duplicate %s key \"%.40s\"", which, f[i].key);
-        if (host_ctx) {
-            if (strcmp(f[i].key, "host") == 0) user_host = 1;
-            if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
-        }
     }
+    return PT_OK;
+}
+/* Writes the fields as `{"k":v,...` (no closing brace; *first stays 1 if
+   none was written), optimistically (careful = 0: strings as is, folded
+   into *acc; the keys checked on the way) or carefully (careful = 1, after
+   an optimistic pass: escaped). The optimistic pass proves the common case
+   has no bad or duplicate key without comparing strings: each key sets one
+   of 64 bits picked from its length and end bytes, and only a bad key or
+   type, or two keys picking the same bit, runs pt__fields_check (whose
+   errors come first, as they did when it ran before any writing). */
+PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                    int careful, pt__jacc *acc, int *first, pt_error *err) {
+    size_t i;
+    uint64_t seen = 0, bit;
+    int checked = careful;
+    pt_result r;
+    char *o = b->p + b->len;
     for (i = 0; i < n; i++) {
         const pt_field *x = &f[i];
+        const char *k = x->key;
+        size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        pt__buf_putc(b, first ? '{' : ',');
-        first = 0;
-        pt__json_str(b, x->key, strlen(x->key));
-        pt__buf_putc(b, ':');
+        if (!checked && (!k || !*k || (int)x->type < (int)PT_FIELD_STRING || (int)x->type > (int)PT_FIELD_RAW)) {
+            b->len = (size_t)(o - b->p);
+            return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
+        }
+        kl = strlen(k);
+        if (!checked) {
+            bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
+            if (seen & bit) {
+                b->len = (size_t)(o - b->p);
+                if ((r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                checked = 1;
+            }
+            seen |= bit;
+        }
         switch (x->type) {
         case PT_FIELD_STRING:
-            if (!x->str) pt__buf_lit(b, "null");
-            else pt__json_str(b, x->str, x->len ? x->len : strlen(x->str));
+            if (x->str) { vl = x->len ? x->len : strlen(x->str); need = vl + 3; }
+            else need = 5;                                /* ":null" */
             break;
-        case PT_FIELD_INT: pt__json_i64(b, x->i); break;
-        case PT_FIELD_DOUBLE: pt__json_double(b, x->d); break;
-        case PT_FIELD_BOOL: if (x->b) pt__buf_lit(b, "true"); else pt__buf_lit(b, "false"); break;
-        case PT_FIELD_NULL: pt__buf_lit(b, "null"); break;
+        case PT_FIELD_INT: need = 22; break;
+        case PT_FIELD_DOUBLE: need = 41; break;
+        default: need = 6; break;                         /* ":false", ":null", ":" */
+        }
+        /* out of memory: skip the field (the caller reports b->oom) */
+        if (!PT__JSON_ROOM(b, o, kl + 3 + need + (careful ? PT__JSON_TAIL : 0))) { o = b->p + b->len; continue; }
+        *o = *first ? '{' : ',';
+        *first = 0;
+        if (careful) {
+            o = pt__json_kv_out(b, o + 1, "", 0, k, kl);
+            if (!PT__JSON_ROOM(b, o, need + PT__JSON_TAIL)) { o = b->p + b->len; continue; }
+        } else o = pt__json_raw(o + 1, k, kl, acc, PT__SSE2);
+        switch (x->type) {
+        case PT_FIELD_STRING:
+            if (!x->str) { memcpy(o, ":null", 5); o += 5; }
+            else if (careful) o = pt__json_kv_out(b, o, ":", 1, x->str, vl);
+            else { *o = ':'; o = pt__json_raw(o + 1, x->str, vl, acc, PT__SSE2); }
+            break;
+        case PT_FIELD_INT:
+            *o = ':';
+            o += 1 + pt__i64_dec(o + 1, x->i);
+            break;
+        case PT_FIELD_DOUBLE:
+            *o = ':';
+            if ((vl = pt__dbl_text(o + 1, x->d)) != 0) { o += 1 + vl; break; }
+            b->len = (size_t)(o + 1 - b->p);
+            pt__json_double_printf(b, x->d);
+            o = b->p + b->len;
+            break;
+        case PT_FIELD_BOOL: if (x->b) { memcpy(o, ":true", 5); o += 5; } else { memcpy(o, ":false", 6); o += 6; } break;
+        case PT_FIELD_NULL: memcpy(o, ":null", 5); o += 5; break;
         case PT_FIELD_RAW: {
+#if PT__RAW_JSON
             const char *why = NULL;
             size_t at = 0, len;
-            if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, x->key);
-            len = x->len ? x->len : strlen(x->str);
-            if (!pt__json_validate(x->str, len, 0, &why, &at))
-                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, x->key, (unsigned long)at, why);
+            *o++ = ':';
+            b->len = (size_t)(o - b->p);
+            if (!x->str || !pt__json_validate(x->str, len = x->len ? x->len : strlen(x->str), 0, &why, &at)) {
+                if (!checked && (r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+                if (!x->str) return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": raw JSON is NULL", which, k);
+                return pt__err(err, PT_ERR_INVALID_JSON, "%s \"%.40s\": invalid raw JSON at byte %lu: %s", which, k, (unsigned long)at, why);
+            }
             pt__json_minify(b, x->str, len);   /* no raw newline may reach the queue or the spool */
+            o = b->p + b->len;
             break;
+#else   /* PACKTRACK_NO_RAW_JSON: no validator to check it with */
+            b->len = (size_t)(o - b->p);
+            if (!checked && (r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+            return pt__err(err, PT_ERR_UNSUPPORTED, "%s \"%.40s\": raw JSON fields (pt_field_raw) are not in this build (PACKTRACK_NO_RAW_JSON)", which, k);
+#endif
         }
         default: break;
         }
     }
+    b->len = (size_t)(o - b->p);
+    return PT_OK;
+}
+PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_field *f, size_t n,
+                                      const char *host_ctx, size_t host_ctx_len, pt_error *err) {
+    size_t i, start = b->len;
+    pt__jacc acc;
+    int first = 1, user_host = 0, user_sdk = 0;
+    pt_result r;
+    if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
+    if (PT__BUF_RESERVE(b, 1)) return PT_OK;      /* the caller reports b->oom */
+    pt__jacc_init(&acc);
+#if PT__JSON_FAST
+    if ((r = pt__fields_put(b, which, f, n, 0, &acc, &first, err)) != PT_OK) return r;
+    if (pt__jacc_any(&acc)) {                     /* a string needs escaping: again, carefully */
+        b->len = start; first = 1;
+        if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
+    }
+#else   /* the careful pass alone, once the fields are checked (it trusts them) */
+    (void)start;
+    if ((r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+    if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
+#endif
     if (host_ctx && host_ctx_len) {
-        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them. */
+        /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them.
+           (The keys are checked by now.) */
         const char *sdk = strstr(host_ctx, ",\"sdk\":");
         size_t hlen = sdk ? (size_t)(sdk - host_ctx) : host_ctx_len;
+        for (i = 0; i < n; i++) {
+            if (f[i].type == PT_FIELD_UNSET) continue;
+            if (strcmp(f[i].key, "host") == 0) user_host = 1;
+            if (strcmp(f[i].key, "sdk") == 0) user_sdk = 1;
+        }
         if (!user_host) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, host_ctx, hlen); }
         if (sdk && !user_sdk) { pt__buf_putc(b, first ? '{' : ','); first = 0; pt__buf_put(b, sdk + 1, host_ctx_len - hlen - 1); }
     }
-    if (!first) pt__buf_putc(b, '}');
+    if (!first) PT__LIT(b, "}");
     return PT_OK;
 }
 
 #define PT__REQ(field, name) \
-    if (pt__empty(ev->field)) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
+    if (!ev->field || !*ev->field) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
+#define PT__OPT_LEN(s) ((s) ? strlen(s) : 0)
+/* The lengths of the event's string fields, taken once (0 if absent). */
+typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, st, msg; } pt__evlen;
+/* The event's fixed text: room for it is counted once. */
+#define PT__EV_HEAD_FIXED (PT__LEN("{\"timestamp\":\"") + 24 + PT__LEN("\",\"source\":{\"system\":") + \
+    PT__LEN(",\"env\":") + PT__LEN("},\"workflow\":{\"id\":") + PT__LEN(",\"name\":") + PT__LEN(",\"run_id\":") + \
+    PT__LEN(",\"step_id\":") + PT__LEN("},\"actor\":{\"type\":") + PT__LEN(",\"id\":") + PT__LEN(",\"display_name\":") + \
+    PT__LEN("},\"severity\":\"error\"") + PT__LEN(",\"status\":") + PT__LEN(",\"message\":") + 11 * 2)
+#define PT__LEN(lit) (sizeof(lit) - 1)
+
+/* Writes the event from the timestamp to the message at o, optimistically
+   (room for the plain text counted by the caller) or carefully (checking
+   room before each string; out of memory it stops short, b->oom set). See
+   pt__fields_put. */
+PT__INLINE char *pt__event_head(pt__buf *b, char *o, const pt_event *ev, const pt__evlen *L, const char *ts,
+                                int careful, pt__jacc *acc) {
+#define PT__HEAD_KV(lit, s, n) do { \
+        if (!careful) { memcpy(o, lit, PT__LEN(lit)); o = pt__json_raw(o + PT__LEN(lit), (s), (n), acc, PT__SSE2); } \
+        else if (PT__JSON_ROOM(b, o, PT__LEN(lit) + (n) + 2 + PT__JSON_TAIL)) o = pt__json_kv_out(b, o, lit, PT__LEN(lit), (s), (n)); \
+        else return b->p + b->len; } while (0)
+#define PT__HEAD_LIT(lit) (memcpy(o, lit, PT__LEN(lit)), o += PT__LEN(lit))
+    PT__HEAD_LIT("{\"timestamp\":\"");
+    memcpy(o, ts, 24); o += 24;
+    PT__HEAD_KV("\",\"source\":{\"system\":", ev->source_system, L->sys);
+    if (ev->source_env) PT__HEAD_KV(",\"env\":", ev->source_env, L->env);
+    PT__HEAD_KV("},\"workflow\":{\"id\":", ev->workflow_id, L->wf);
+    if (ev->workflow_name) PT__HEAD_KV(",\"name\":", ev->workflow_name, L->name);
+    if (ev->run_id) PT__HEAD_KV(",\"run_id\":", ev->run_id, L->run);
+    if (ev->step_id) PT__HEAD_KV(",\"step_id\":", ev->step_id, L->step);
+    PT__HEAD_KV("},\"actor\":{\"type\":", ev->actor_type, L->at);
+    PT__HEAD_KV(",\"id\":", ev->actor_id, L->ai);
+    if (ev->actor_display_name) PT__HEAD_KV(",\"display_name\":", ev->actor_display_name, L->disp);
+    switch (ev->severity) {
+    case PT_SEVERITY_DEBUG: PT__HEAD_LIT("},\"severity\":\"debug\""); break;
+    case PT_SEVERITY_INFO: PT__HEAD_LIT("},\"severity\":\"info\""); break;
+    case PT_SEVERITY_WARN: PT__HEAD_LIT("},\"severity\":\"warn\""); break;
+    default: PT__HEAD_LIT("},\"severity\":\"error\""); break;
+    }
+    PT__HEAD_KV(",\"status\":", ev->status, L->st);
+    PT__HEAD_KV(",\"message\":", ev->message, L->msg);
+    return o;
+#undef PT__HEAD_KV
+#undef PT__HEAD_LIT
+}
 
 /* Serialises one event (SPEC 2 key order) into b. */
 PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, size_t host_ctx_len, pt__buf *b, pt_error *err) {
-    char ts[24], key[36];
-    const char *sev;
     pt_result r;
+    pt__evlen L;
+    char ts[24], *o;
+    pt__jacc acc;
     int has_meta = 0, has_extra = 0;
-    size_t i;
+    size_t i, start, klen;
     if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
     PT__REQ(source_system, "source.system");
     PT__REQ(workflow_id, "workflow.id");
     PT__REQ(actor_type, "actor.type");
     PT__REQ(actor_id, "actor.id");
     if (ev->severity == PT_SEVERITY_UNSET) return pt__err(err, PT_ERR_MISSING_FIELD, "required field severity is missing");
-    sev = pt__severity_name(ev->severity);
-    if (!sev) return pt__err(err, PT_ERR_INVALID_ARG, "severity %d is not one of debug, info, warn, error", (int)ev->severity);
+    if (!pt__severity_name(ev->severity)) return pt__err(err, PT_ERR_INVALID_ARG, "severity %d is not one of debug, info, warn, error", (int)ev->severity);
     PT__REQ(status, "status");
     PT__REQ(message, "message");
     for (i = 0; i < ev->metadata_count && ev->metadata; i++) if (ev->metadata[i].type != PT_FIELD_UNSET) { has_meta = 1; break; }
@@ -2120,45 +2721,55 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     if (ev->metadata_count && !ev->metadata) has_meta = 1;   /* reported below */
     if (ev->extra_count && !ev->extra) has_extra = 1;
 
+    L.sys = strlen(ev->source_system); L.env = PT__OPT_LEN(ev->source_env);
+    L.wf = strlen(ev->workflow_id); L.name = PT__OPT_LEN(ev->workflow_name);
+    L.run = PT__OPT_LEN(ev->run_id); L.step = PT__OPT_LEN(ev->step_id);
+    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id); L.disp = PT__OPT_LEN(ev->actor_display_name);
+    L.st = strlen(ev->status); L.msg = strlen(ev->message);
+    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.env + L.wf + L.name + L.run + L.step + L.at + L.ai + L.disp + L.st + L.msg))
+        return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
-    pt__buf_lit(b, "{\"timestamp\":\"");
-    pt__buf_put(b, ts, 24);
-    pt__buf_lit(b, "\",\"source\":{\"system\":");
-    pt__json_str(b, ev->source_system, strlen(ev->source_system));
-    if (ev->source_env) { pt__buf_lit(b, ",\"env\":"); pt__json_str(b, ev->source_env, strlen(ev->source_env)); }
-    pt__buf_lit(b, "},\"workflow\":{\"id\":");
-    pt__json_str(b, ev->workflow_id, strlen(ev->workflow_id));
-    if (ev->workflow_name) { pt__buf_lit(b, ",\"name\":"); pt__json_str(b, ev->workflow_name, strlen(ev->workflow_name)); }
-    if (ev->run_id) { pt__buf_lit(b, ",\"run_id\":"); pt__json_str(b, ev->run_id, strlen(ev->run_id)); }
-    if (ev->step_id) { pt__buf_lit(b, ",\"step_id\":"); pt__json_str(b, ev->step_id, strlen(ev->step_id)); }
-    pt__buf_lit(b, "},\"actor\":{\"type\":");
-    pt__json_str(b, ev->actor_type, strlen(ev->actor_type));
-    pt__buf_lit(b, ",\"id\":");
-    pt__json_str(b, ev->actor_id, strlen(ev->actor_id));
-    if (ev->actor_display_name) { pt__buf_lit(b, ",\"display_name\":"); pt__json_str(b, ev->actor_display_name, strlen(ev->actor_display_name)); }
-    pt__buf_lit(b, "},\"severity\":\"");
-    pt__buf_puts(b, sev);
-    pt__buf_lit(b, "\",\"status\":");
-    pt__json_str(b, ev->status, strlen(ev->status));
-    pt__buf_lit(b, ",\"message\":");
-    pt__json_str(b, ev->message, strlen(ev->message));
+    start = b->len;
+    pt__jacc_init(&acc);
+#if PT__JSON_FAST
+    o = pt__event_head(b, b->p + start, ev, &L, ts, 0, &acc);
+    if (pt__jacc_any(&acc)) o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+#else
+    o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+#endif
+    b->len = (size_t)(o - b->p);
     if (has_meta) {
-        pt__buf_lit(b, ",\"metadata\":");
+        PT__LIT(b, ",\"metadata\":");
         if ((r = pt__fields_json(b, "metadata", ev->metadata, ev->metadata_count, NULL, 0, err)) != PT_OK) return r;
     }
     if (has_extra || host_ctx_len) {
-        pt__buf_lit(b, ",\"extra\":");
+        PT__LIT(b, ",\"extra\":");
         if ((r = pt__fields_json(b, "extra", ev->extra, ev->extra_count, host_ctx, host_ctx_len, err)) != PT_OK) return r;
     }
-    pt__buf_lit(b, ",\"idempotency_key\":");
-    if (!pt__empty(ev->idempotency_key)) pt__json_str(b, ev->idempotency_key, strlen(ev->idempotency_key));
-    else {
-        /* pt_event_to_json may run before any client exists: seed first, or
-           every fresh process would produce the same key sequence. */
-        pt__uuid_seed_init();
-        pt__buf_putc(b, '"'); pt__uuid4(key); pt__buf_put(b, key, 36); pt__buf_putc(b, '"');
+    klen = ev->idempotency_key && *ev->idempotency_key ? strlen(ev->idempotency_key) : 36;
+    if (!PT__BUF_RESERVE(b, PT__LEN(",\"idempotency_key\":") + 3 + klen + PT__JSON_TAIL)) {
+        o = b->p + b->len;
+        if (ev->idempotency_key && *ev->idempotency_key) {
+            start = b->len;
+#if PT__JSON_FAST
+            pt__jacc_init(&acc);
+            memcpy(o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"));
+            o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc, PT__SSE2);
+            if (pt__jacc_any(&acc))
+#endif
+                o = pt__json_kv_out(b, b->p + start, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
+            *o++ = '}';
+        } else {
+            /* pt_event_to_json may run before any client exists: seed first, or
+               every fresh process would produce the same key sequence. */
+            pt__uuid_seed_init();
+            memcpy(o, ",\"idempotency_key\":\"", 20);
+            pt__uuid4(o + 20);
+            memcpy(o + 56, "\"}", 2);
+            o += 58;
+        }
+        b->len = (size_t)(o - b->p);
     }
-    pt__buf_putc(b, '}');
     if (b->oom) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     return PT_OK;
 }
@@ -2404,8 +3015,12 @@ typedef struct pt__conn {
     unsigned requests;                    /* carried on this connection */
     char    *rb;                          /* read buffer */
     size_t   rlen;
-#if defined(PACKTRACK_USE_CURL)
-    CURL    *curl;
+#if PT__CURL
+    void    *curl;                        /* libcurl easy handle (pt__curl_easy) */
+#endif
+#if PT__WINHTTP
+    void    *wh_session, *wh_connect;     /* WinHTTP session, and connect handle of wh_host */
+    char     wh_host[300];
 #endif
 } pt__conn;
 
@@ -2797,6 +3412,57 @@ PT__PRIVATE PT__COLD int pt__bx_resolve(pt__xfer *x, int64_t until) {
     return PT__BX_NEXT;
 }
 
+/* ---- failure messages shared by the TLS transports (curl, WinHTTP) ----
+   They name the cause and the host, never a header (so never the API key),
+   and fit pt_http_response.error. */
+enum { PT__TLS_UNTRUSTED = 1, PT__TLS_NAME, PT__TLS_DATE, PT__TLS_HANDSHAKE };
+PT__PRIVATE int pt__has_word(const char *text, const char *w) {
+    size_t n = strlen(w);
+    for (; *text; text++) if (pt__strncaseeq(text, w, n)) return 1;
+    return 0;
+}
+/* The cause of a failed certificate check, from a TLS library's text. */
+PT__PRIVATE int pt__tls_cause(const char *text) {
+    if (pt__has_word(text, "match")) return PT__TLS_NAME;          /* "does not match", "Hostname mismatch" */
+    if (pt__has_word(text, "expired") || pt__has_word(text, "not yet valid")) return PT__TLS_DATE;
+    return PT__TLS_UNTRUSTED;
+}
+/* The host[:port] of url (at most cap-1 bytes), for messages. */
+PT__PRIVATE void pt__url_host(const char *url, char *out, size_t cap) {
+    pt__url u;
+    out[0] = 0;
+    if (url && pt__url_parse(url, &u, NULL) == PT_OK) pt__url_authority(&u, out, cap);
+}
+/* The host[:port] of a proxy URL, without scheme or user:password. */
+PT__PRIVATE void pt__proxy_host(const char *proxy, char *out, size_t cap) {
+    const char *p = proxy ? proxy : "", *at, *sl = strstr(p, "://");
+    size_t n;
+    if (sl) p = sl + 3;
+    at = strchr(p, '@');
+    if (at) p = at + 1;
+    for (n = 0; p[n] && p[n] != '/' && n + 1 < cap; n++) out[n] = p[n];
+    out[n] = 0;
+}
+PT__PRIVATE pt_result pt__tls_fail(pt_http_response *resp, int cause, const char *host, const char *detail) {
+    char *m = resp->error;
+    size_t cap = sizeof resp->error;
+    resp->not_sent = 1;
+    switch (cause) {
+    case PT__TLS_NAME: pt__fmt(m, cap, "TLS: the certificate is not for host %.60s (name mismatch)", host); break;
+    case PT__TLS_DATE: pt__fmt(m, cap, "TLS: the certificate of %.60s has expired or is not yet valid", host); break;
+    case PT__TLS_UNTRUSTED: pt__fmt(m, cap, "TLS: the certificate of %.50s is not trusted (%.30s); set ca_file", host, detail); break;
+    default: pt__fmt(m, cap, "TLS handshake with %.50s failed: %.50s", host, detail); break;
+    }
+    return PT_ERR_TLS;
+}
+PT__PRIVATE pt_result pt__proxy_fail(pt_http_response *resp, const char *proxy, const char *what, const char *detail) {
+    char ph[80];
+    pt__proxy_host(proxy, ph, sizeof ph);
+    resp->not_sent = 1;
+    pt__fmt(resp->error, sizeof resp->error, "proxy %.60s: %s: %.40s", ph[0] ? ph : "(from the environment)", what, detail);
+    return PT_ERR_CONNECT;
+}
+
 /* Tries the addresses in turn with non-blocking connects. */
 PT__PRIVATE PT__COLD int pt__bx_connect(pt__xfer *x, int64_t until) {
     pt__bx *b = &x->bx;
@@ -2987,7 +3653,7 @@ PT__PRIVATE PT__COLD int pt__bx_start(pt__xfer *x) {
     pt__buf_init(&b->head, b->hstore, sizeof b->hstore);
     if (pt__url_parse(req->url, &b->u, NULL) != PT_OK) { pt__fmt(resp->error, sizeof resp->error, "bad request URL"); return pt__bx_fail_unsent(x, PT_ERR_INVALID_ARG); }
     if (b->u.https) {
-        pt__fmt(resp->error, sizeof resp->error, "https needs PACKTRACK_USE_CURL or an HTTP hook");
+        pt__fmt(resp->error, sizeof resp->error, "the built-in client is http only: https goes through libcurl or WinHTTP");
         return pt__bx_fail_unsent(x, PT_ERR_UNSUPPORTED);
     }
     if (!cn->rb && (cn->rb = (char *)PT__MALLOC(PT__RBUF_SIZE)) == NULL) return pt__bx_fail_unsent(x, PT_ERR_NO_MEMORY);
@@ -3541,7 +4207,222 @@ PT__PRIVATE size_t pt__gzip(pt__deflate *d, const void *in, size_t n, void *out,
 #endif /* PT__DEFLATE */
 
 /* ==== [pt:curl] ========================================================== */
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
+/* ---- the libcurl function table ----
+   One table serves both builds. With PACKTRACK_USE_CURL it holds the linked
+   functions from the start; otherwise pt__curl_load() fills it from
+   PACKTRACK_CURL_LIBRARY (libcurl.so.4, libcurl.4.dylib on macOS) with
+   dlopen, when the first client with an https:// base_url and no HTTP hook
+   is made, and the library stays loaded for the life of the process. The
+   few types and constants used are declared here with libcurl's ABI values
+   (stable since 7.x; a linked build checks them against curl.h), so loading
+   needs no curl header at build time. */
+#if PT__CURL_LINKED
+typedef CURL pt__curl_easy;
+typedef CURLM pt__curl_multi;
+typedef CURLcode pt__curl_code;
+typedef CURLMcode pt__curl_mcode;
+typedef CURLoption pt__curl_opt;
+typedef CURLINFO pt__curl_info;
+typedef CURLMsg pt__curl_msg;
+typedef struct curl_slist pt__curl_slist;
+typedef struct curl_waitfd pt__curl_waitfd;
+typedef curl_off_t pt__curl_off;
+#else
+typedef struct pt__curl_easy_s pt__curl_easy;
+typedef struct pt__curl_multi_s pt__curl_multi;
+typedef int pt__curl_code;
+typedef int pt__curl_mcode;
+typedef int pt__curl_opt;
+typedef int pt__curl_info;
+typedef struct pt__curl_msg { int msg; pt__curl_easy *easy_handle; union { void *whatever; pt__curl_code result; } data; } pt__curl_msg;
+typedef struct pt__curl_slist { char *data; struct pt__curl_slist *next; } pt__curl_slist;
+typedef struct pt__curl_waitfd_s pt__curl_waitfd;
+typedef int64_t pt__curl_off;             /* curl_off_t: 64 bits wherever libcurl.so.4 is built */
+#endif
+#define PT__CURL_GLOBAL_DEFAULT 3L
+#define PT__CURL_ERROR_SIZE 256
+#define PT__CURLPROTO_HTTP 1L
+#define PT__CURLPROTO_HTTPS 2L
+#define PT__CURLMSG_DONE 1
+#define PT__CURLOPT_WRITEDATA 10001
+#define PT__CURLOPT_URL 10002
+#define PT__CURLOPT_PROXY 10004
+#define PT__CURLOPT_ERRORBUFFER 10010
+#define PT__CURLOPT_POSTFIELDS 10015
+#define PT__CURLOPT_HTTPHEADER 10023
+#define PT__CURLOPT_HEADERDATA 10029
+#define PT__CURLOPT_CUSTOMREQUEST 10036
+#define PT__CURLOPT_CAINFO 10065
+#define PT__CURLOPT_CAPATH 10097
+#define PT__CURLOPT_PRIVATE 10103
+#define PT__CURLOPT_PROTOCOLS_STR 10318
+#define PT__CURLOPT_PROTOCOLS 181
+#define PT__CURLOPT_NOPROGRESS 43
+#define PT__CURLOPT_NOBODY 44
+#define PT__CURLOPT_POST 47
+#define PT__CURLOPT_SSL_VERIFYPEER 64
+#define PT__CURLOPT_HTTPGET 80
+#define PT__CURLOPT_SSL_VERIFYHOST 81
+#define PT__CURLOPT_NOSIGNAL 99
+#define PT__CURLOPT_TIMEOUT_MS 155
+#define PT__CURLOPT_CONNECTTIMEOUT_MS 156
+#define PT__CURLOPT_POSTFIELDSIZE_LARGE 30120
+#define PT__CURLOPT_WRITEFUNCTION 20011
+#define PT__CURLOPT_HEADERFUNCTION 20079
+#define PT__CURLINFO_PRIVATE 0x100015
+#define PT__CURLINFO_OS_ERRNO 0x200019
+#define PT__CURLINFO_REQUEST_SIZE 0x20000C
+#define PT__CURLE_OK 0
+#define PT__CURLE_UNSUPPORTED_PROTOCOL 1
+#define PT__CURLE_FAILED_INIT 2
+#define PT__CURLE_URL_MALFORMAT 3
+#define PT__CURLE_COULDNT_RESOLVE_PROXY 5
+#define PT__CURLE_COULDNT_RESOLVE_HOST 6
+#define PT__CURLE_COULDNT_CONNECT 7
+#define PT__CURLE_WEIRD_SERVER_REPLY 8
+#define PT__CURLE_WRITE_ERROR 23
+#define PT__CURLE_OUT_OF_MEMORY 27
+#define PT__CURLE_OPERATION_TIMEDOUT 28
+#define PT__CURLE_SSL_CONNECT_ERROR 35
+#define PT__CURLE_UNKNOWN_OPTION 48
+#define PT__CURLE_GOT_NOTHING 52
+#define PT__CURLE_SSL_ENGINE_NOTFOUND 53
+#define PT__CURLE_SSL_ENGINE_SETFAILED 54
+#define PT__CURLE_SEND_ERROR 55
+#define PT__CURLE_RECV_ERROR 56
+#define PT__CURLE_SSL_CERTPROBLEM 58
+#define PT__CURLE_SSL_CIPHER 59
+#define PT__CURLE_PEER_FAILED_VERIFICATION 60
+#define PT__CURLE_USE_SSL_FAILED 64
+#define PT__CURLE_SSL_ENGINE_INITFAILED 66
+#define PT__CURLE_SSL_CACERT_BADFILE 77
+#define PT__CURLE_SSL_SHUTDOWN_FAILED 80
+#define PT__CURLE_SSL_CRL_BADFILE 82
+#define PT__CURLE_SSL_ISSUER_ERROR 83
+#define PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH 90
+#define PT__CURLE_SSL_INVALIDCERTSTATUS 91
+#define PT__CURLE_PROXY 97
+#define PT__CURLE_SSL_CLIENTCERT 98
+#define PT__CURLM_OK 0
+#define PT__CURLM_OUT_OF_MEMORY 3
+#if PT__CURL_LINKED   /* the values above are libcurl's */
+PT__STATIC_ASSERT(curl_abi_opt, PT__CURLOPT_URL == (int)CURLOPT_URL && PT__CURLOPT_PRIVATE == (int)CURLOPT_PRIVATE
+                  && PT__CURLOPT_POSTFIELDSIZE_LARGE == (int)CURLOPT_POSTFIELDSIZE_LARGE && PT__CURLOPT_HEADERFUNCTION == (int)CURLOPT_HEADERFUNCTION
+                  && PT__CURLOPT_CONNECTTIMEOUT_MS == (int)CURLOPT_CONNECTTIMEOUT_MS && PT__CURLOPT_SSL_VERIFYHOST == (int)CURLOPT_SSL_VERIFYHOST
+                  && PT__CURLOPT_CAPATH == (int)CURLOPT_CAPATH && PT__CURLOPT_WRITEFUNCTION == (int)CURLOPT_WRITEFUNCTION);
+PT__STATIC_ASSERT(curl_abi_info, PT__CURLINFO_PRIVATE == (int)CURLINFO_PRIVATE && PT__CURLINFO_OS_ERRNO == (int)CURLINFO_OS_ERRNO
+                  && PT__CURLINFO_REQUEST_SIZE == (int)CURLINFO_REQUEST_SIZE && PT__CURL_ERROR_SIZE == CURL_ERROR_SIZE);
+PT__STATIC_ASSERT(curl_abi_code, PT__CURLE_PEER_FAILED_VERIFICATION == (int)CURLE_PEER_FAILED_VERIFICATION
+                  && PT__CURLE_SSL_INVALIDCERTSTATUS == (int)CURLE_SSL_INVALIDCERTSTATUS && PT__CURLE_GOT_NOTHING == (int)CURLE_GOT_NOTHING
+                  && PT__CURLE_UNKNOWN_OPTION == (int)CURLE_UNKNOWN_OPTION && PT__CURLMSG_DONE == (int)CURLMSG_DONE);
+#endif
+
+typedef struct pt__curl_api {
+    pt__curl_code   (*global_init)(long);
+    pt__curl_easy  *(*easy_init)(void);
+    void            (*easy_cleanup)(pt__curl_easy *);
+    void            (*easy_reset)(pt__curl_easy *);
+    pt__curl_code   (*easy_setopt)(pt__curl_easy *, pt__curl_opt, ...);
+    pt__curl_code   (*easy_getinfo)(pt__curl_easy *, pt__curl_info, ...);
+    const char     *(*easy_strerror)(pt__curl_code);
+    pt__curl_multi *(*multi_init)(void);
+    pt__curl_mcode  (*multi_cleanup)(pt__curl_multi *);
+    pt__curl_mcode  (*multi_add_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_remove_handle)(pt__curl_multi *, pt__curl_easy *);
+    pt__curl_mcode  (*multi_perform)(pt__curl_multi *, int *);
+    pt__curl_msg   *(*multi_info_read)(pt__curl_multi *, int *);
+    pt__curl_mcode  (*multi_wait)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);
+    pt__curl_mcode  (*multi_poll)(pt__curl_multi *, pt__curl_waitfd *, unsigned, int, int *);   /* 7.66+; may be NULL */
+    pt__curl_slist *(*slist_append)(pt__curl_slist *, const char *);
+    void            (*slist_free_all)(pt__curl_slist *);
+} pt__curl_api;
+
+#if PT__CURL_LINKED
+static pt__curl_api pt__cu = {
+    curl_global_init, curl_easy_init, curl_easy_cleanup, curl_easy_reset, curl_easy_setopt, curl_easy_getinfo,
+    curl_easy_strerror, curl_multi_init, curl_multi_cleanup, curl_multi_add_handle, curl_multi_remove_handle,
+    curl_multi_perform, curl_multi_info_read, curl_multi_wait,
+#if LIBCURL_VERSION_NUM >= 0x074200
+    curl_multi_poll,
+#else
+    NULL,
+#endif
+    curl_slist_append, curl_slist_free_all
+};
+static int pt__cu_loaded = 1;
+#else
+static pt__curl_api pt__cu;               /* filled once by pt__curl_load (registry lock) */
+static int pt__cu_loaded;                 /* read under the registry lock, or after pt_client_new saw it set */
+static const char *pt__curl_library = PACKTRACK_CURL_LIBRARY;   /* tests point it elsewhere */
+#define PT__CURL_SYM(f, req) { "curl_" #f, offsetof(pt__curl_api, f), req }
+static const struct { const char *name; size_t off; int required; } pt__curl_syms[] = {
+    PT__CURL_SYM(global_init, 1), PT__CURL_SYM(easy_init, 1), PT__CURL_SYM(easy_cleanup, 1), PT__CURL_SYM(easy_reset, 1),
+    PT__CURL_SYM(easy_setopt, 1), PT__CURL_SYM(easy_getinfo, 1), PT__CURL_SYM(easy_strerror, 1), PT__CURL_SYM(multi_init, 1),
+    PT__CURL_SYM(multi_cleanup, 1), PT__CURL_SYM(multi_add_handle, 1), PT__CURL_SYM(multi_remove_handle, 1),
+    PT__CURL_SYM(multi_perform, 1), PT__CURL_SYM(multi_info_read, 1), PT__CURL_SYM(multi_wait, 1), PT__CURL_SYM(multi_poll, 0),
+    PT__CURL_SYM(slist_append, 1), PT__CURL_SYM(slist_free_all, 1)
+};
+PT__STATIC_ASSERT(curl_fnptr_size, sizeof(void *) == sizeof(void (*)(void)));
+
+/* Resolves every function of the table from the library `name` into *api.
+   0 ok; -1: the library is not there (msg says what to install); -2: it
+   is, but lacks a function (msg names it). *api is only touched on success
+   paths' copy, so a failure leaves the process's table as it was. */
+PT__PRIVATE PT__COLD int pt__curl_resolve(const char *name, pt__curl_api *api, void **handle, char *msg, size_t cap) {
+    char why[200];
+    pt__curl_api t;
+    size_t i;
+    void *h = pt__dl_open(name, why, sizeof why);
+    if (!h) {
+        size_t nl = strlen(name);
+        const char *w = strncmp(why, name, nl) == 0 && why[nl] == ':' ? why + nl + 1 : why;   /* dlerror repeats the name */
+        while (*w == ' ') w++;
+        pt__fmt(msg, cap, "https needs libcurl; %.40s: %.60s. Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, w);
+        return -1;
+    }
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < sizeof pt__curl_syms / sizeof pt__curl_syms[0]; i++) {
+        void *f = pt__dl_sym(h, pt__curl_syms[i].name);
+        if (!f && pt__curl_syms[i].required) {
+            pt__fmt(msg, cap, "https needs libcurl; %.40s has no %s (not libcurl, or older than 7.28). Install libcurl (Debian/Ubuntu: libcurl4) or build with PACKTRACK_USE_CURL (-lcurl)", name, pt__curl_syms[i].name);
+            pt__dl_close(h);
+            return -2;
+        }
+        memcpy((char *)&t + pt__curl_syms[i].off, &f, sizeof f);
+    }
+    *api = t;
+    *handle = h;
+    return 0;
+}
+#endif
+
+/* Makes the table usable: 0 ok, else -1 with msg (PT_ERR_CONFIG text). */
+PT__PRIVATE PT__COLD int pt__curl_load(char *msg, size_t cap) {
+#if PT__CURL_LINKED
+    (void)msg; (void)cap;
+    return 0;
+#else
+    int rc = 0;
+    pt__reg_lock();
+    if (!pt__cu_loaded) {
+        void *h = NULL;
+        pt__curl_api t;
+        if (pt__curl_resolve(pt__curl_library, &t, &h, msg, cap) == 0) { pt__cu = t; pt__cu_loaded = 1; }   /* h: never closed */
+        else rc = -1;
+    }
+    pt__reg_unlock();
+    return rc;
+#endif
+}
+
+/* Typed setters: the table's setopt is variadic, these pass the right type. */
+PT__PRIVATE void pt__cu_setl(pt__curl_easy *e, int opt, long v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+PT__PRIVATE void pt__cu_setp(pt__curl_easy *e, int opt, const void *v) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+typedef size_t (*pt__curl_cb)(char *, size_t, size_t, void *);
+PT__PRIVATE void pt__cu_setf(pt__curl_easy *e, int opt, pt__curl_cb f) { pt__cu.easy_setopt(e, (pt__curl_opt)opt, f); }
+PT__PRIVATE pt__curl_code pt__cu_sets(pt__curl_easy *e, int opt, const char *v) { return pt__cu.easy_setopt(e, (pt__curl_opt)opt, v); }
+
 /* libcurl transport: the same pt_http_fn contract as pt__http_builtin, plus
    https, proxies and CA options. Each pt__conn owns one easy handle and one
    multi handle (kept as the easy handle's CURLOPT_PRIVATE); the multi owns
@@ -3564,7 +4445,7 @@ static int pt__curl_ready;               /* curl_global_init succeeded (registry
 PT__PRIVATE int pt__curl_global_init(void) {
     int ok;
     pt__reg_lock();
-    if (!pt__curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK) pt__curl_ready = 1;
+    if (!pt__curl_ready && pt__cu.global_init(PT__CURL_GLOBAL_DEFAULT) == PT__CURLE_OK) pt__curl_ready = 1;
     ok = pt__curl_ready;
     pt__reg_unlock();
     return ok;
@@ -3629,7 +4510,7 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
 }
 /* Body bytes: the first ones go to body_head, the rest is counted and
    dropped; past PT__BODY_DRAIN_MAX a short count makes curl abort the
-   transfer (CURLE_WRITE_ERROR) and close the connection. */
+   transfer (PT__CURLE_WRITE_ERROR) and close the connection. */
 PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud) {
     pt__curl_xfer *x = (pt__curl_xfer *)ud;
     pt_http_response *r = x->resp;
@@ -3640,89 +4521,93 @@ PT__PRIVATE size_t pt__curl_on_body(char *p, size_t size, size_t nmemb, void *ud
     return n;
 }
 
-PT__PRIVATE CURLM *pt__curl_multi_of(CURL *e) {
+PT__PRIVATE pt__curl_multi *pt__curl_multi_of(pt__curl_easy *e) {
     char *p = NULL;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, &p);
-    return (CURLM *)(void *)p;
+    pt__cu.easy_getinfo(e, (pt__curl_info)PT__CURLINFO_PRIVATE, &p);
+    return (pt__curl_multi *)(void *)p;
 }
 PT__PRIVATE void pt__curl_conn_free(pt__conn *cn) {
-    CURLM *m;
+    pt__curl_multi *m;
     if (!cn->curl) return;
-    m = pt__curl_multi_of(cn->curl);
-    curl_easy_cleanup(cn->curl);
-    if (m) curl_multi_cleanup(m);
+    m = pt__curl_multi_of((pt__curl_easy *)cn->curl);
+    pt__cu.easy_cleanup((pt__curl_easy *)cn->curl);
+    if (m) pt__cu.multi_cleanup(m);
     cn->curl = NULL;
 }
 PT__PRIVATE int pt__curl_conn_open(pt__conn *cn) {
-    CURL *e;
-    CURLM *m;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
     if (cn->curl) return 0;
     if (!pt__curl_global_init()) return -1;
-    e = curl_easy_init();
-    m = curl_multi_init();
+    e = pt__cu.easy_init();
+    m = pt__cu.multi_init();
     if (!e || !m) {
-        if (e) curl_easy_cleanup(e);
-        if (m) curl_multi_cleanup(m);
+        if (e) pt__cu.easy_cleanup(e);
+        if (m) pt__cu.multi_cleanup(m);
         return -1;
     }
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
     cn->curl = e;
     return 0;
 }
 
 /* Maps a failed transfer to a result and a message (curl's text: it never
    holds request headers, so never the API key). */
-PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const char *text, pt_http_response *resp) {
-    char *m = resp->error;
+PT__PRIVATE pt_result pt__curl_fail(int cc, long os_errno, long sent, const char *text, const pt_http_request *req, pt_http_response *resp) {
+    char *m = resp->error, host[80];
     size_t cap = sizeof resp->error;
+    /* the proxy, if the failure was its: the configured one or curl's *_proxy */
+    int via_proxy = (req->proxy && req->proxy[0]) || pt__has_word(text, "proxy");
+    pt__url_host(req->url, host, sizeof host);
     switch (cc) {
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+    case PT__CURLE_COULDNT_RESOLVE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", text);
+    case PT__CURLE_COULDNT_RESOLVE_HOST:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not resolve host: %s", text);
+        pt__fmt(m, cap, "could not resolve host %.60s: %.40s", host, text);
         return PT_ERR_RESOLVE;
-    case CURLE_COULDNT_CONNECT:
+    case PT__CURLE_COULDNT_CONNECT:
+        if (via_proxy) return pt__proxy_fail(resp, req->proxy, "could not connect", text);
         resp->not_sent = 1;
-        pt__fmt(m, cap, "could not connect (%s): %s", pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
+        pt__fmt(m, cap, "could not connect to %.60s (%s): %.40s", host, pt__sock_err_refused((int)os_errno) ? "connection refused" : "network error", text);
         return PT_ERR_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT:
+    case PT__CURLE_PROXY:
+        return pt__proxy_fail(resp, req->proxy, "refused or failed the tunnel", text);
+    case PT__CURLE_RECV_ERROR:
+        if (!sent && pt__has_word(text, "CONNECT")) return pt__proxy_fail(resp, req->proxy, "refused the tunnel", text);
+        pt__fmt(m, cap, "network error: %s", text);
+        return PT_ERR_NETWORK;
+    case PT__CURLE_OPERATION_TIMEDOUT:
         pt__fmt(m, cap, "timed out: %s", text);
         return PT_ERR_TIMEOUT;
-    case CURLE_PEER_FAILED_VERIFICATION:
+    case PT__CURLE_PEER_FAILED_VERIFICATION:
+        return pt__tls_fail(resp, pt__tls_cause(text), host, text);
+    case PT__CURLE_SSL_CACERT_BADFILE:
         resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS certificate verification failed: %.70s; set ca_file", text);
+        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.60s; check ca_file/ca_path", text);
         return PT_ERR_TLS;
-    case CURLE_SSL_CACERT_BADFILE:
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS: cannot use the CA certificates: %.70s; check ca_file/ca_path", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_CONNECT_ERROR:
+    case PT__CURLE_SSL_CONNECT_ERROR:
         resp->not_sent = 1;
         /* A reset or EOF during the handshake is the network, not TLS: retryable. */
         if (os_errno != 0 || strstr(text, "SSL_ERROR_SYSCALL") || strstr(text, "unexpected eof")) {
-            pt__fmt(m, cap, "connection lost during the TLS handshake: %s", text);
+            pt__fmt(m, cap, "connection to %.40s lost during the TLS handshake: %.40s", host, text);
             return PT_ERR_NETWORK;
         }
-        pt__fmt(m, cap, "TLS handshake failed: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_SSL_ENGINE_NOTFOUND: case CURLE_SSL_ENGINE_SETFAILED: case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER: case CURLE_SSL_ENGINE_INITFAILED: case CURLE_USE_SSL_FAILED:
-    case CURLE_SSL_SHUTDOWN_FAILED: case CURLE_SSL_CRL_BADFILE: case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: case CURLE_SSL_INVALIDCERTSTATUS:
-#if LIBCURL_VERSION_NUM >= 0x074d00
-    case CURLE_SSL_CLIENTCERT:
-#endif
-        resp->not_sent = 1;
-        pt__fmt(m, cap, "TLS error: %s", text);
-        return PT_ERR_TLS;
-    case CURLE_OUT_OF_MEMORY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_SSL_ENGINE_NOTFOUND: case PT__CURLE_SSL_ENGINE_SETFAILED: case PT__CURLE_SSL_CERTPROBLEM:
+    case PT__CURLE_SSL_CIPHER: case PT__CURLE_SSL_ENGINE_INITFAILED: case PT__CURLE_USE_SSL_FAILED:
+    case PT__CURLE_SSL_SHUTDOWN_FAILED: case PT__CURLE_SSL_CRL_BADFILE: case PT__CURLE_SSL_ISSUER_ERROR:
+    case PT__CURLE_SSL_PINNEDPUBKEYNOTMATCH: case PT__CURLE_SSL_INVALIDCERTSTATUS:
+    case PT__CURLE_SSL_CLIENTCERT:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, text);
+    case PT__CURLE_OUT_OF_MEMORY:
         pt__fmt(m, cap, "out of memory in libcurl");
         return PT_ERR_NO_MEMORY;
-    case CURLE_URL_MALFORMAT:
+    case PT__CURLE_URL_MALFORMAT:
         resp->not_sent = 1;
         pt__fmt(m, cap, "bad request URL: %s", text);
         return PT_ERR_INVALID_ARG;
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    case PT__CURLE_UNSUPPORTED_PROTOCOL:
         if (sent) {   /* curl's word for an answer in an unknown HTTP version */
             pt__fmt(m, cap, "malformed HTTP response: %s", text);
             return PT_ERR_PROTOCOL;
@@ -3730,7 +4615,7 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
         resp->not_sent = 1;
         pt__fmt(m, cap, "this libcurl cannot do it: %s", text);
         return PT_ERR_UNSUPPORTED;
-    case CURLE_WEIRD_SERVER_REPLY:
+    case PT__CURLE_WEIRD_SERVER_REPLY:
         pt__fmt(m, cap, "malformed HTTP response: %s", text);
         return PT_ERR_PROTOCOL;
     default:
@@ -3741,169 +4626,742 @@ PT__PRIVATE pt_result pt__curl_fail(CURLcode cc, long os_errno, long sent, const
 
 /* Appends "Name: value" (or "Name;" for an empty value, which curl would
    otherwise drop) to the list. 0 ok, -1 out of memory. */
-PT__PRIVATE int pt__curl_header(struct curl_slist **list, const char *name, const char *value) {
+PT__PRIVATE int pt__curl_header(pt__curl_slist **list, const char *name, const char *value) {
     char stack[512], *line = stack;
     size_t nn = strlen(name), vn = strlen(value);
-    struct curl_slist *t;
+    pt__curl_slist *t;
     if (nn + vn + 3 > sizeof stack && !(line = (char *)PT__MALLOC(nn + vn + 3))) return -1;
     memcpy(line, name, nn);
     if (vn) { line[nn] = ':'; line[nn + 1] = ' '; memcpy(line + nn + 2, value, vn); line[nn + 2 + vn] = 0; }
     else { line[nn] = ';'; line[nn + 1] = 0; }
-    t = curl_slist_append(*list, line);
+    t = pt__cu.slist_append(*list, line);
     if (line != stack) PT__FREE(line);
     if (!t) return -1;
     *list = t;
     return 0;
 }
 
-/* One request over libcurl. user is a pt__conn. */
-PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__conn *cn = (pt__conn *)user;
-    pt__curl_xfer x;
-    struct curl_slist *hdrs = NULL;
-    char errbuf[CURL_ERROR_SIZE];
-    const char *text;
-    CURL *e;
-    CURLM *m;
-    CURLcode cc = CURLE_OK;
-    int64_t t0 = pt__mono_ms(), now = t0, deadline;
-    long os_errno = 0;
-    long sent = 0;
-    int done = 0, cancelled = 0, timed_out = 0, oom = 0, status;
-    size_t i;
-    memset(resp, 0, sizeof *resp);
-    if (req->cancelled && req->cancelled(req)) {
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
-        return PT_ERR_CANCELLED;
-    }
-    if (pt__curl_conn_open(cn) != 0) {
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
-        return PT_ERR_NO_MEMORY;
-    }
-    e = cn->curl;
-    m = pt__curl_multi_of(e);
-    deadline = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
-    if (req->deadline_ms > 0 && req->deadline_ms < deadline) deadline = req->deadline_ms;
-    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&hdrs, req->headers[i].name, req->headers[i].value);
-    if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
-        struct curl_slist *t = curl_slist_append(hdrs, "Expect:");
-        if (t) hdrs = t; else oom = -1;
-    }
-    if (oom) {
-        curl_slist_free_all(hdrs);
-        resp->not_sent = 1;
-        return PT_ERR_NO_MEMORY;
-    }
-    memset(&x, 0, sizeof x);
-    x.resp = resp;
-    x.content_length = -1;
-    errbuf[0] = 0;
-    /* A clean slate per request; the connection cache lives in the multi handle. */
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)PT__MAX(deadline - now, (int64_t)1));
-    if (strcmp(req->method, "POST") == 0) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-    } else if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
-        if (strcmp(req->method, "HEAD") == 0) curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    }
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, pt__curl_on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, (void *)&x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pt__curl_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)&x);
-    if (req->proxy && req->proxy[0]) curl_easy_setopt(e, CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
-    if (req->ca_file && req->ca_file[0]) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
-    if (req->ca_path && req->ca_path[0]) curl_easy_setopt(e, CURLOPT_CAPATH, req->ca_path);
-    /* Verification is on unless the user turned it off, and then both checks go. */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+/* ---- one request over libcurl, in steps (the pt__transport contract) ----
+   start sets the transfer up and hands it to the connection's multi handle;
+   step drives it with curl_multi_perform and waits with curl_multi_poll in
+   slices of at most 10 ms, never past `until` (a pump with no budget gets
+   one non-blocking perform); cancel abandons it (curl closes the half-used
+   connection). The state lives in x->tp_state until the transfer ends. */
+typedef struct pt__curl_st {
+    pt__curl_xfer   x;                   /* what the callbacks fill */
+    pt__curl_slist *hdrs;
+    pt__curl_easy  *e;
+    pt__curl_multi *m;
+    int64_t         t0;
+    char            errbuf[PT__CURL_ERROR_SIZE];
+} pt__curl_st;
 
-    if (curl_multi_add_handle(m, e) != CURLM_OK) {
-        curl_slist_free_all(hdrs);
-        resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
-        return PT_ERR_INTERNAL;
-    }
-    for (;;) {
-        int running = 0, left = 0;
-        CURLMsg *msg;
-        int64_t slice;
-        CURLMcode mc = curl_multi_perform(m, &running);
-        if (mc != CURLM_OK) { cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT; done = 1; break; }
-        while ((msg = curl_multi_info_read(m, &left)) != NULL)
-            if (msg->msg == CURLMSG_DONE && msg->easy_handle == e) { cc = msg->data.result; done = 1; }
-        if (done) break;
-        if (!running) { cc = CURLE_GOT_NOTHING; done = 1; break; }
-        if (req->cancelled && req->cancelled(req)) { cancelled = 1; break; }
-        now = pt__mono_ms();
-        if (now >= deadline) { timed_out = 1; break; }
-        slice = PT__MIN(deadline - now, (int64_t)PT__CURL_SLICE_MS);
-#if LIBCURL_VERSION_NUM >= 0x074200
-        mc = curl_multi_poll(m, NULL, 0, (int)slice, NULL);
-#else
-        mc = curl_multi_wait(m, NULL, 0, (int)slice, NULL);
-#endif
-        if (mc != CURLM_OK) { cc = CURLE_FAILED_INIT; done = 1; break; }
-    }
-    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &sent);
+/* Takes the transfer off its multi handle and frees the state. */
+PT__PRIVATE void pt__curl_release(pt__xfer *xf, long *os_errno, long *sent) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return;
+    if (os_errno) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_OS_ERRNO, os_errno);
+    if (sent) pt__cu.easy_getinfo(s->e, (pt__curl_info)PT__CURLINFO_REQUEST_SIZE, sent);
     /* Removing an unfinished transfer abandons it and closes its connection.
-       Then drop the options that point into this stack frame. */
-    curl_multi_remove_handle(m, e);
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)m);
-    curl_slist_free_all(hdrs);
+       Then drop the options that point into the state. */
+    pt__cu.multi_remove_handle(s->m, s->e);
+    pt__cu.easy_reset(s->e);
+    pt__cu_setp(s->e, PT__CURLOPT_PRIVATE, (void *)s->m);
+    pt__cu.slist_free_all(s->hdrs);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+
+/* Ends the transfer: done (with curl's code cc), cancelled, or timed out. */
+PT__PRIVATE int pt__curl_finish(pt__xfer *xf, int done, int cc, int cancelled, int timed_out) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_xfer x = s->x;
+    char errbuf[PT__CURL_ERROR_SIZE];
+    const char *text;
+    long os_errno = 0, sent = 0;
+    int64_t t0 = s->t0;
+    int status;
+    memcpy(errbuf, s->errbuf, sizeof errbuf);
+    pt__curl_release(xf, &os_errno, &sent);
     status = x.final_status;
     resp->status = status;
     resp->body_head[resp->body_head_len] = 0;
     if (x.bad_head) {
         pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response head (Content-Length)");
-        return PT_ERR_PROTOCOL;
+        xf->result = PT_ERR_PROTOCOL;
+        return PT__XF_DONE;
     }
-    if (done && cc == CURLE_OK && status >= 200) return PT_OK;
+    xf->result = PT_OK;
+    if (done && cc == PT__CURLE_OK && status >= 200) return PT__XF_DONE;
     /* A status line arrived: a body problem does not hide a 2xx (the server
        accepted), nor any status when we cut an over-long body ourselves. */
-    if (status >= 200 && (status < 300 || (done && cc == CURLE_WRITE_ERROR && x.cut))) return PT_OK;
-    if (cancelled) {
+    if (status >= 200 && (status < 300 || (done && cc == PT__CURLE_WRITE_ERROR && x.cut))) return PT__XF_DONE;
+    if (cancelled || timed_out) {
         if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
-        return PT_ERR_CANCELLED;
+        if (cancelled) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+        else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
+        xf->result = cancelled ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT;
+        return PT__XF_DONE;
     }
-    if (timed_out) {
-        if (sent == 0) resp->not_sent = 1;
-        pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - t0));
-        return PT_ERR_TIMEOUT;
-    }
-    if (cc == CURLE_OK) cc = CURLE_WEIRD_SERVER_REPLY;
-    text = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-    {
-        pt_result r = pt__curl_fail(cc, os_errno, sent, text, resp);
-        if (r == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
-        return r;
+    if (cc == PT__CURLE_OK) cc = PT__CURLE_WEIRD_SERVER_REPLY;
+    text = errbuf[0] ? errbuf : pt__cu.easy_strerror((pt__curl_code)cc);
+    xf->result = pt__curl_fail(cc, os_errno, sent, text, &xf->req, resp);
+    if (xf->result == PT_ERR_TIMEOUT && sent == 0) resp->not_sent = 1;
+    return PT__XF_DONE;
+}
+
+PT__PRIVATE int pt__curl_step(pt__xfer *xf, int64_t until) {
+    pt__curl_st *s = (pt__curl_st *)xf->tp_state;
+    if (!s) return PT__XF_DONE;
+    for (;;) {
+        int running = 0, left = 0, done = 0, cc = PT__CURLE_OK;
+        pt__curl_msg *msg;
+        int64_t now, wait_to;
+        pt__curl_mcode mc = pt__cu.multi_perform(s->m, &running);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, mc == PT__CURLM_OUT_OF_MEMORY ? PT__CURLE_OUT_OF_MEMORY : PT__CURLE_FAILED_INIT, 0, 0);
+        while ((msg = pt__cu.multi_info_read(s->m, &left)) != NULL)
+            if (msg->msg == PT__CURLMSG_DONE && msg->easy_handle == s->e) { cc = (int)msg->data.result; done = 1; }
+        if (done) return pt__curl_finish(xf, 1, cc, 0, 0);
+        if (!running) return pt__curl_finish(xf, 1, PT__CURLE_GOT_NOTHING, 0, 0);
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__curl_finish(xf, 0, 0, 1, 0);
+        now = pt__mono_ms();
+        if (now >= xf->deadline_ms) return pt__curl_finish(xf, 0, 0, 0, 1);
+        wait_to = PT__MIN(PT__MIN(xf->deadline_ms, until), now + PT__CURL_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__CURL_SLICE_MS; return PT__XF_PENDING; }
+        mc = (pt__cu.multi_poll ? pt__cu.multi_poll : pt__cu.multi_wait)(s->m, NULL, 0, (int)(wait_to - now), NULL);
+        if (mc != PT__CURLM_OK) return pt__curl_finish(xf, 1, PT__CURLE_FAILED_INIT, 0, 0);
     }
 }
-#define PT__HAVE_TLS 1
+
+PT__PRIVATE int pt__curl_start(pt__xfer *xf) {
+    pt__conn *cn = (pt__conn *)xf->ctx;
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
+    pt__curl_st *s;
+    pt__curl_easy *e;
+    pt__curl_multi *m;
+    int64_t now = pt__mono_ms();
+    int oom = 0;
+    size_t i;
+    memset(resp, 0, sizeof *resp);
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    resp->not_sent = 1;   /* until the transfer is handed to curl */
+    if (!pt__cu_loaded) {   /* pt_client_new loads it; a caller of pt__http_curl may not have */
+        pt__fmt(resp->error, sizeof resp->error, "https needs libcurl, which is not loaded");
+        xf->result = PT_ERR_UNSUPPORTED;
+        return PT__XF_DONE;
+    }
+    if (req->cancelled && req->cancelled(req)) {
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
+    }
+    if (pt__curl_conn_open(cn) != 0 || !(s = (pt__curl_st *)PT__MALLOC(sizeof *s))) {
+        pt__fmt(resp->error, sizeof resp->error, "libcurl initialisation failed");
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
+    }
+    memset(s, 0, sizeof *s);
+    e = s->e = (pt__curl_easy *)cn->curl;
+    m = s->m = pt__curl_multi_of(e);
+    s->t0 = now;
+    xf->deadline_ms = now + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    for (i = 0; i < req->header_count && !oom; i++) oom = pt__curl_header(&s->hdrs, req->headers[i].name, req->headers[i].value);
+    if (!oom) {   /* "Name:" with nothing after it removes curl's own header: no 100-continue wait */
+        pt__curl_slist *t = pt__cu.slist_append(s->hdrs, "Expect:");
+        if (t) s->hdrs = t; else oom = -1;
+    }
+    if (oom) {
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
+        xf->result = PT_ERR_NO_MEMORY;
+        return PT__XF_DONE;
+    }
+    s->x.resp = resp;
+    s->x.content_length = -1;
+    /* A clean slate per request; the connection cache lives in the multi handle. */
+    pt__cu.easy_reset(e);
+    pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+    pt__cu_setp(e, PT__CURLOPT_URL, req->url);
+    /* http and https only; libcurl before 7.85 knows only the bit mask */
+    if (pt__cu_sets(e, PT__CURLOPT_PROTOCOLS_STR, "http,https") != PT__CURLE_OK)
+        pt__cu_setl(e, PT__CURLOPT_PROTOCOLS, PT__CURLPROTO_HTTP | PT__CURLPROTO_HTTPS);
+    pt__cu_setl(e, PT__CURLOPT_NOSIGNAL, 1L);
+    pt__cu_setl(e, PT__CURLOPT_NOPROGRESS, 1L);
+    pt__cu_setp(e, PT__CURLOPT_ERRORBUFFER, s->errbuf);
+    pt__cu_setp(e, PT__CURLOPT_HTTPHEADER, s->hdrs);
+    pt__cu_setl(e, PT__CURLOPT_CONNECTTIMEOUT_MS, (long)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), xf->deadline_ms - now), (int64_t)1));
+    pt__cu_setl(e, PT__CURLOPT_TIMEOUT_MS, (long)PT__MAX(xf->deadline_ms - now, (int64_t)1));
+    if (strcmp(req->method, "POST") == 0) {
+        pt__cu_setl(e, PT__CURLOPT_POST, 1L);
+        pt__cu_setp(e, PT__CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
+        pt__cu.easy_setopt(e, (pt__curl_opt)PT__CURLOPT_POSTFIELDSIZE_LARGE, (pt__curl_off)req->body_len);
+    } else if (strcmp(req->method, "GET") == 0) {
+        pt__cu_setl(e, PT__CURLOPT_HTTPGET, 1L);
+    } else {
+        pt__cu_setp(e, PT__CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "HEAD") == 0) pt__cu_setl(e, PT__CURLOPT_NOBODY, 1L);
+    }
+    pt__cu_setf(e, PT__CURLOPT_HEADERFUNCTION, pt__curl_on_header);
+    pt__cu_setp(e, PT__CURLOPT_HEADERDATA, (void *)&s->x);
+    pt__cu_setf(e, PT__CURLOPT_WRITEFUNCTION, pt__curl_on_body);
+    pt__cu_setp(e, PT__CURLOPT_WRITEDATA, (void *)&s->x);
+    if (req->proxy && req->proxy[0]) pt__cu_setp(e, PT__CURLOPT_PROXY, req->proxy);   /* else: curl reads http(s)_proxy / no_proxy */
+    if (req->ca_file && req->ca_file[0]) pt__cu_setp(e, PT__CURLOPT_CAINFO, req->ca_file);
+    if (req->ca_path && req->ca_path[0]) pt__cu_setp(e, PT__CURLOPT_CAPATH, req->ca_path);
+    /* Verification is on unless the user turned it off, and then both checks go. */
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYPEER, req->insecure_skip_verify ? 0L : 1L);
+    pt__cu_setl(e, PT__CURLOPT_SSL_VERIFYHOST, req->insecure_skip_verify ? 0L : 2L);
+    if (pt__cu.multi_add_handle(m, e) != PT__CURLM_OK) {
+        pt__cu.easy_reset(e);
+        pt__cu_setp(e, PT__CURLOPT_PRIVATE, (void *)m);
+        pt__cu.slist_free_all(s->hdrs);
+        PT__FREE(s);
+        pt__fmt(resp->error, sizeof resp->error, "libcurl refused the transfer");
+        xf->result = PT_ERR_INTERNAL;
+        return PT__XF_DONE;
+    }
+    resp->not_sent = 0;
+    xf->tp_state = s;
+    return pt__curl_step(xf, now);   /* one non-blocking perform */
+}
+PT__PRIVATE void pt__curl_cancel(pt__xfer *xf) { pt__curl_release(xf, NULL, NULL); }
+static const pt__transport pt__tp_curl = { "libcurl", pt__curl_start, pt__curl_step, pt__curl_cancel };
+
+/* One whole request over libcurl on this thread (tests, and a hook that
+   wants the library's own client). user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_curl, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
+#endif /* PT__CURL */
+
+/* ==== [pt:winhttp] ======================================================= */
+#if PT__WINHTTP
+/* WinHTTP transport (the Windows default): the same pt_http_fn contract as
+   pt__http_builtin, for http and https, with the system certificate store
+   and the system proxy settings. Each pt__conn owns one asynchronous
+   WinHTTP session (its connection pool carries keep-alive and TLS sessions
+   over) and the connect handle of its current host. A request runs its
+   WinHTTP steps asynchronously; this thread waits on an event in slices of
+   at most 10 ms, so a deadline or the close deadline (req->cancelled) cuts
+   the request off by closing its handle within about 10 ms.
+
+   The request context is shared with WinHTTP's callback thread: it is
+   reference-counted (this thread, and the request handle until WinHTTP
+   reports HANDLE_CLOSING) and holds the body copy and the read buffer,
+   so nothing on this stack is touched after a cut-off.
+
+   Not possible with WinHTTP: ca_file/ca_path (it trusts the Windows store
+   only; pt_client_new refuses them for https). insecure_skip_verify sets
+   SECURITY_FLAG_IGNORE_UNKNOWN_CA, _CERT_CN_INVALID, _CERT_DATE_INVALID
+   and _CERT_WRONG_USAGE. Proxy: cfg.proxy when set (http://[user:pass@]host:port),
+   else WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY (Windows 8.1 and later), else the
+   Internet Options proxy of the user (WinHttpGetIEProxyConfigForCurrentUser),
+   else WinHTTP's own setting (netsh winhttp). */
+#define PT__WH_SLICE_MS 10
+#define PT__WH_BUF 16384
+
+typedef struct pt__wh_ctx {
+    volatile LONG refs;                   /* this thread + the request handle */
+    HANDLE ev;                            /* set by the callback when a step ends */
+    volatile LONG sending;                /* WinHTTP began sending the request */
+    volatile LONG received;               /* response bytes arrived */
+    volatile LONG done;                   /* a step ended (with err) */
+    DWORD err;                            /* 0, or the WinHTTP error of the step */
+    DWORD secure_flags;                   /* WINHTTP_CALLBACK_STATUS_FLAG_* of a failed TLS check */
+    DWORD got;                            /* bytes of the last read */
+    char *body;                           /* a copy of the request body */
+    char buf[PT__WH_BUF];
+} pt__wh_ctx;
+
+PT__PRIVATE void pt__wh_unref(pt__wh_ctx *x) {
+    if (InterlockedDecrement(&x->refs) == 0) {
+        CloseHandle(x->ev);
+        PT__FREE(x->body);
+        PT__FREE(x);
+    }
+}
+PT__PRIVATE void CALLBACK pt__wh_callback(HINTERNET h, DWORD_PTR ctx, DWORD status, LPVOID info, DWORD len) {
+    pt__wh_ctx *x = (pt__wh_ctx *)ctx;
+    (void)h;
+    if (!x) return;                       /* the session's and connect handles' notices */
+    switch (status) {
+    case WINHTTP_CALLBACK_STATUS_SENDING_REQUEST: InterlockedExchange(&x->sending, 1); break;
+    case WINHTTP_CALLBACK_STATUS_RESPONSE_RECEIVED: if (info && len >= sizeof(DWORD) && *(const DWORD *)info) InterlockedExchange(&x->received, 1); break;
+    case WINHTTP_CALLBACK_STATUS_SECURE_FAILURE: if (info && len >= sizeof(DWORD)) x->secure_flags |= *(const DWORD *)info; break;
+    case WINHTTP_CALLBACK_STATUS_SENDREQUEST_COMPLETE:
+    case WINHTTP_CALLBACK_STATUS_HEADERS_AVAILABLE:
+        x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_DATA_AVAILABLE:
+        x->got = info && len >= sizeof(DWORD) ? *(const DWORD *)info : 0; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_READ_COMPLETE:
+        x->got = len; x->err = 0; InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_REQUEST_ERROR:
+        x->err = info ? ((const WINHTTP_ASYNC_RESULT *)info)->dwError : ERROR_WINHTTP_INTERNAL_ERROR;
+        if (!x->err) x->err = ERROR_WINHTTP_INTERNAL_ERROR;
+        InterlockedExchange(&x->done, 1); SetEvent(x->ev); break;
+    case WINHTTP_CALLBACK_STATUS_HANDLE_CLOSING: pt__wh_unref(x); break;
+    default: break;
+    }
+}
+
+/* UTF-8 to a NUL-terminated UTF-16 string (heap); NULL on failure. */
+PT__PRIVATE WCHAR *pt__wh_wide(const char *s, size_t n) {
+    int k = n ? MultiByteToWideChar(CP_UTF8, 0, s, (int)n, NULL, 0) : 0;
+    WCHAR *w = (WCHAR *)PT__MALLOC(((size_t)(k > 0 ? k : 0) + 1) * sizeof(WCHAR));
+    if (!w) return NULL;
+    if (k > 0) MultiByteToWideChar(CP_UTF8, 0, s, (int)n, w, k);
+    w[k > 0 ? k : 0] = 0;
+    return w;
+}
+
+PT__PRIVATE void pt__winhttp_conn_free(pt__conn *cn) {
+    if (cn->wh_connect) WinHttpCloseHandle((HINTERNET)cn->wh_connect);
+    if (cn->wh_session) WinHttpCloseHandle((HINTERNET)cn->wh_session);
+    cn->wh_connect = cn->wh_session = NULL;
+    cn->wh_host[0] = 0;
+}
+
+/* The session: the configured proxy, else the system's. NULL on failure. */
+PT__PRIVATE HINTERNET pt__wh_session(const pt_http_request *req) {
+    HINTERNET s = NULL;
+    if (req->proxy && req->proxy[0]) {
+        char hp[300];
+        WCHAR *w;
+        pt__proxy_host(req->proxy, hp, sizeof hp);
+        if ((w = pt__wh_wide(hp, strlen(hp))) != NULL) {
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, w, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+            PT__FREE(w);
+        }
+        return s;
+    }
+    s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_AUTOMATIC_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    if (!s) {   /* before Windows 8.1: the user's Internet Options proxy, else WinHTTP's default */
+        WINHTTP_CURRENT_USER_IE_PROXY_CONFIG ie;
+        memset(&ie, 0, sizeof ie);
+        if (WinHttpGetIEProxyConfigForCurrentUser(&ie) && ie.lpszProxy && ie.lpszProxy[0])
+            s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_NAMED_PROXY, ie.lpszProxy,
+                            ie.lpszProxyBypass ? ie.lpszProxyBypass : WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+        if (ie.lpszProxy) GlobalFree(ie.lpszProxy);
+        if (ie.lpszProxyBypass) GlobalFree(ie.lpszProxyBypass);
+        if (ie.lpszAutoConfigUrl) GlobalFree(ie.lpszAutoConfigUrl);
+        if (!s) s = WinHttpOpen(L"packtrack", WINHTTP_ACCESS_TYPE_DEFAULT_PROXY, WINHTTP_NO_PROXY_NAME, WINHTTP_NO_PROXY_BYPASS, WINHTTP_FLAG_ASYNC);
+    }
+    return s;
+}
+
+/* The session and the connect handle for u on cn. 0 ok, -1 failure. */
+PT__PRIVATE int pt__wh_open(pt__conn *cn, const pt_http_request *req, const pt__url *u) {
+    char key[300];
+    WCHAR *wh;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    if (cn->wh_connect && strcmp(cn->wh_host, key) == 0) return 0;
+    if (cn->wh_connect) { WinHttpCloseHandle((HINTERNET)cn->wh_connect); cn->wh_connect = NULL; }
+    if (!cn->wh_session) {
+        HINTERNET s = pt__wh_session(req);
+        DWORD redirects = WINHTTP_OPTION_REDIRECT_POLICY_NEVER;
+        if (!s) return -1;
+        if (WinHttpSetStatusCallback(s, pt__wh_callback, WINHTTP_CALLBACK_FLAG_ALL_COMPLETIONS | WINHTTP_CALLBACK_FLAG_HANDLES
+                                     | WINHTTP_CALLBACK_FLAG_SECURE_FAILURE | WINHTTP_CALLBACK_FLAG_SEND_REQUEST
+                                     | WINHTTP_CALLBACK_FLAG_RECEIVE_RESPONSE, 0)
+            == WINHTTP_INVALID_STATUS_CALLBACK) { WinHttpCloseHandle(s); return -1; }
+        WinHttpSetOption(s, WINHTTP_OPTION_REDIRECT_POLICY, &redirects, sizeof redirects);
+        cn->wh_session = s;
+    }
+    pt__fmt(key, sizeof key, u->ipv6 ? "[%s]" : "%s", u->host);   /* WinHTTP wants IPv6 literals bracketed */
+    if (!(wh = pt__wh_wide(key, strlen(key)))) return -1;
+    pt__fmt(key, sizeof key, "%s:%d", u->host, u->port);
+    cn->wh_connect = WinHttpConnect((HINTERNET)cn->wh_session, wh, (INTERNET_PORT)u->port, 0);
+    PT__FREE(wh);
+    if (!cn->wh_connect) return -1;
+    strncpy(cn->wh_host, key, sizeof cn->wh_host - 1);
+    cn->wh_host[sizeof cn->wh_host - 1] = 0;
+    return 0;
+}
+
+/* Arms the context for the next step. */
+PT__PRIVATE void pt__wh_arm(pt__wh_ctx *x) { ResetEvent(x->ev); x->err = 0; x->got = 0; InterlockedExchange(&x->done, 0); }
+
+/* Maps a WinHTTP error to a result and a message naming the cause and host. */
+PT__PRIVATE pt_result pt__wh_fail(DWORD e, DWORD secure_flags, int sending, const pt_http_request *req, pt_http_response *resp) {
+    char host[80], num[32];
+    int proxied = req->proxy && req->proxy[0];
+    pt__url_host(req->url, host, sizeof host);
+    pt__fmt(num, sizeof num, "WinHTTP error %lu", (unsigned long)e);
+    if (!sending) resp->not_sent = 1;
+    switch (e) {
+    case ERROR_WINHTTP_NAME_NOT_RESOLVED:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not resolve the proxy host", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not resolve host %.60s", host);
+        resp->not_sent = 1;
+        return PT_ERR_RESOLVE;
+    case ERROR_WINHTTP_CANNOT_CONNECT:
+        if (proxied) return pt__proxy_fail(resp, req->proxy, "could not connect", num);
+        pt__fmt(resp->error, sizeof resp->error, "could not connect to %.60s (refused or unreachable)", host);
+        resp->not_sent = 1;
+        return PT_ERR_CONNECT;
+    case ERROR_WINHTTP_TIMEOUT:
+        pt__fmt(resp->error, sizeof resp->error, "timed out talking to %.60s", host);
+        return PT_ERR_TIMEOUT;
+    case ERROR_WINHTTP_SECURE_CERT_CN_INVALID: return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+    case ERROR_WINHTTP_SECURE_INVALID_CA: return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+    case ERROR_WINHTTP_SECURE_CERT_DATE_INVALID: return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+    case ERROR_WINHTTP_SECURE_FAILURE:
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_CN_INVALID) return pt__tls_fail(resp, PT__TLS_NAME, host, num);
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_INVALID_CA) return pt__tls_fail(resp, PT__TLS_UNTRUSTED, host, "unknown CA");
+        if (secure_flags & WINHTTP_CALLBACK_STATUS_FLAG_CERT_DATE_INVALID) return pt__tls_fail(resp, PT__TLS_DATE, host, num);
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_SECURE_CHANNEL_ERROR:
+    case ERROR_WINHTTP_SECURE_FAILURE_PROXY:
+        return pt__tls_fail(resp, PT__TLS_HANDSHAKE, host, num);
+    case ERROR_WINHTTP_INVALID_SERVER_RESPONSE:
+        pt__fmt(resp->error, sizeof resp->error, "malformed HTTP response from %.60s", host);
+        return PT_ERR_PROTOCOL;
+    case ERROR_NOT_ENOUGH_MEMORY:
+        pt__fmt(resp->error, sizeof resp->error, "out of memory in WinHTTP");
+        return PT_ERR_NO_MEMORY;
+    default:
+        pt__fmt(resp->error, sizeof resp->error, "network error talking to %.50s (%s)", host, num);
+        return PT_ERR_NETWORK;
+    }
+}
+
+/* The request handle with its options and headers, or NULL. */
+PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, const pt__url *u, int64_t deadline, int64_t now) {
+    HINTERNET r;
+    WCHAR *wm = pt__wh_wide(req->method, strlen(req->method)), *wp = pt__wh_wide(u->prefix[0] ? u->prefix : "/", u->prefix[0] ? strlen(u->prefix) : 1);
+    DWORD feat = WINHTTP_DISABLE_COOKIES | WINHTTP_DISABLE_REDIRECTS | WINHTTP_DISABLE_AUTHENTICATION;
+    int ct = (int)PT__MAX(PT__MIN((int64_t)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 5000), deadline - now), (int64_t)1);
+    int io = (int)PT__MAX(PT__MIN(deadline - now, (int64_t)INT_MAX), (int64_t)1);
+    pt__buf h;
+    size_t i;
+    r = wm && wp ? WinHttpOpenRequest((HINTERNET)cn->wh_connect, wm, wp, NULL, WINHTTP_NO_REFERER, WINHTTP_DEFAULT_ACCEPT_TYPES,
+                                      u->https ? WINHTTP_FLAG_SECURE : 0) : NULL;
+    PT__FREE(wm); PT__FREE(wp);
+    if (!r) return NULL;
+    WinHttpSetTimeouts(r, ct, ct, io, io);
+    WinHttpSetOption(r, WINHTTP_OPTION_DISABLE_FEATURE, &feat, sizeof feat);
+    if (u->https && req->insecure_skip_verify) {
+        DWORD f = SECURITY_FLAG_IGNORE_UNKNOWN_CA | SECURITY_FLAG_IGNORE_CERT_CN_INVALID | SECURITY_FLAG_IGNORE_CERT_DATE_INVALID | SECURITY_FLAG_IGNORE_CERT_WRONG_USAGE;
+        WinHttpSetOption(r, WINHTTP_OPTION_SECURITY_FLAGS, &f, sizeof f);
+    }
+    if (req->proxy && req->proxy[0]) {   /* user:password@ of cfg.proxy */
+        const char *p = strstr(req->proxy, "://"), *at, *colon;
+        p = p ? p + 3 : req->proxy;
+        at = strchr(p, '@');
+        colon = at ? (const char *)memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (at) {
+            WCHAR *wu = pt__wh_wide(p, (size_t)((colon ? colon : at) - p)), *wpw = pt__wh_wide(colon ? colon + 1 : at, colon ? (size_t)(at - colon - 1) : 0);
+            if (wu) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_USERNAME, wu, (DWORD)wcslen(wu));
+            if (wpw) WinHttpSetOption(r, WINHTTP_OPTION_PROXY_PASSWORD, wpw, (DWORD)wcslen(wpw));
+            PT__FREE(wu); PT__FREE(wpw);
+        }
+    }
+    pt__buf_init(&h, NULL, 0);
+    for (i = 0; i < req->header_count; i++) {
+        pt__buf_puts(&h, req->headers[i].name);
+        pt__buf_lit(&h, ": ");
+        pt__buf_puts(&h, req->headers[i].value);
+        pt__buf_lit(&h, "\r\n");
+    }
+    if (h.oom) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    if (h.len) {
+        WCHAR *wh = pt__wh_wide(h.p, h.len);
+        BOOL ok = wh && WinHttpAddRequestHeaders(r, wh, (DWORD)-1L, WINHTTP_ADDREQ_FLAG_ADD | WINHTTP_ADDREQ_FLAG_REPLACE);
+        PT__FREE(wh);
+        if (!ok) { pt__buf_free(&h); WinHttpCloseHandle(r); return NULL; }
+    }
+    pt__buf_free(&h);
+    return r;
+}
+
+/* Status and Retry-After of the response head; 1 when the body has a
+   length (Content-Length or chunked), 0 when it runs until the close, -1
+   for a Content-Length that is not a number that fits. */
+PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
+    DWORD st = 0, sz = sizeof st, cl = 0;
+    WCHAR ra[64], te[32];
+    int framed;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_STATUS_CODE | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &st, &sz, WINHTTP_NO_HEADER_INDEX))
+        resp->status = (int)st;
+    sz = sizeof ra;
+    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_RETRY_AFTER, WINHTTP_HEADER_NAME_BY_INDEX, ra, &sz, WINHTTP_NO_HEADER_INDEX)) {
+        size_t i, n = sz / sizeof(WCHAR);
+        for (i = 0; i < n && i < sizeof resp->retry_after - 1 && ra[i]; i++) resp->retry_after[i] = ra[i] < 128 ? (char)ra[i] : '?';
+        resp->retry_after[i] = 0;
+    }
+    sz = sizeof te;
+    framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
+    if (framed) {   /* digits that fit, as the built-in client wants */
+        size_t i, n = sz / sizeof(WCHAR);
+        if (n == 0 || n > 18) return -1;
+        for (i = 0; i < n; i++) if (te[i] < '0' || te[i] > '9') return -1;
+    }
+    (void)cl;
+    sz = sizeof te;
+    if (!framed && WinHttpQueryHeaders(r, WINHTTP_QUERY_TRANSFER_ENCODING, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX)) framed = 1;
+    return framed;
+}
+
+/* ---- one request over WinHTTP, in steps (the pt__transport contract) ----
+   start opens the request and issues WinHttpSendRequest; each later phase
+   (receive the head, ask how much body is there, read it) is issued when
+   the previous one has completed; step waits for completions on the
+   context's event, never past `until`; cancel closes the request handle. */
+enum { PT__WH_SEND = 1, PT__WH_HEAD, PT__WH_AVAIL, PT__WH_READ };
+#define PT__WH_BODY_GRACE_MS 200   /* after a 2xx head, the body may take this long */
+typedef struct pt__wh_st {
+    pt__wh_ctx *x;
+    HINTERNET   r;
+    int         phase, framed, retried;
+    uint64_t    total;
+    int64_t     t0, head_at;
+    pt__url     u;
+} pt__wh_st;
+
+/* Closes the request (cancelling what is in flight; WinHTTP drops the
+   connection of an unfinished response) and frees the state. */
+PT__PRIVATE void pt__wh_release(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    if (!s) return;
+    WinHttpCloseHandle(s->r);
+    pt__wh_unref(s->x);
+    PT__FREE(s);
+    xf->tp_state = NULL;
+}
+PT__PRIVATE int pt__wh_done(pt__xfer *xf, pt_result rc) {
+    pt_http_response *resp = &xf->resp;
+    pt__wh_release(xf);
+    resp->body_head[resp->body_head_len] = 0;
+    /* A status line arrived: a body problem does not hide a 2xx. */
+    if (rc != PT_OK && resp->status >= 200 && resp->status < 300) rc = PT_OK;
+    if (rc != PT_OK) resp->status = 0;
+    xf->result = rc;
+    return PT__XF_DONE;
+}
+/* Cut off (w -2) or timed out (w -3) while a phase was in flight. */
+PT__PRIVATE int pt__wh_cut(pt__xfer *xf, int w) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    if (s->phase > PT__WH_HEAD && resp->status >= 200 && resp->status < 300) return pt__wh_done(xf, PT_OK);   /* accepted; the body was cut */
+    if (!InterlockedCompareExchange(&s->x->sending, 0, 0)) resp->not_sent = 1;
+    resp->status = 0;
+    if (w == -2) pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline");
+    else pt__fmt(resp->error, sizeof resp->error, "timed out after %lld ms", (long long)(pt__mono_ms() - s->t0));
+    return pt__wh_done(xf, w == -2 ? PT_ERR_CANCELLED : PT_ERR_TIMEOUT);
+}
+/* Issues the next phase's call. 0 issued, else the step's DONE. */
+PT__PRIVATE int pt__wh_issue(pt__xfer *xf, int phase) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    const pt_http_request *req = &xf->req;
+    /* a body that runs until the close gets one read of the head only (the
+       connection cannot be reused anyway; and wine 8's WinHTTP overreads
+       such bodies) */
+    size_t k = PT__MIN((size_t)s->x->got, s->framed ? sizeof s->x->buf : sizeof xf->resp.body_head - 1);
+    BOOL ok;
+    s->phase = phase;
+    pt__wh_arm(s->x);
+    switch (phase) {
+    case PT__WH_SEND:
+        ok = WinHttpSendRequest(s->r, WINHTTP_NO_ADDITIONAL_HEADERS, 0, s->x->body ? s->x->body : WINHTTP_NO_REQUEST_DATA,
+                                (DWORD)req->body_len, (DWORD)req->body_len, (DWORD_PTR)s->x);
+        break;
+    case PT__WH_HEAD: ok = WinHttpReceiveResponse(s->r, NULL); break;
+    case PT__WH_AVAIL: ok = WinHttpQueryDataAvailable(s->r, NULL); break;
+    default: ok = WinHttpReadData(s->r, s->x->buf, (DWORD)k, NULL); break;   /* k: what AVAIL reported */
+    }
+    if (ok) return 0;
+    return pt__wh_done(xf, pt__wh_fail(GetLastError(), 0, phase > PT__WH_SEND, req, &xf->resp));
+}
+/* A new request handle with its own context for s (a first one, or a
+   fresh try). 0 ok, else a WinHTTP error. */
+PT__PRIVATE DWORD pt__wh_open_request(pt__xfer *xf, pt__wh_st *s) {
+    const pt_http_request *req = &xf->req;
+    pt__wh_ctx *x = (pt__wh_ctx *)PT__MALLOC(sizeof *x);
+    DWORD_PTR cp;
+    if (!x) return ERROR_NOT_ENOUGH_MEMORY;
+    memset(x, 0, sizeof *x);
+    x->refs = 1;
+    x->ev = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (req->body_len) x->body = (char *)PT__MALLOC(req->body_len);
+    if (!x->ev || (req->body_len && !x->body)) {
+        if (x->ev) CloseHandle(x->ev);
+        PT__FREE(x->body); PT__FREE(x);
+        return ERROR_NOT_ENOUGH_MEMORY;
+    }
+    if (req->body_len) memcpy(x->body, req->body, req->body_len);   /* WinHTTP may read it after a cut-off */
+    if (pt__wh_open((pt__conn *)xf->ctx, req, &s->u) != 0 || !(s->r = pt__wh_request((pt__conn *)xf->ctx, req, &s->u, xf->deadline_ms, pt__mono_ms()))) {
+        DWORD e = GetLastError();
+        pt__wh_unref(x);
+        return e == ERROR_NOT_ENOUGH_MEMORY ? e : ERROR_WINHTTP_INTERNAL_ERROR;
+    }
+    /* From here the handle holds a reference: HANDLE_CLOSING drops it. */
+    x->refs = 2;
+    cp = (DWORD_PTR)x;
+    WinHttpSetOption(s->r, WINHTTP_OPTION_CONTEXT_VALUE, &cp, sizeof cp);
+    s->x = x;
+    return 0;
+}
+/* The phase in flight has completed: take its result, issue the next. */
+PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
+    pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+    pt_http_response *resp = &xf->resp;
+    pt__wh_ctx *x = s->x;
+    size_t k;
+    if (x->err && s->phase <= PT__WH_HEAD && !s->retried && !InterlockedCompareExchange(&x->received, 0, 0)
+        && (x->err == ERROR_WINHTTP_CONNECTION_ERROR || x->err == ERROR_WINHTTP_INVALID_SERVER_RESPONSE || x->err == ERROR_WINHTTP_RESEND_REQUEST)) {
+        /* Not a byte of response: the kept-alive connection may have been
+           closed by the server while idle. One fresh try, as the built-in client
+           does (the Idempotency-Key makes a repeat harmless). */
+        DWORD e;
+        s->retried = 1;
+        WinHttpCloseHandle(s->r);
+        pt__wh_unref(x);
+        s->x = NULL; s->r = NULL;
+        if ((e = pt__wh_open_request(xf, s)) != 0) {
+            PT__FREE(s); xf->tp_state = NULL;
+            return pt__wh_done(xf, pt__wh_fail(e, 0, 0, &xf->req, resp));
+        }
+        return pt__wh_issue(xf, PT__WH_SEND);
+    }
+    if (x->err) return pt__wh_done(xf, pt__wh_fail(x->err, x->secure_flags, (int)InterlockedCompareExchange(&x->sending, 0, 0), &xf->req, resp));
+    switch (s->phase) {
+    case PT__WH_SEND: return pt__wh_issue(xf, PT__WH_HEAD);
+    case PT__WH_HEAD:
+        s->head_at = pt__mono_ms();
+        s->framed = pt__wh_head(s->r, resp);
+        if (s->framed < 0 || resp->status < 100 || resp->status > 599) {
+            pt__fmt(resp->error, sizeof resp->error, s->framed < 0 ? "malformed HTTP response head (Content-Length)" : "malformed HTTP status line");
+            resp->status = 0;
+            return pt__wh_done(xf, PT_ERR_PROTOCOL);
+        }
+        if (strcmp(xf->req.method, "HEAD") == 0) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    case PT__WH_AVAIL:
+        if (!x->got) return pt__wh_done(xf, PT_OK);   /* the end of the body */
+        return pt__wh_issue(xf, PT__WH_READ);
+    default:
+        if (!x->got) return pt__wh_done(xf, PT_OK);
+        k = PT__MIN((size_t)x->got, sizeof resp->body_head - 1 - resp->body_head_len);
+        memcpy(resp->body_head + resp->body_head_len, x->buf, k);
+        resp->body_head_len += k;
+        s->total += x->got;
+        /* read at most PT__BODY_DRAIN_MAX, so the connection can be reused */
+        if (s->total > PT__BODY_DRAIN_MAX || !s->framed) return pt__wh_done(xf, PT_OK);
+        return pt__wh_issue(xf, PT__WH_AVAIL);
+    }
+}
+
+PT__PRIVATE int pt__wh_step(pt__xfer *xf, int64_t until) {
+    for (;;) {
+        pt__wh_st *s = (pt__wh_st *)xf->tp_state;
+        int64_t now, wait_to, end;
+        if (!s) return PT__XF_DONE;
+        if (InterlockedCompareExchange(&s->x->done, 0, 0)) {
+            if (pt__wh_advance(xf) == PT__XF_DONE) return PT__XF_DONE;
+            continue;
+        }
+        if (xf->req.cancelled && xf->req.cancelled(&xf->req)) return pt__wh_cut(xf, -2);
+        now = pt__mono_ms();
+        end = xf->deadline_ms;
+        if (s->phase > PT__WH_HEAD && xf->resp.status >= 200 && xf->resp.status < 300) end = PT__MIN(end, s->head_at + PT__WH_BODY_GRACE_MS);
+        if (now >= end) return pt__wh_cut(xf, -3);
+        wait_to = PT__MIN(PT__MIN(end, until), now + PT__WH_SLICE_MS);
+        if (now >= until) { xf->wake_ms = wait_to > now ? wait_to : now + PT__WH_SLICE_MS; return PT__XF_PENDING; }
+        WaitForSingleObject(s->x->ev, (DWORD)(wait_to - now));
+    }
+}
+
+PT__PRIVATE int pt__wh_start(pt__xfer *xf) {
+    const pt_http_request *req = &xf->req;
+    pt_http_response *resp = &xf->resp;
+    pt__wh_st *s;
+    DWORD e;
+    int64_t t0 = pt__mono_ms();
+    memset(resp, 0, sizeof *resp);
+    xf->tp_state = NULL;
+    xf->result = PT_OK;
+    if (req->cancelled && req->cancelled(req)) {
+        resp->not_sent = 1;
+        pt__fmt(resp->error, sizeof resp->error, "cut off at the deadline before sending");
+        xf->result = PT_ERR_CANCELLED;
+        return PT__XF_DONE;
+    }
+    if (!(s = (pt__wh_st *)PT__MALLOC(sizeof *s))) { resp->not_sent = 1; xf->result = PT_ERR_NO_MEMORY; return PT__XF_DONE; }
+    memset(s, 0, sizeof *s);
+    if (pt__url_parse(req->url, &s->u, NULL) != PT_OK) {
+        PT__FREE(s);
+        pt__fmt(resp->error, sizeof resp->error, "bad request URL");
+        resp->not_sent = 1;
+        xf->result = PT_ERR_INVALID_ARG;
+        return PT__XF_DONE;
+    }
+    xf->deadline_ms = t0 + (req->timeout_ms > 0 ? req->timeout_ms : 10000);
+    if (req->deadline_ms > 0 && req->deadline_ms < xf->deadline_ms) xf->deadline_ms = req->deadline_ms;
+    s->t0 = t0;
+    if ((e = pt__wh_open_request(xf, s)) != 0) {
+        PT__FREE(s);
+        xf->result = pt__wh_fail(e, 0, 0, req, resp);
+        return PT__XF_DONE;
+    }
+    xf->tp_state = s;
+    if (pt__wh_issue(xf, PT__WH_SEND) == PT__XF_DONE) return PT__XF_DONE;
+    return pt__wh_step(xf, t0);
+}
+PT__PRIVATE void pt__wh_cancel(pt__xfer *xf) { pt__wh_release(xf); }
+static const pt__transport pt__tp_winhttp = { "WinHTTP", pt__wh_start, pt__wh_step, pt__wh_cancel };
+
+/* One whole request over WinHTTP on this thread. user is a pt__conn. */
+PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, &pt__tp_winhttp, user, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
+#endif /* PT__WINHTTP */
+
+/* The TLS decision of pt_client_new for an https:// base_url without an
+   HTTP hook: PT_OK when this build and machine can do TLS (loading libcurl
+   now if that is how), else PT_ERR_CONFIG naming what to install or build.
+   There is never a fallback to plain http. */
+PT__PRIVATE PT__COLD pt_result pt__tls_ready(const pt_config *cfg, pt_error *err) {
+#if PT__CURL_LINKED
+    (void)cfg; (void)err;
+    return PT_OK;
+#elif PT__WINHTTP
+    if ((cfg->ca_file && cfg->ca_file[0]) || (cfg->ca_path && cfg->ca_path[0]))
+        return pt__err(err, PT_ERR_CONFIG, "ca_file/ca_path cannot be used with WinHTTP, which trusts the Windows certificate store only: add the CA to the store (certutil -addstore Root ca.pem), or build with PACKTRACK_USE_CURL");
+    return PT_OK;
+#elif PT__CURL_DL
+    char msg[400];
+    (void)cfg;
+    if (pt__curl_load(msg, sizeof msg) == 0) return PT_OK;
+    return pt__err(err, PT_ERR_CONFIG, "%s, or set cfg.http; packtrack never falls back to plain http", msg);
+#elif defined(PACKTRACK_NO_DLOPEN) && PT__POSIX
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build loads no libcurl at run time (PACKTRACK_NO_DLOPEN): build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
+#elif PT__WIN32
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport (PACKTRACK_NO_WINHTTP): drop PACKTRACK_NO_WINHTTP, build with PACKTRACK_USE_CURL (link -lcurl), or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #else
-#define PT__HAVE_TLS 0
+    (void)cfg;
+    return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
 #endif
+}
 
 /* ==== [pt:spool] ========================================================= */
 /* Durable mode (cfg.spool_dir). The memory queue stays the source of what
@@ -5106,8 +6564,11 @@ PT__PRIVATE void pt__registry_remove(pt__core *c) {
 PT__PRIVATE void pt__conn_init(pt__conn *cn) { memset(cn, 0, sizeof *cn); cn->fd = PT__BAD_SOCK; }
 PT__PRIVATE void pt__conn_release(pt__conn *cn) {
     pt__conn_drop(cn);
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
     pt__curl_conn_free(cn);
+#endif
+#if PT__WINHTTP
+    pt__winhttp_conn_free(cn);
 #endif
     PT__FREE(cn->rb);
     cn->rb = NULL;
@@ -5162,18 +6623,22 @@ PT__PRIVATE int pt__sync_step(pt__xfer *x, int64_t until) { (void)x; (void)until
 PT__PRIVATE void pt__sync_cancel(pt__xfer *x) { (void)x; }
 static const pt__transport pt__tp_hook = { "http hook", pt__hook_start, pt__sync_step, pt__sync_cancel };
 
-#if defined(PACKTRACK_USE_CURL)
-/* libcurl, still one blocking call inside start (its own 10 ms cut-off polling). */
-PT__PRIVATE int pt__curlsync_start(pt__xfer *x) {
-    memset(&x->resp, 0, sizeof x->resp);
-    x->result = pt__http_curl(&x->req, &x->resp, x->ctx);
-    return PT__XF_DONE;
-}
-static const pt__transport pt__tp_curl = { "libcurl", pt__curlsync_start, pt__sync_step, pt__sync_cancel };
-#define PT__TP_DEFAULT pt__tp_curl
+/* The client's own transport for url (no hook set). */
+PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
+#if PT__CURL_LINKED
+    (void)url;
+    return &pt__tp_curl;
+#elif PT__WINHTTP
+    (void)url;
+    return &pt__tp_winhttp;
+#elif PT__CURL_DL
+    /* https through the libcurl pt_client_new loaded; http stays built-in */
+    return pt__strncaseeq(url, "https:", 6) ? &pt__tp_curl : &pt__tp_builtin;
 #else
-#define PT__TP_DEFAULT pt__tp_builtin
+    (void)url;
+    return &pt__tp_builtin;
 #endif
+}
 
 /* ---- the asynchronous hook (cfg.http_async) ----
    Operations live in one process-wide table of slots, guarded by the
@@ -5332,7 +6797,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     size_t nh = 0;
     if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
     else if (c->cfg.http || !PT__SOCKETS) pt__xfer_init(x, &pt__tp_hook, c, NULL);   /* no sockets: pt__build_check made sure of a hook */
-    else pt__xfer_init(x, &PT__TP_DEFAULT, cn, NULL);
+    else pt__xfer_init(x, pt__tp_for(url), cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
     h[nh].name = "User-Agent"; h[nh++].value = c->cfg.user_agent;
@@ -6189,6 +7654,17 @@ static const size_t pt__def_str_off[] = { PT__DEF_STRINGS(PT__DEF_OFF) };
 #define PT__DEF_NSTR (sizeof pt__def_str_off / sizeof pt__def_str_off[0])
 PT__PRIVATE const char **pt__ev_str(pt_event *ev, size_t k) { return (const char **)(void *)((char *)ev + pt__def_str_off[k]); }
 PT__PRIVATE size_t pt__field_strlen(const pt_field *f) { return f->str ? (f->len ? f->len : strlen(f->str)) + 1 : 0; }
+#if !PT__DEFAULTS
+/* PACKTRACK_NO_DEFAULTS: a set cfg.defaults is refused, never ignored. */
+PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
+    size_t i;
+    int set = d->metadata_count || d->extra_count || d->severity != PT_SEVERITY_UNSET || d->timestamp_ms || d->idempotency_key;
+    for (i = 0; i < PT__DEF_NSTR; i++) if (*(const char *const *)(const void *)((const char *)d + pt__def_str_off[i])) set = 1;
+    if (set) return pt__err(err, PT_ERR_CONFIG, "cfg.defaults is set but this build has PACKTRACK_NO_DEFAULTS: fill each event's fields, or rebuild without it");
+    return PT_OK;
+}
+PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) { (void)err; c->has_defaults = 0; return PT_OK; }
+#else
 PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
     pt__buf b;
     pt_result r;
@@ -6237,6 +7713,7 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     d->extra = d->extra_count ? fs + d->metadata_count : NULL;
     return PT_OK;
 }
+#endif /* PT__DEFAULTS */
 
 /* An event with the defaults filled in. Field arrays that gain default
    entries are built in `fs` (on the caller's stack) or, when larger, on the heap. */
@@ -6280,7 +7757,7 @@ PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt_
     if (ev->timestamp_ms != 0 && ev->timestamp_ms < PT__UNIX_2001_MS)
         return pt__err(err, PT_ERR_INVALID_ARG, "timestamp_ms %lld is before 2001-01-01, so it is not Unix time in milliseconds: "
                        "use pt_unix_ms() (pt_now_ms()/pt_mono_ms() are a monotonic clock) or 0 for now", (long long)ev->timestamp_ms);
-    if (!c || !c->has_defaults) return PT_OK;
+    if (!PT__DEFAULTS || !c || !c->has_defaults) return PT_OK;
     d = &c->cfg.defaults;
     m->ev = *ev;
     for (i = 0; i < PT__DEF_NSTR; i++) {
@@ -6317,9 +7794,8 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if ((r = pt__url_parse(cfg.base_url, &url, err)) != PT_OK) return r;
     if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
     if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
-    if (PT__SOCKETS && url.https && !PT__HAVE_TLS && !cfg.http && !cfg.http_async)   /* without sockets pt__build_check asks for a hook */
-        return pt__err(err, PT_ERR_CONFIG, "base_url is https:// but this build has no TLS transport: build with PACKTRACK_USE_CURL (link -lcurl) or set cfg.http to an HTTP hook; packtrack never falls back to plain http");
     if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
+    if (PT__SOCKETS && url.https && !cfg.http && !cfg.http_async && (r = pt__tls_ready(&cfg, err)) != PT_OK) return r;   /* without sockets pt__build_check asked for a hook */
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -7084,6 +8560,8 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         pt__mutex_init(&c->defl_mu);
         c->thread_started = 0; c->worker_busy = 0; c->worker_waiting = 0; c->worker_forever = 0; c->flush_waiters = 0;
         c->xf_active = 0;           /* the parent's request: its socket is closed below, its op the parent's */
+        for (i = 0; i < PT__OPS; i++)   /* (registry lock held since prepare) a copied handle completes nothing here */
+            if (pt__ops[i].c == c && (pt__ops[i].state == PT__OP_PENDING || pt__ops[i].state == PT__OP_DONE)) { pt__ops[i].state = PT__OP_CUT; pt__ops[i].x = NULL; }
         c->work_until = PT__INF_MS;
         pt__q_free(&c->q);
         pt__spool_forget(c->spool);   /* the parent's spool stays the parent's: not a byte written */
@@ -7096,13 +8574,13 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
         c->flush_conn.curl = NULL;   /* leaked on purpose: cleaning up would talk on the parent's connection */
 #endif
         for (i = 0; i < c->npool; i++) {
             if (c->pool[i]->fd != PT__BAD_SOCK) pt__sock_close(c->pool[i]->fd);
             c->pool[i]->fd = PT__BAD_SOCK; c->pool[i]->rlen = 0; c->pool[i]->authority[0] = 0;
-#if defined(PACKTRACK_USE_CURL)
+#if PT__CURL
             c->pool[i]->curl = NULL;
 #endif
         }

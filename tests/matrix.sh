@@ -110,6 +110,9 @@ else
   missing curl-zlib libcurl4-openssl-dev "curl/curl.h not found"
 fi
 
+# run-time libcurl loading switched off: https is a config error naming the switch
+run_variant no-dlopen run-nodlopen ./$B/run-nodlopen tls_ https
+
 if have_header libdeflate.h; then run_variant libdeflate run-libdeflate ./$B/run-libdeflate $SEL
 else missing libdeflate libdeflate-dev "libdeflate.h not found"; fi
 

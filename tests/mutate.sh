@@ -2,7 +2,7 @@
 # Mutation testing: `make mutate` (or sh tests/mutate.sh [name-substring...]).
 # For each tests/mutants/*.mut (format: tests/mutants/README.md) it applies
 # the find/replace to a copy of packtrack.h, builds the test runner against
-# the copy (-O1, no -g, plus the mutant's `build:` flags), runs only the
+# the copy (-O0, no -g: MUTATE_CFLAGS; plus its `build:` flags), runs only the
 # tests the mutant names, and prints one verdict:
 #   killed    a named test failed (or the runner died / timed out): the bug is caught
 #   survived  every named test passed: the suite misses this bug
@@ -22,7 +22,7 @@ W=$B/mutate
 CC=${CC:-cc}
 JOBS=${MUTATE_JOBS:-2}
 TIMEOUT=${MUTATE_TIMEOUT:-300}
-CFLAGS_M="-std=c99 -O1 -fno-omit-frame-pointer -w"
+CFLAGS_M=${MUTATE_CFLAGS:-"-std=c99 -O0 -w"}   # -O0: the build is most of a mutant's time (2 s vs 8 s at -O1)
 
 # ---- one mutant (or a baseline .spec): mutate.sh --one FILE ----------------
 # Writes $dir/verdict: "<verdict> <name> <seconds> <detail>".
@@ -130,7 +130,7 @@ while IFS= read -r bl; do
     fb=$(sed -n 's/^build: *//p' "$f" | head -n 1)
     [ "$fb" = "$bl" ] && sed -n 's/^tests://p' "$f"
   done | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ' | sed 's/^/tests: /' > "$W/_baseline$k.spec"
-  echo "build: $bl" >> "$W/_baseline$k.spec"
+  printf '\nbuild: %s\n' "$bl" >> "$W/_baseline$k.spec"
 done < "$W/builds.txt"
 echo "mutate: baseline: the unmutated header must pass every named test ($k build(s))"
 # shellcheck disable=SC2086
@@ -143,7 +143,7 @@ for spec in "$W"/_baseline*.spec; do
     grep -E '^(FAIL|    )' "$W/$n/out.txt" 2>/dev/null | head -40
     exit 2
   fi
-  echo "mutate: baseline [$(sed -n 's/^build: *//p' "$spec")] passes (${secs}s)"
+  echo "mutate: baseline [build: $(sed -n 's/^build: *//p' "$spec")] passes (${secs}s): $(sed -n 's/^tests: *//p' "$spec")"
 done
 echo "mutate: $(echo $list | wc -w) mutants, $JOBS at a time"
 

@@ -317,7 +317,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
     return getaddrinfo(host, port, hints, res);
 }
 
-#if !defined(PACKTRACK_USE_CURL)
+#if PT__HTTP_BUILTIN_NATIVE   /* the client's own transport is the built-in one */
 static int th_hung_now(void) { int n; pthread_mutex_lock(&th_hang_mu); n = th_hung; pthread_mutex_unlock(&th_hang_mu); return n; }
 /* Name resolution cannot stall past a deadline: connect_timeout_ms bounds
    it for a request, and pt_close's deadline cuts it off. */
@@ -490,6 +490,8 @@ static const pt_test_case http_tests[] = {
     PT_CASE(http_builtin_huge_body_is_bounded),
     PT_CASE(http_builtin_malformed_and_reset),
     PT_CASE(http_builtin_endless_headers_bounded),
+#endif
+#if PT__HTTP_BUILTIN_NATIVE
     PT_CASE(http_builtin_resolve_is_bounded_by_deadlines),
 #endif
     PT_CASE(http_idle_connection_closed_by_server_is_replaced),

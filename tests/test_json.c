@@ -50,6 +50,7 @@ static pt_error tj_err;
    the document is collected for python. */
 static pt_result tj_ev(const pt_event *ev) {
     pt_result r = pt_event_to_json(NULL, ev, tj_out, sizeof tj_out, &tj_len, &tj_err);
+    PT_CHECK_MSG(ptf_json_diff(ev, NULL, 0) == 0, "the writer and tests/ref_json.h differ on this event");
     if (r == PT_OK) {
         PT_CHECK(strlen(tj_out) == tj_len);
         PT_CHECK(ptf_valid_event_doc(tj_out, tj_len));   /* pt__json_validate, two extra levels for raw values */
@@ -69,6 +70,13 @@ static char *tj_str(const char *s, size_t n) {
     out = (char *)malloc(b.len + 1);
     if (out) { memcpy(out, b.p, b.len); out[b.len] = 0; }
     pt__buf_free(&b);
+    {   /* the same bytes as the reference writer */
+        pt__buf r;
+        pt__buf_init(&r, NULL, 0);
+        ptref_json_str(&r, s, n);
+        PT_CHECK(out && r.len == strlen(out) && memcmp(r.p, out, r.len) == 0);
+        pt__buf_free(&r);
+    }
     return out;
 }
 static int tj_str_is(const char *in, size_t n, const char *want) {
@@ -86,6 +94,13 @@ static char *tj_double(double d) {
     pt__json_double(&b, d);
     if (b.len < sizeof s) { memcpy(s, b.p, b.len); s[b.len] = 0; } else s[0] = 0;
     pt__buf_free(&b);
+    {   /* the same bytes as the reference writer */
+        pt__buf r;
+        pt__buf_init(&r, NULL, 0);
+        ptref_json_double(&r, d);
+        PT_CHECK_MSG(r.len == strlen(s) && memcmp(r.p, s, r.len) == 0, "%.17g: \"%s\", reference \"%.*s\"", d, s, (int)r.len, r.p);
+        pt__buf_free(&r);
+    }
     return s;
 }
 
@@ -495,6 +510,7 @@ PT_TEST(json_random_events_python) {
         ev.metadata = lists[0]; ev.metadata_count = counts[0];
         ev.extra = lists[1]; ev.extra_count = counts[1];
         pt__buf_init(&b, NULL, 0);
+        PT_CHECK_MSG(ptf_json_diff(&ev, NULL, 0) == 0, "event %d differs from tests/ref_json.h", i);
         if (pt__event_json(&ev, NULL, 0, &b, NULL) != PT_OK) not_ok++;
         else {
             size_t j;
@@ -1451,6 +1467,240 @@ PT_TEST(json_fuzz_corpus_replay) {
     }
 }
 
+/* ---- the writer against the one it replaced (tests/ref_json.h) -------------------- */
+
+/* The optimistic copy, both ways (SSE2 where built in, and the portable
+   words): the bytes in quotes, and "needs attention" exactly when a byte is
+   < 0x20, '"', '\\' or >= 0x80. Returns 0 if all agree. */
+static int tj_raw_check(const char *s, size_t n) {
+    char out[2][160];
+    int simd, attn[2] = { 0, 0 }, want = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) want = 1;
+    }
+    if (n + 2 > sizeof out[0]) return 0;
+    for (simd = 0; simd < 2; simd++) {
+        pt__jacc acc;
+        char *e;
+        pt__jacc_init(&acc);
+        e = simd ? pt__json_raw(out[1], s, n, &acc, 1) : pt__json_raw(out[0], s, n, &acc, 0);
+        if ((size_t)(e - out[simd]) != n + 2 || out[simd][0] != '"' || out[simd][n + 1] != '"' || memcmp(out[simd] + 1, s, n) != 0) return 1;
+        attn[simd] = pt__jacc_any(&acc);
+    }
+    return attn[0] != want || attn[1] != want;
+}
+
+/* Strings that stress the writer's block copies: a plain run of every length
+   0..40 with one byte that needs attention (or a UTF-8 sequence) at every
+   position, plus random ones. */
+PT_TEST(json_writer_differential_strings) {
+    static const char *const specials[] = { "\x00", "\x01", "\x1f", "\"", "\\", "\x7f", "\x80", "\xBF", "\xC2", "\xC3\xA9",
+                                            "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAA", "\xE2\x80", "\xE2", "\xED\xA0\x80",
+                                            "\xF0\x9F\x98\x80", "\xF4\x90\x80\x80", "\xF5", "\xFF", "\xEF\xBF\xBD", "\x20", "\x21", "\x23",
+                                            "\x5b", "\x5d", "\x7e" };
+    char in[128];
+    size_t len, pos, k, i;
+    int bad = 0;
+    for (len = 0; len <= 40; len++) {
+        for (pos = 0; pos <= len; pos++) {
+            for (k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+                const char *sp = specials[k];
+                size_t sl = sp[0] ? strlen(sp) : 1, n = 0;
+                char *got;
+                for (i = 0; i < pos; i++) in[n++] = (char)('a' + i % 26);
+                if (pos < len) { memcpy(in + n, sp, sl); n += sl; }
+                for (i = pos + 1; i < len; i++) in[n++] = (char)('A' + i % 26);
+                got = tj_str(in, n);                  /* compares with ptref_json_str */
+                if (!got) bad++;
+                if (tj_raw_check(in, n)) bad++;
+                free(got);
+            }
+        }
+    }
+    PT_CHECK_EQ(bad, 0);
+    for (i = 0; i < 20000; i++) {
+        char r[64];
+        size_t n = tj_rand_str(r, sizeof r, 1);
+        char *got = tj_str(r, n);
+        free(got);
+        PT_CHECK(tj_raw_check(r, n) == 0);
+    }
+    tj_ndocs = 0;                                 /* (tj_str collects nothing itself) */
+}
+
+/* Doubles: random bit patterns, short decimals and their neighbours, whole
+   numbers, powers of ten and their neighbours, the edges of each path. */
+PT_TEST(json_writer_differential_doubles) {
+    size_t i;
+    int k;
+    for (k = -30; k <= 30; k++) {
+        double p = pow(10.0, k);
+        (void)tj_double(p); (void)tj_double(-p);
+        (void)tj_double(nextafter(p, 0)); (void)tj_double(nextafter(p, 1e308));
+        (void)tj_double(p * 1.5); (void)tj_double(p * 9.999999); (void)tj_double(p * 123456789012345.0);
+    }
+    for (i = 0; i < 60000; i++) {
+        uint64_t u = tj_rand();
+        double d;
+        memcpy(&d, &u, sizeof d);
+        (void)tj_double(d);
+        d = (double)(int64_t)(tj_rand() % 2000000000000001ULL - 1000000000000000LL) / pow(10.0, (double)tj_randn(19));
+        (void)tj_double(d); (void)tj_double(nextafter(d, 1e300)); (void)tj_double(nextafter(d, -1e300));
+        d = (double)(int64_t)(tj_rand() >> tj_randn(64)) * (tj_randn(2) ? 1 : -1);
+        (void)tj_double(d);
+        d = (double)(int64_t)(tj_rand() % 100000000) / 1e6 * pow(10.0, (double)tj_randn(40) - 20);
+        (void)tj_double(d);
+    }
+}
+
+PT_TEST(json_writer_differential_ints) {
+    static const int64_t fixed[] = { 0, 1, -1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 99999, 100000, INT64_MAX, INT64_MIN,
+                                     INT64_MIN + 1, 4294967295LL, 4294967296LL, -4294967296LL, 999999999999999999LL };
+    size_t i;
+    int bad = 0;
+    for (i = 0; i < sizeof fixed / sizeof fixed[0] + 200000; i++) {
+        int64_t v = i < sizeof fixed / sizeof fixed[0] ? fixed[i] : (int64_t)(tj_rand() >> tj_randn(64)) * (tj_randn(2) ? 1 : -1);
+        char a[24], r[24];
+        size_t na = pt__i64_dec(a, v), nr = ptref_i64_dec(r, v);
+        if (na != nr || memcmp(a, r, na) != 0) bad++;
+    }
+    PT_CHECK_EQ(bad, 0);
+}
+
+/* Timestamps, through the per-thread cache of the last second: the same
+   second again, the next millisecond, the next second, a second back, far
+   jumps, negative times and the clamps; and two threads at once. */
+static int tj_ts_diff(int64_t ms) {
+    char a[24], r[24];
+    pt__rfc3339(a, ms);
+    ptref_rfc3339(r, ms);
+    return memcmp(a, r, 24) != 0;
+}
+static void *tj_ts_thread(void *arg) {
+    int64_t base = (int64_t)(intptr_t)arg * 86400000LL * 400, ms;
+    intptr_t bad = 0;
+    for (ms = 0; ms < 200000; ms += 7) bad += tj_ts_diff(base + ms * 13);
+    return (void *)bad;
+}
+PT_TEST(json_writer_differential_timestamps) {
+    static const int64_t fixed[] = { 0, 1, 999, 1000, 1001, -1, -999, -1000, -1001, 86399999, 86400000, -86400000, -86400001,
+                                     951782400000LL, 951868799999LL, 4107542400000LL, -62167219200000LL, -62167219200001LL,
+                                     253402300799999LL, 253402300800000LL, INT64_MAX, INT64_MIN, TJ_FIXED_TS };
+    size_t i;
+    int bad = 0;
+    int64_t ms = 1764757506000LL;
+    pthread_t t1, t2;
+    void *r1 = NULL, *r2 = NULL;
+    for (i = 0; i < sizeof fixed / sizeof fixed[0]; i++) { bad += tj_ts_diff(fixed[i]); bad += tj_ts_diff(fixed[i]); }
+    for (i = 0; i < 100000; i++) {
+        switch (tj_randn(6)) {
+        case 0: ms += 1; break;
+        case 1: ms += 1000; break;
+        case 2: ms -= 1000; break;
+        case 3: ms = (int64_t)(tj_rand() >> 1) * (tj_randn(2) ? 1 : -1); break;
+        case 4: ms = (int64_t)(tj_rand() % 253402300800000ULL) - (int64_t)tj_randn(2) * 62167219200000LL; break;
+        default: break;
+        }
+        bad += tj_ts_diff(ms);
+    }
+    PT_CHECK_EQ(bad, 0);
+    PT_REQUIRE(pthread_create(&t1, NULL, tj_ts_thread, (void *)(intptr_t)1) == 0);
+    PT_REQUIRE(pthread_create(&t2, NULL, tj_ts_thread, (void *)(intptr_t)2) == 0);
+    pthread_join(t1, &r1);
+    pthread_join(t2, &r2);
+    PT_CHECK(r1 == NULL && r2 == NULL);
+}
+
+PT_TEST(json_writer_differential_uuid) {
+    uint64_t s0 = pt__uuid_seed[0], s1 = pt__uuid_seed[1];
+    int64_t ctr;
+    int i, bad = 0;
+    pt__uuid_seed_init();
+    ctr = pt__atomic_load(&pt__uuid_ctr);
+    for (i = 0; i < 20000; i++) {
+        char a[36], r[36];
+        int64_t c = i < 10000 ? ctr + i : (int64_t)tj_rand();
+        if (i % 1000 == 999) { pt__uuid_seed[0] = tj_rand(); pt__uuid_seed[1] = tj_rand(); }
+        pt__atomic_store(&pt__uuid_ctr, c);
+        pt__uuid4(a);
+        pt__atomic_store(&pt__uuid_ctr, c);
+        ptref_uuid4(r);
+        if (memcmp(a, r, 36) != 0) bad++;
+    }
+    pt__uuid_seed[0] = s0; pt__uuid_seed[1] = s1;
+    pt__atomic_store(&pt__uuid_ctr, ctr + 20000);
+    PT_CHECK_EQ(bad, 0);
+}
+
+/* Random events: every string field random (plain, escapes, UTF-8 valid and
+   not, U+2028/9), random field lists (every type, NULL and empty and
+   duplicate keys, bad types, raw JSON valid and not, explicit lengths),
+   extreme numbers, with and without a host context. Bounded by time. */
+PT_TEST(json_writer_differential_events) {
+    static const char *const raws[] = { "{\"a\":[1,2]}", " [ 1 , \"x\\u00e9\" ] ", "nul", "{\"a\":}", "\"\xE2\x80\xA8\"", "0", "" };
+    static const double dbls[] = { 0.0, -0.0, 1.0, 0.1, 129.95, -3.25, 1e-5, 1e21, 123456789.123, 0.30000000000000004, 1e300, 5e-324 };
+    static const char host[] = "\"host\":{\"name\":\"h\\\"x\",\"pid\":7,\"os\":\"linux\",\"arch\":\"x86_64\"},\"sdk\":{\"name\":\"packtrack-c\",\"version\":\"0.2.0\"}";
+    char strs[12][64], keys[2][8][40], vals[2][8][64];
+    int i, k, bad = 0, done = 0;
+    int64_t t0 = pt__mono_ns();
+    for (i = 0; i < 50000 && pt__mono_ns() - t0 < 3000000000LL; i++) {
+        pt_event ev;
+        pt_field lists[2][8];
+        int l;
+        memset(&ev, 0, sizeof ev);
+        for (k = 0; k < 12; k++) {
+            if (tj_randn(3) == 0) { size_t n = 1 + tj_randn(40); memset(strs[k], 'a' + k, n); strs[k][n] = 0; }
+            else tj_rand_str(strs[k], sizeof strs[k], 0);
+        }
+        ev.source_system = tj_randn(50) ? strs[0] : NULL; ev.workflow_id = strs[1]; ev.actor_type = strs[2];
+        ev.actor_id = strs[3]; ev.status = strs[4]; ev.message = tj_randn(50) ? strs[5] : "";
+        ev.source_env = tj_randn(2) ? strs[6] : NULL;
+        ev.workflow_name = tj_randn(2) ? strs[7] : NULL;
+        ev.run_id = tj_randn(2) ? strs[8] : NULL;
+        ev.step_id = tj_randn(2) ? strs[9] : NULL;
+        ev.actor_display_name = tj_randn(2) ? strs[10] : NULL;
+        ev.idempotency_key = tj_randn(3) == 0 ? strs[11] : NULL;
+        ev.severity = (pt_severity)tj_randn(6);
+        if (tj_randn(10)) ev.severity = (pt_severity)(1 + tj_randn(4));
+        ev.timestamp_ms = tj_randn(4) == 0 ? 0 : (int64_t)(tj_rand() >> tj_randn(64)) * (tj_randn(2) ? 1 : -1);
+        for (l = 0; l < 2; l++) {
+            size_t cnt = tj_randn(9);
+            for (k = 0; k < (int)cnt; k++) {
+                pt_field *f = &lists[l][k];
+                unsigned kk = tj_randn(10);
+                if (kk < 6) { size_t n = tj_rand_str(keys[l][k], sizeof keys[l][k], 0); if (!n) strcpy(keys[l][k], "k"); }
+                else if (kk < 8) snprintf(keys[l][k], sizeof keys[l][k], "key%u", tj_randn(4));   /* duplicates */
+                else if (kk == 8) keys[l][k][0] = 0;
+                else strcpy(keys[l][k], tj_randn(2) ? "host" : "sdk");
+                switch (tj_randn(9)) {
+                case 0: *f = pt_field_str(keys[l][k], vals[l][k]); tj_rand_str(vals[l][k], sizeof vals[l][k], 0); break;
+                case 1: *f = pt_field_str(keys[l][k], vals[l][k]); f->len = tj_rand_str(vals[l][k], sizeof vals[l][k], 1); break;
+                case 2: *f = pt_field_int(keys[l][k], (int64_t)(tj_rand() >> tj_randn(64)) * (tj_randn(2) ? 1 : -1)); break;
+                case 3: { double d; uint64_t u = tj_rand(); memcpy(&d, &u, sizeof d);
+                          if (tj_randn(2)) d = dbls[tj_randn(sizeof dbls / sizeof dbls[0])];
+                          else if (tj_randn(2)) d = (double)(int64_t)(tj_rand() % 100000000) / pow(10.0, (double)tj_randn(9));
+                          *f = pt_field_double(keys[l][k], d); break; }
+                case 4: *f = pt_field_bool(keys[l][k], (int)tj_randn(3)); break;
+                case 5: *f = pt_field_null(keys[l][k]); break;
+                case 6: *f = pt_field_raw(keys[l][k], raws[tj_randn(sizeof raws / sizeof raws[0])]); break;
+                case 7: *f = pt_field_str(keys[l][k], NULL); break;
+                default: memset(f, 0, sizeof *f); f->key = keys[l][k]; f->type = (pt_field_type)tj_randn(9); break;
+                }
+                if (tj_randn(30) == 0) f->key = NULL;
+            }
+            if (l == 0) { ev.metadata = tj_randn(30) ? lists[0] : NULL; ev.metadata_count = cnt; }
+            else { ev.extra = tj_randn(30) ? lists[1] : NULL; ev.extra_count = cnt; }
+        }
+        k = ptf_json_diff(&ev, tj_randn(3) == 0 ? host : NULL, sizeof host - 1);
+        if (k && bad++ < 3) fprintf(stderr, "      event %d: check %d failed\n", i, k);
+        done++;
+    }
+    PT_CHECK_EQ(bad, 0);
+    PT_CHECK(done >= 2000);
+}
+
 static const pt_test_case json_tests[] = {
     PT_CASE(json_event_all_fields_in_spec_order),
     PT_CASE(json_event_optional_fields_omitted),
@@ -1460,6 +1710,12 @@ static const pt_test_case json_tests[] = {
     PT_CASE(json_escape_utf8),
     PT_CASE(json_random_events_python),
     PT_CASE(json_doubles),
+    PT_CASE(json_writer_differential_strings),
+    PT_CASE(json_writer_differential_doubles),
+    PT_CASE(json_writer_differential_ints),
+    PT_CASE(json_writer_differential_timestamps),
+    PT_CASE(json_writer_differential_uuid),
+    PT_CASE(json_writer_differential_events),
     PT_CASE(json_int64_extremes),
     PT_CASE(json_validator_table),
     PT_CASE(json_raw_values),

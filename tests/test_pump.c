@@ -238,6 +238,65 @@ PT_TEST(pump_flush_keeps_deadline_and_request_continues) {
     pts_stop(s);
 }
 
+/* Driven by pumps alone, the stepped client reads every body framing
+   (Content-Length, chunked, until close), keeps the connection alive where
+   it may, and takes its one free retry when a kept-alive connection turns
+   out closed (not counted as a failure). */
+PT_TEST(pump_delivers_every_framing_and_survives_stale_connections) {
+    pts_server *s = pts_start();
+    pt_config cfg;
+    pt_client *cl = NULL;
+    pt_client_stats st;
+    pts_action a;
+    int64_t worst = 0;
+    uint64_t want = 0;
+    int round, conns, reqs;
+    PT_REQUIRE(s);
+    cfg = tq_cfg(pts_url(s));
+    PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
+    for (round = 0; round < 3; round++) {
+        memset(&a, 0, sizeof a);
+        a.mode = round == 0 ? PTS_MODE_NORMAL : round == 1 ? PTS_MODE_CHUNKED : PTS_MODE_CLOSE_DELIMITED;
+        pts_set_default(s, &a);
+        PT_CHECK_EQ(tq_track(cl, 10, "framing"), 10);
+        want += 10;
+        PT_CHECK_EQ(tq_pump_until(cl, want, 5000, &worst), want);
+    }
+    pts_set_default(s, NULL);
+    PT_CHECK_EQ(tq_track(cl, 10, "keep-alive"), 10);   /* a fresh connection (the last one closed) ... */
+    want += 10;
+    PT_CHECK_EQ(tq_pump_until(cl, want, 5000, &worst), want);
+    conns = pts_connection_count(s);
+    PT_CHECK_EQ(tq_track(cl, 10, "keep-alive"), 10);   /* ... kept alive for the next batch */
+    want += 10;
+    PT_CHECK_EQ(tq_pump_until(cl, want, 5000, &worst), want);
+    PT_CHECK_EQ(pts_connection_count(s), conns);
+    pts_drop_connections(s);                            /* the server closes the idle connection */
+    tu_sleep_ms(20);
+    PT_CHECK_EQ(tq_track(cl, 10, "stale"), 10);
+    want += 10;
+    PT_CHECK_EQ(tq_pump_until(cl, want, 5000, &worst), want);
+    PT_CHECK_EQ(pts_connection_count(s), conns + 1);
+    /* the kept-alive connection is closed as the request arrives: nothing
+       came back, so one fresh connection, not counted as an attempt */
+    memset(&a, 0, sizeof a);
+    a.mode = PTS_MODE_CLOSE_NO_RESPONSE;
+    pts_script(s, &a, 1);
+    reqs = pts_request_count(s);
+    PT_CHECK_EQ(tq_track(cl, 10, "closed under it"), 10);
+    want += 10;
+    PT_CHECK_EQ(tq_pump_until(cl, want, 5000, &worst), want);
+    PT_CHECK_EQ(pts_request_count(s), reqs + 2);
+    PT_CHECK_EQ(pts_connection_count(s), conns + 2);
+    PT_REQUIRE(pt_stats(cl, &st) == PT_OK);
+    PT_CHECK_EQ(st.requests_failed, 0);
+    PT_CHECK_EQ(st.retried_requests, 0);
+    PT_CHECK_MSG(tq_budget_ok(worst), "longest pump %lld ms", (long long)worst);
+    PT_CHECK_EQ(pt_close(cl, 1000, NULL), PT_OK);
+    pt_client_free(cl);
+    pts_stop(s);
+}
+
 /* ---- the asynchronous hook: a simulated engine request queue ---- */
 
 #define TQ_MAXQ 64
@@ -676,6 +735,7 @@ static const pt_test_case pump_tests[] = {
     PT_CASE(pump_budget_resetting_server),
     PT_CASE(pump_budget_hanging_resolver),
     PT_CASE(pump_flush_keeps_deadline_and_request_continues),
+    PT_CASE(pump_delivers_every_framing_and_survives_stale_connections),
     PT_CASE(pump_async_completed_on_a_later_pump),
     PT_CASE(pump_async_completed_inside_the_hook),
     PT_CASE(pump_async_completed_from_another_thread),

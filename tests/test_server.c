@@ -148,6 +148,7 @@ typedef struct pts_arena { struct pts_arena *next; size_t used, cap; } pts_arena
 typedef struct pts_conn {
   pts_server *s;
   int fd, id, done, nreq, peer_data, close_how; /* close_how: 0 graceful, 1 reset */
+  int dropped;   /* pts_drop_connections shut it down (Winsock's poll may never say so) */
   int answered;  /* status sent for the current request (0 = none) */
   unsigned gen;  /* server gen when the current request was recorded */
   pthread_t th;
@@ -446,6 +447,12 @@ PTS_FN int pts_poll(pts_conn *c, short ev, int ms) {
 
 PTS_FN int pts_again(void) { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; }
 
+PTS_FN int pts_dropped(pts_conn *c) {
+  int v;
+  PTS_LOCKED(c->s, v = c->dropped);
+  return v;
+}
+
 /* Read more bytes into c->buf. >0 bytes read, 0 EOF, -1 error or server stopping. */
 PTS_FN long pts_fill(pts_conn *c) {
   if (pts_reserve(c, c->len + 16384) < 0) return -1;
@@ -453,7 +460,7 @@ PTS_FN long pts_fill(pts_conn *c) {
     int re = pts_poll(c, POLLIN, 200);
     ssize_t n;
     if (re < 0) return -1;
-    if (!re) continue;
+    if (!re) { if (pts_dropped(c)) return 0; continue; }
     n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
     if (n > 0) { c->len += (size_t)n; c->peer_data = 0; return (long)n; }
     if (n == 0) return 0;
@@ -503,7 +510,7 @@ PTS_FN void pts_drain(pts_conn *c, int max_ms) {
     int re = pts_poll(c, POLLIN, 50);
     ssize_t n;
     if (re < 0) return;
-    if (!re) continue;
+    if (!re) { if (pts_dropped(c)) return; continue; }
     n = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && !pts_again())) return;
   }
@@ -1317,7 +1324,7 @@ PTS_FN void pts_drop_connections(pts_server *s) {
   pts_conn *c;
   pthread_mutex_lock(&s->mu);
   for (c = s->conns; c; c = c->next)
-    if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+    if (c->fd >= 0) { shutdown(c->fd, SHUT_RDWR); c->dropped = 1; }
   pthread_mutex_unlock(&s->mu);
 }
 

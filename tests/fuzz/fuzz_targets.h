@@ -68,6 +68,52 @@ PTF_FN int ptf_is_uuid4(const char *k) {
     return k[14] == '4' && (k[19] == '8' || k[19] == '9' || k[19] == 'a' || k[19] == 'b');
 }
 
+/* ---- differential: the writer against tests/ref_json.h ----------------------
+   Serialises ev with pt__event_json and with the reference copy of the
+   writer it replaced; the results, error messages and bytes must be
+   identical. A generated idempotency key is compared too: the UUID counter
+   is rewound so both writers draw the same number. A zero timestamp is
+   replaced by a fixed one for the comparison (both would read the clock).
+   The writer runs three ways: into an empty buffer, after a prefix in a
+   16-byte stack buffer (so it grows mid-event), and into a 1536-byte stack
+   buffer as pt_track uses. Returns 0, or the number of the check that
+   failed. */
+#include "../ref_json.h"
+PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_ctx_len) {
+    static char big[1536];
+    char small[16];
+    pt_event ev;
+    pt__buf r, w;
+    pt_error er, ew;
+    pt_result rr, rw;
+    int64_t ctr;
+    int mode, bad = 0;
+    ev = *ev0;
+    if (!ev.timestamp_ms) ev.timestamp_ms = 1764757506789LL;
+    pt__uuid_seed_init();
+    ctr = pt__atomic_load(&pt__uuid_ctr);
+    pt__buf_init(&r, NULL, 0);
+    memset(&er, 0, sizeof er);
+    rr = ptref_event_json(&ev, host_ctx, host_ctx_len, &r, &er);
+    for (mode = 0; mode < 3 && !bad; mode++) {
+        size_t pre = mode == 1 ? 3 : 0;
+        if (mode == 0) pt__buf_init(&w, NULL, 0);
+        else if (mode == 1) { pt__buf_init(&w, small, sizeof small); pt__buf_put(&w, "[{,", 3); }
+        else pt__buf_init(&w, big, sizeof big);
+        memset(&ew, 0, sizeof ew);
+        pt__atomic_store(&pt__uuid_ctr, ctr);
+        rw = pt__event_json(&ev, host_ctx, host_ctx_len, &w, &ew);
+        if (rw != rr) bad = 1;
+        else if (rw != PT_OK) { if (ew.code != er.code || strcmp(ew.message, er.message) != 0) bad = 2; }
+        else if (w.oom || r.oom) bad = 3;
+        else if (w.len - pre != r.len || memcmp(w.p + pre, r.p, r.len) != 0) bad = 4;
+        else if (mode == 1 && memcmp(w.p, "[{,", 3) != 0) bad = 5;
+        pt__buf_free(&w);
+    }
+    pt__buf_free(&r);
+    return bad;
+}
+
 /* ---- fuzz_json_writer ------------------------------------------------------
    Input: 2 bytes presence bits for the 12 optional-or-required string fields,
    1 byte severity (%6, 5 = invalid), 1 byte flags (1 timestamp follows as 8
@@ -134,6 +180,9 @@ PTF_FN int ptf_json_writer(const uint8_t *data, size_t size) {
     ev.metadata = ev.metadata_count ? meta : NULL;
     ev.extra = ev.extra_count ? extra : NULL;
 
+    /* the same bytes as the writer this one replaced (see ptf_json_diff) */
+    k = (unsigned)ptf_json_diff(&ev, (flags & 2) ? ptf_host_ctx : NULL, (flags & 2) ? sizeof ptf_host_ctx - 1 : 0);
+    if (k) return 20 + (int)k;
     pt__buf_init(&b, NULL, 0);
     res = pt__event_json(&ev, (flags & 2) ? ptf_host_ctx : NULL, (flags & 2) ? sizeof ptf_host_ctx - 1 : 0, &b, &err);
     if (res == PT_OK) {

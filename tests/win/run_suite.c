@@ -92,11 +92,18 @@ int main(int argc, char **argv) {
         double ts = pt_t_now();
         for (i = 0; i < pt_suites[s].n; i++) {
             const pt_test_case *tc = &pt_suites[s].cases[i];
-            int want = argc < 2;
+            int want = 1, excluded = 0;
             double t0;
-            for (a = 1; a < argc; a++)
-                if (strstr(tc->name, argv[a]) || strstr(pt_suites[s].name, argv[a])) want = 1;
-            if (!want) continue;
+            /* as tests/run.c: substrings select, "-name" excludes (only
+               exclusions: all else runs) */
+            for (a = 1; a < argc; a++) if (argv[a][0] != '-') want = 0;
+            for (a = 1; a < argc; a++) {
+                const char *pat = argv[a][0] == '-' ? argv[a] + 1 : argv[a];
+                int hit = strstr(tc->name, pat) || strstr(pt_suites[s].name, pat);
+                if (hit && argv[a][0] == '-') excluded = 1;
+                else if (hit) want = 1;
+            }
+            if (!want || excluded) continue;
             pt_t_failed_checks = 0; pt_t_skipped = 0; pt_t_current = tc->name;
             t0 = pt_t_now();
             InterlockedExchange64(&pt_w_deadline_ms, pt_now_ms() + (LONG64)limit_s * 1000);
