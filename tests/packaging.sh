@@ -135,7 +135,8 @@ else
   # the smallest build (`make size`): plus every footprint switch
   cmake_case subdir-smallest subdir -DPACKTRACK_BUILD_LIBRARY=ON -DPACKTRACK_NO_THREADS=ON \
     -DPACKTRACK_NO_SOCKETS=ON -DPACKTRACK_NO_SPOOL=ON -DPACKTRACK_NO_DEFLATE=ON -DPACKTRACK_NO_SYNC_API=ON \
-    -DPACKTRACK_NO_ENV=ON -DPACKTRACK_NO_PROMETHEUS=ON -DPACKTRACK_NO_STEPS=ON -DPACKTRACK_NO_TRACK_JSON=ON
+    -DPACKTRACK_NO_ENV=ON -DPACKTRACK_NO_PROMETHEUS=ON -DPACKTRACK_NO_STEPS=ON -DPACKTRACK_NO_TRACK_JSON=ON \
+    -DPACKTRACK_NO_RAW_JSON=ON -DPACKTRACK_NO_DEFAULTS=ON
   NO_URL=0
   # footprint switches reach an installed package: its packtrack.pc Cflags carry them
   if install_case install-footprint "$W/prefix-footprint" -DPACKTRACK_NO_ENV=ON -DPACKTRACK_NO_STEPS=ON; then

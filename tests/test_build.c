@@ -1,6 +1,6 @@
 /* Build switches (PACKTRACK_NO_THREADS / NO_SOCKETS / NO_SPOOL / NO_DEFLATE,
    and the footprint switches NO_SYNC_API / NO_ENV / NO_PROMETHEUS / NO_STEPS /
-   NO_TRACK_JSON):
+   NO_TRACK_JSON / NO_RAW_JSON / NO_DEFAULTS):
    what a build without a part refuses, and that a build with it accepts the
    same configuration. Each test checks the side its build is on, so the
    default build runs them too; the mutants in tests/mutants/build_*.mut
@@ -248,6 +248,60 @@ PT_TEST(build_switch_no_track_json_refuses_json) {
     pt_client_free(cl);
 }
 
+PT_TEST(build_switch_no_raw_json_refuses_raw_fields) {
+    char buf[1024];
+    size_t len = 0;
+    pt_error err;
+    pt_field md[2];
+    pt_event ev = tu_event("raw");
+    pt_result r;
+    md[0] = pt_field_int("n", 1);
+    md[1] = pt_field_raw("obj", "{\"a\": [1, 2]}");
+    ev.metadata = md; ev.metadata_count = 2;
+    r = pt_event_to_json(NULL, &ev, buf, sizeof buf, &len, &err);
+#if defined(PACKTRACK_NO_RAW_JSON)
+    PT_CHECK_EQ(r, PT_ERR_UNSUPPORTED);
+    PT_CHECK_MSG(strstr(err.message, "PACKTRACK_NO_RAW_JSON") && strstr(err.message, "obj"), "%s", err.message);
+#else
+    PT_CHECK_EQ(r, PT_OK);
+    PT_CHECK_MSG(strstr(buf, "\"obj\":{\"a\":[1,2]}") != NULL, "%s", buf);
+#endif
+    ev.metadata_count = 1;       /* without the raw field every build takes it */
+    PT_CHECK_EQ(pt_event_to_json(NULL, &ev, buf, sizeof buf, &len, &err), PT_OK);
+    PT_CHECK(strstr(buf, "\"n\":1") != NULL);
+}
+
+PT_TEST(build_switch_no_defaults_refuses_defaults) {
+    tb_sink s = {0, 0};
+    pt_config cfg = tu_config("http://127.0.0.1:9");
+    pt_client *cl = NULL;
+    pt_error err;
+    pt_result r;
+    cfg.http = tb_http; cfg.http_user = &s;
+    PT_REQUIRE(pt_client_new(&cfg, &cl, &err) == PT_OK);   /* no defaults: every build */
+    pt_client_free(cl); cl = NULL;
+    cfg.defaults.workflow_name = "nightly";
+    r = pt_client_new(&cfg, &cl, &err);
+#if defined(PACKTRACK_NO_DEFAULTS)
+    PT_CHECK_EQ(r, PT_ERR_CONFIG);
+    PT_CHECK(cl == NULL);
+    PT_CHECK_MSG(strstr(err.message, "PACKTRACK_NO_DEFAULTS") && strstr(err.message, "cfg.defaults"), "%s", err.message);
+    cfg.defaults.workflow_name = NULL;
+    cfg.defaults.severity = PT_SEVERITY_WARN;   /* any member counts */
+    PT_CHECK_EQ(pt_client_new(&cfg, &cl, &err), PT_ERR_CONFIG);
+#else
+    PT_CHECK_EQ(r, PT_OK);
+    {
+        char buf[1024];
+        size_t len = 0;
+        pt_event ev = tu_event("d");
+        PT_CHECK_EQ(pt_event_to_json(cl, &ev, buf, sizeof buf, &len, &err), PT_OK);
+        PT_CHECK_MSG(strstr(buf, "\"name\":\"nightly\"") != NULL, "%s", buf);
+    }
+#endif
+    pt_client_free(cl);
+}
+
 static const pt_test_case build_tests[] = {
     PT_CASE(build_switch_no_sockets_needs_http_hook),
     PT_CASE(build_switch_no_spool_refuses_spool_dir),
@@ -258,4 +312,6 @@ static const pt_test_case build_tests[] = {
     PT_CASE(build_switch_no_prometheus_says_so),
     PT_CASE(build_switch_no_steps_refuses_steps),
     PT_CASE(build_switch_no_track_json_refuses_json),
+    PT_CASE(build_switch_no_raw_json_refuses_raw_fields),
+    PT_CASE(build_switch_no_defaults_refuses_defaults),
 };
