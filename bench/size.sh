@@ -53,6 +53,9 @@ for sw in $FOOTPRINT; do
   t=$(objsize -Os $OSFREE -D$sw)
   printf '  %-24s -%6d bytes (%d left)\n' "$sw" $((core - t)) "$t"
 done
+# the JSON validator goes only when neither pt_track_json nor raw fields need it
+t=$(objsize -Os $OSFREE -DPACKTRACK_NO_TRACK_JSON -DPACKTRACK_NO_RAW_JSON)
+printf '  %-24s -%6d bytes (%d left; the JSON validator goes with both)\n' "NO_TRACK_JSON+RAW_JSON" $((core - t)) "$t"
 ms() {   # ms FILE OPT N -> mean compile time in ms over N runs
   s=$(date +%s%N)
   i=0; while [ $i -lt "$3" ]; do $CC -std=c99 "$2" -I. -c "$1" -o "$B/size_tmp.o"; i=$((i + 1)); done
