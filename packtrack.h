@@ -311,6 +311,7 @@ typedef struct pt_http_response {
     size_t body_head_len;
     char   error[128];             /* hook's own failure text (no secrets) */
     int    not_sent;               /* 1 if the request provably never reached the server */
+    char   location[256];          /* Location header (of a 3xx), "" if none; never followed */
 } pt_http_response;
 
 /* HTTP hook: perform one request. Return PT_OK when a response (any status)
@@ -418,7 +419,7 @@ typedef struct pt_config {
     int   retry_after_max_ms;        /* default: 60000 (cap on a server's Retry-After) */
     int64_t retry_max_elapsed_ms;    /* default: 600000 (async: a batch fails after retrying this long) */
     int   breaker_threshold;         /* default: 5 consecutive failures */
-    int   breaker_cooldown_ms;       /* default: 30000 */
+    int   breaker_cooldown_ms;       /* default: 30000 (cap: the open interval starts at <= 1 s, doubles per failed probe) */
 
     int    enable_gzip;              /* default: 0 */
     size_t compress_min_bytes;       /* default: 1024 (smaller bodies go uncompressed) */
@@ -499,7 +500,8 @@ PT__API pt_result pt_track_json(pt_client *client, const char *json, size_t len)
 PT__API pt_result pt_trackf(pt_client *client, pt_severity severity, const char *status, const char *fmt, ...) PT__PRINTF_DECL(4, 5);
 
 /* Waits until every event tracked before the call is delivered or has failed
-   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Thread-safe. */
+   for good, or until timeout_ms passes (PT_ERR_TIMEOUT). Asks for delivery
+   now, as pt_close does (an open breaker is probed at once). Thread-safe. */
 PT__API pt_result pt_flush(pt_client *client, int timeout_ms);
 
 /* Manual mode: do up to budget_ms of pipeline work on the calling thread. */
@@ -520,11 +522,16 @@ typedef struct pt_close_report {
 
 /* Stops accepting, drains until timeout_ms (one deadline for everything,
    the in-flight request included), stops the thread, frees the client.
-   NULL is fine; returns PT_ERR_TIMEOUT if events were left. */
+   Asks for delivery now: an open circuit breaker is probed at once, retries
+   use the ordinary backoff from its base. NULL is fine; returns
+   PT_ERR_TIMEOUT if events were left. A second pt_close (another thread)
+   waits for the first to finish (PT_ERR_CLOSED) or for its own deadline
+   (PT_ERR_TIMEOUT). */
 PT__API pt_result pt_close(pt_client *client, int timeout_ms, pt_close_report *report);
-/* pt_close keeps a small handle (24 bytes on 64-bit) alive so that a second pt_close or a late
+/* pt_close keeps a small handle (40 bytes on 64-bit) alive so that a second pt_close or a late
    pt_track is safe (PT_ERR_CLOSED). pt_client_free releases that handle too
-   (closing first if needed); the pointer is invalid afterwards. */
+   (closing first if needed, waiting for a pt_close still running on another
+   thread); the pointer is invalid afterwards. */
 PT__API void pt_client_free(pt_client *client);
 
 /* ---- steps ------------------------------------------------------------------
@@ -3029,6 +3036,7 @@ typedef struct pt__http_head {
     int64_t content_length;               /* -1: none */
     int     chunked, close, keep_alive;
     char    retry_after[64];
+    char    location[256];
 } pt__http_head;
 
 /* Parses a response head p[0..n) (status line + headers, up to and
@@ -3086,6 +3094,10 @@ PT__PRIVATE PT__COLD int pt__http_parse_head(const char *p, size_t n, pt__http_h
                 size_t vl = PT__MIN((size_t)(ve - v), sizeof h->retry_after - 1);
                 memcpy(h->retry_after, v, vl);
                 h->retry_after[vl] = 0;
+            } else if (nl == 8 && pt__strncaseeq(l, "location", 8)) {
+                size_t vl = PT__MIN((size_t)(ve - v), sizeof h->location - 1);
+                memcpy(h->location, v, vl);
+                h->location[vl] = 0;
             }
         }
     }
@@ -3463,6 +3475,36 @@ PT__PRIVATE pt_result pt__proxy_fail(pt_http_response *resp, const char *proxy, 
     return PT_ERR_CONNECT;
 }
 
+/* After a failed send: servers answer 413 (or 401, 400) on the headers of a
+   large body and close without reading it, so the send fails with a reset
+   while the answer sits in our receive buffer. Reads what already arrived
+   (never waits: the transport is step-driven), without sending anything;
+   1 with resp->status/retry_after/location/body_head set if a complete
+   final response head was there, else 0. The caller drops the connection
+   either way. */
+PT__PRIVATE PT__COLD int pt__http_early_response(pt__conn *cn, pt_http_response *resp) {
+    pt__http_head hh;
+    size_t k, hend = 0, n;
+    cn->rlen = 0;
+    for (;;) {
+        long r = pt__sock_recv(cn->fd, cn->rb + cn->rlen, PT__RBUF_SIZE - cn->rlen);
+        if (r > 0) cn->rlen += (size_t)r;
+        for (k = 0; !hend && k + 1 < cn->rlen; k++)
+            if (cn->rb[k] == '\n' && (cn->rb[k + 1] == '\n' || (k + 2 < cn->rlen && cn->rb[k + 1] == '\r' && cn->rb[k + 2] == '\n')))
+                hend = k + (cn->rb[k + 1] == '\n' ? 2 : 3);
+        if (hend || cn->rlen >= PT__RBUF_SIZE || r <= 0) break;
+    }
+    if (!hend || pt__http_parse_head(cn->rb, hend, &hh) != 0 || hh.status < 200) return 0;
+    resp->status = hh.status;
+    memcpy(resp->retry_after, hh.retry_after, sizeof resp->retry_after);
+    memcpy(resp->location, hh.location, sizeof resp->location);
+    n = PT__MIN(cn->rlen - hend, sizeof resp->body_head - 1);
+    memcpy(resp->body_head, cn->rb + hend, n);
+    resp->body_head[n] = 0;
+    resp->body_head_len = n;
+    return 1;
+}
+
 /* Tries the addresses in turn with non-blocking connects. */
 PT__PRIVATE PT__COLD int pt__bx_connect(pt__xfer *x, int64_t until) {
     pt__bx *b = &x->bx;
@@ -3526,6 +3568,10 @@ PT__PRIVATE int pt__bx_send(pt__xfer *x, int64_t until) {
             if (w == 1) continue;
             if (w == 0) return PT__XF_PENDING;
         }
+        if (w == -1 && pt__http_early_response(cn, &x->resp)) {   /* answered before it read the body */
+            pt__conn_drop(cn);
+            return pt__bx_fin(x, PT_OK);
+        }
         pt__conn_drop(cn);
         if (w == -1 && b->reused && !b->fresh_used) return pt__bx_fresh(x);
         return pt__bx_fin(x, pt__bx_io_err(x, w, "sending the request"));
@@ -3586,6 +3632,7 @@ PT__PRIVATE PT__COLD int pt__bx_head(pt__xfer *x, int64_t until) {
     }
     resp->status = b->hh.status;
     memcpy(resp->retry_after, b->hh.retry_after, sizeof resp->retry_after);
+    memcpy(resp->location, b->hh.location, sizeof resp->location);
     b->sink.head = resp->body_head; b->sink.cap = sizeof resp->body_head - 1; b->sink.len = 0; b->sink.total = 0;
     b->body_at = hend;
     b->mode = (strcmp(x->req.method, "HEAD") == 0 || b->hh.status == 204 || b->hh.status == 304) ? 0
@@ -4473,6 +4520,7 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
     const char *v, *ve;
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {          /* a status line: a new head (after a 1xx) */
         x->resp->retry_after[0] = 0;
+        x->resp->location[0] = 0;
         x->status = 0;
         x->content_length = -1;
         for (i = 5; i < n && p[i] != ' '; i++) {}
@@ -4505,6 +4553,14 @@ PT__PRIVATE size_t pt__curl_on_header(char *p, size_t size, size_t nitems, void 
         vl = PT__MIN((size_t)(ve - v), sizeof x->resp->retry_after - 1);
         memcpy(x->resp->retry_after, v, vl);
         x->resp->retry_after[vl] = 0;
+    }
+    if (n > 9 && pt__strncaseeq(p, "location:", 9)) {
+        v = p + 9; ve = p + n;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == '\n' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        vl = PT__MIN((size_t)(ve - v), sizeof x->resp->location - 1);
+        memcpy(x->resp->location, v, vl);
+        x->resp->location[vl] = 0;
     }
     return n;
 }
@@ -6447,12 +6503,13 @@ typedef struct pt__batch {
     char       key[37];
     int        attempts;
     int64_t    first_try_ms, next_try_ms;
+    int64_t    ra_until;       /* the server's Retry-After: no request before this (0: none) */
     int64_t    oldest_ms;      /* enqueue time of the batch's oldest event (pt_health) */
     uint64_t   first_seq;
 } pt__batch;
 
 typedef struct pt__core pt__core;
-struct pt_client { volatile int64_t closed; volatile int64_t callers; pt__core *core; };
+struct pt_client { volatile int64_t closed; volatile int64_t callers; volatile int64_t close_done; volatile int64_t closers; pt__core *core; };
 
 #define PT__POOL 4
 struct pt__core {
@@ -6496,6 +6553,11 @@ struct pt__core {
     pt_breaker_state breaker;
     int       consecutive_failures;
     int64_t   open_until;
+    int64_t   fail_since_ms;       /* when the current run of failures began */
+    int64_t   breaker_first_ms;    /* the open interval the breaker started this outage with */
+    int64_t   breaker_ivl_ms;      /* current open interval (doubles per failed probe, capped); 0 when closed */
+    int       urgent_attempts;     /* failed tries since pt_flush/pt_close asked for delivery now */
+    int64_t   last_push_ms;        /* when a pt_flush last asked for delivery now */
     int       bp_high;
     int       bp_told, bp_delivering;   /* state last given to on_backpressure; a thread is calling it */
     uint64_t  sample_ctr;
@@ -6616,6 +6678,7 @@ PT__PRIVATE int pt__hook_start(pt__xfer *x) {
     resp->body_head[sizeof resp->body_head - 1] = 0;
     resp->retry_after[sizeof resp->retry_after - 1] = 0;
     resp->error[sizeof resp->error - 1] = 0;
+    resp->location[sizeof resp->location - 1] = 0;
     if (resp->body_head_len >= sizeof resp->body_head) resp->body_head_len = sizeof resp->body_head - 1;
     return PT__XF_DONE;
 }
@@ -6877,8 +6940,8 @@ PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp, int que
         if (resp->status >= 200 && resp->status < 300) return 1;
         return pt__status_retryable(resp->status) ? 0 : -1;
     }
-    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG || tr == PT_ERR_NO_MEMORY) return -1;
-    if (tr == PT_ERR_TLS) return queued ? 0 : -1;
+    if (tr == PT_ERR_UNSUPPORTED || tr == PT_ERR_INVALID_ARG) return -1;
+    if (tr == PT_ERR_TLS || tr == PT_ERR_NO_MEMORY) return queued ? 0 : -1;   /* memory comes back: queued events wait */
     return 0;
 }
 
@@ -6916,7 +6979,10 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
             if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
         } else ra = -1;
         if (cls < 0) {
-            if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
+            if (tr == PT_OK && resp.status >= 300 && resp.status < 400)
+                out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d redirecting to \"%.80s\": redirects are not followed, fix base_url",
+                              resp.status, resp.location[0] ? resp.location : "(no Location)");
+            else if (tr == PT_OK) out = pt__err(err, PT_ERR_HTTP, "server answered HTTP %d (not retryable)", resp.status);
             else out = pt__err(err, tr, "%s", resp.error[0] ? resp.error : pt_strerror(tr));
             break;
         }
@@ -7197,26 +7263,75 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
 /* The current range was accepted (2xx). */
 PT__PRIVATE void pt__attempt_delivered(pt__core *c, const pt_http_response *resp) {
     c->consecutive_failures = 0;
+    c->breaker_ivl_ms = 0;
+    c->b.ra_until = 0;
     if (c->breaker != PT_BREAKER_CLOSED) { c->breaker = PT_BREAKER_CLOSED; pt__log_ul(c, PT_LOG_INFO, "server answered again; circuit breaker closed"); }
     pt__range_done(c, 1, PT__FAIL_REJECTED, PT_OK, resp->status);
+}
+
+/* A pt_flush or pt_close is waiting: deliver now, the breaker's interval
+   does not apply (lock held). */
+PT__PRIVATE int pt__urgent(const pt__core *c) { return c->stopping || c->flush_waiters > 0; }
+
+/* pt_flush/pt_close ask for delivery now: the batch in flight is due at
+   once (a probe, if the breaker is open), except that a server's
+   Retry-After still holds; later tries use the ordinary backoff restarted
+   from its base (lock held). */
+PT__PRIVATE void pt__urgent_begin(pt__core *c) {
+    c->urgent_attempts = 0;
+    if (c->inf_pending) {
+        int64_t now = pt__mono_ms();
+        c->b.next_try_ms = c->b.ra_until > now ? c->b.ra_until : now;
+    }
+}
+
+/* Opens the breaker after a failure (threshold reached, or a half-open
+   probe failed). The first open interval is short: the batch's current
+   backoff, at most PT__BREAKER_FIRST_MS; each failed probe doubles it up to
+   breaker_cooldown_ms. The wait is also never more than a third of how long
+   the outage has lasted (but at least the first interval), so a fault of a
+   few seconds is followed by a probe within about a second of its end.
+   Jittered within [wait/2, wait]. Failures while pt_flush/pt_close push do
+   not grow the interval (they follow the ordinary backoff). */
+#define PT__BREAKER_FIRST_MS 1000
+PT__PRIVATE PT__COLD void pt__breaker_trip(pt__core *c, int64_t now, const char *msg) {
+    int64_t ivl, lim, wait, cap = c->cfg.breaker_cooldown_ms > 0 ? c->cfg.breaker_cooldown_ms : 1;
+    if (!c->breaker_ivl_ms) {
+        ivl = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, c->b.attempts, 0, NULL);
+        if (ivl > PT__BREAKER_FIRST_MS) ivl = PT__BREAKER_FIRST_MS;
+        if (ivl > cap) ivl = cap;
+        if (ivl < 1) ivl = 1;
+        c->breaker_first_ms = ivl;
+    } else if (c->breaker == PT_BREAKER_HALF_OPEN && !pt__urgent(c)) {
+        ivl = c->breaker_ivl_ms * 2;
+        if (ivl > cap) ivl = cap;
+    } else ivl = c->breaker_ivl_ms;
+    c->breaker_ivl_ms = ivl;
+    lim = (now - c->fail_since_ms) / 3;
+    if (lim < c->breaker_first_ms) lim = c->breaker_first_ms;
+    wait = ivl < lim ? ivl : lim;
+    if (!c->cfg.disable_jitter && wait > 1) wait = wait / 2 + (int64_t)(pt__rand_next(&c->rng) % (uint64_t)(wait - wait / 2 + 1));
+    c->breaker = PT_BREAKER_OPEN;
+    c->open_until = now + wait;
+    pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %lld ms", c->consecutive_failures, msg, (long long)wait);
 }
 
 /* A retryable failure: trip the breaker if due, then schedule the next try
    or give the batch up once retry_max_elapsed_ms has passed. */
 PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_http_response *resp, int64_t now) {
     pt__batch *b = &c->b;
-    int64_t wait, ra = -1;
+    int64_t wait, ra = -1, next;
+    int urgent = pt__urgent(c);
     char msg[160];
     c->req_failed++;
+    if (!c->consecutive_failures) c->fail_since_ms = now;
     c->consecutive_failures++;
     if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server answered HTTP %d", resp->status);
     else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
     pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
-    if (c->breaker == PT_BREAKER_HALF_OPEN || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold)) {
-        c->breaker = PT_BREAKER_OPEN;
-        c->open_until = now + c->cfg.breaker_cooldown_ms;
-        pt__log_ul(c, PT_LOG_WARN, "%d consecutive failures (%s); circuit breaker open for %d ms", c->consecutive_failures, msg, c->cfg.breaker_cooldown_ms);
-    }
+    if (c->breaker == PT_BREAKER_HALF_OPEN || c->breaker == PT_BREAKER_OPEN
+        || (c->breaker == PT_BREAKER_CLOSED && c->consecutive_failures >= c->cfg.breaker_threshold))
+        pt__breaker_trip(c, now, msg);
     if (now - b->first_try_ms >= c->cfg.retry_max_elapsed_ms) {
         pt__log_ul(c, PT_LOG_ERROR, "batch of %lu events failed: retries exhausted after %lld ms (%s)",
                    (unsigned long)c->inf_pending, (long long)(now - b->first_try_ms), msg);
@@ -7229,12 +7344,23 @@ PT__PRIVATE PT__COLD void pt__attempt_retry(pt__core *c, pt_result tr, const pt_
         }
         pt__range_done(c, 0, PT__FAIL_EXHAUSTED, PT_ERR_RETRIES_EXHAUSTED, resp->status);
     } else {
-        wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        if (urgent) {   /* pt_flush/pt_close push: ordinary backoff from its base, at most about a second */
+            c->urgent_attempts++;
+            wait = pt__backoff_ms(c->cfg.backoff_base_ms, PT__MIN(c->cfg.backoff_max_ms, PT__BREAKER_FIRST_MS), c->urgent_attempts, !c->cfg.disable_jitter, &c->rng);
+        } else wait = pt__backoff_ms(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, b->attempts, !c->cfg.disable_jitter, &c->rng);
+        next = now + wait;
+        if (!urgent && c->breaker == PT_BREAKER_OPEN) next = c->open_until;   /* the breaker's probe decides */
         if (tr == PT_OK) ra = pt__parse_retry_after(resp->retry_after, pt__wall_ms());
-        if (ra >= 0) { if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms; if (ra > wait) wait = ra; }
-        b->next_try_ms = now + wait;
-        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms",
-                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)wait);
+        b->ra_until = 0;
+        if (ra >= 0) {
+            if (ra > c->cfg.retry_after_max_ms) ra = c->cfg.retry_after_max_ms;
+            b->ra_until = now + ra;
+            if (b->ra_until > next) next = b->ra_until;
+        }
+        b->next_try_ms = next;
+        pt__log_ul(c, PT_LOG_INFO, "batch of %lu events not delivered (%s); retry %d in %lld ms%s",
+                (unsigned long)(b->ranges[b->nranges - 1].hi - b->ranges[b->nranges - 1].lo), msg, b->attempts, (long long)(next - now),
+                ra >= 0 ? " (the server's Retry-After)" : "");
     }
 }
 
@@ -7246,6 +7372,8 @@ PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt
     int st = tr == PT_OK ? resp->status : 0;
     c->req_failed++;
     c->consecutive_failures = 0;
+    c->breaker_ivl_ms = 0;
+    c->b.ra_until = 0;
     if (c->breaker != PT_BREAKER_CLOSED) c->breaker = PT_BREAKER_CLOSED;   /* the server is answering */
     if (r.hi - r.lo > 1 && (st == 400 || st == 413 || st == 422)) {
         size_t mid = r.lo + (r.hi - r.lo) / 2;
@@ -7261,7 +7389,10 @@ PT__PRIVATE PT__COLD void pt__attempt_reject(pt__core *c, pt_result tr, const pt
         pt__log_ul(c, PT_LOG_INFO, "server answered HTTP %d to %lu events; splitting to isolate the bad event(s)", st, (unsigned long)(r.hi - r.lo));
     } else {
         char msg[160];
-        if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
+        if (tr == PT_OK && st >= 300 && st < 400)
+            pt__fmt(msg, sizeof msg, "server answered HTTP %d redirecting to \"%.60s\" for %lu event(s): redirects are not followed, fix base_url",
+                    st, resp->location[0] ? resp->location : "(no Location)", (unsigned long)(r.hi - r.lo));
+        else if (tr == PT_OK) pt__fmt(msg, sizeof msg, "server rejected %lu event(s) with HTTP %d", (unsigned long)(r.hi - r.lo), st);
         else pt__fmt(msg, sizeof msg, "%s", resp->error[0] ? resp->error : pt_strerror(tr));
         pt__note_error(c, tr == PT_OK ? PT_ERR_HTTP : tr, msg);
         pt__log_ul(c, PT_LOG_ERROR, "%s; dropped for good", msg);
@@ -7337,14 +7468,16 @@ PT__PRIVATE int64_t pt__pipe_step(pt__core *c, int64_t until) {
         } else return due;
     }
     if (c->inf_pending) {
+        int64_t due;
         if (c->xf_active) return pt__pipe_progress(c, until);
+        /* open breaker: its probe time, unless pt_flush/pt_close push */
+        due = c->b.next_try_ms;
+        if (c->breaker == PT_BREAKER_OPEN && !pt__urgent(c) && c->open_until > due) due = c->open_until;
+        if (now < due) return due;
         if (c->breaker == PT_BREAKER_OPEN) {
-            if (now < c->open_until) return c->open_until;
             c->breaker = PT_BREAKER_HALF_OPEN;
             pt__log_ul(c, PT_LOG_INFO, "circuit breaker half-open: sending one probe");
-            now = pt__mono_ms();
         }
-        if (now < c->b.next_try_ms) return c->b.next_try_ms;
         if (pt__attempt_begin(c) != 0) return 0;
         return pt__pipe_progress(c, until);
     }
@@ -7370,6 +7503,7 @@ PT__PRIVATE int pt__work_loop(pt__core *c, int64_t until, int mode, uint64_t t) 
         next = pt__pipe_step(c, c->stopping ? PT__MIN(until, c->close_deadline) : until);
         if (next == 0) { did = 1; continue; }
         now = pt__mono_ms();
+        if (c->stopping && !c->xf_active && next != PT__INF_MS && next >= c->close_deadline) return 0;   /* nothing more can happen in time (e.g. Retry-After) */
         if (mode == 0 && next > until) return 1;
         if (now >= until) return 0;
         if (mode != 0 && next == PT__INF_MS && (mode == 2 || pt__settled(c, t))) return 1;
@@ -7398,6 +7532,7 @@ PT__PRIVATE void pt__flush_thread(void *arg) {
         now = pt__mono_ms();
         if (c->stopping) {
             if (!c->q.count && !c->inf_pending) break;
+            if (!c->xf_active && next >= c->close_deadline) break;   /* nothing more can happen in time (e.g. Retry-After) */
             if (next > c->close_deadline) next = c->close_deadline;
         }
         if (next <= now) continue;
@@ -7487,34 +7622,57 @@ PT__PRIVATE int pt__parse_bool(const char *v, int *out) {
     }
     return -1;
 }
-/* Go-style duration ("1.5s", "250ms", "1m30s", "2h") or a bare number of
-   milliseconds. */
+/* A duration written the way Go's time.ParseDuration reads it: one or more
+   <decimal number><unit> with units ns, us (or µs, μs), ms, s, m, h ("500ms",
+   "10s", "1m30s", "1.5h"; a leading '+' is allowed). Refused: a bare number
+   (even "0": a unit says what it means), a sign '-', NaN, infinities, hex,
+   exponents, spaces, and anything past 2^63-1 ns. Sub-millisecond values
+   round to the nearest ms, and up to 1 ms when not zero. 0 ok, -1 refused. */
 PT__PRIVATE int pt__parse_duration_ms(const char *v, int64_t *out) {
-    double total = 0;
+    static const char *const names[] = { "ns", "us", "\xC2\xB5s", "\xCE\xBCs", "ms", "s", "m", "h" };
+    static const uint64_t unit_ns[] = { 1, 1000, 1000, 1000, 1000000, 1000000000ULL, 60000000000ULL, 3600000000000ULL };
+    const uint64_t max_ns = (uint64_t)INT64_MAX;
+    uint64_t total = 0;
     const char *p = v;
+    if (!p || !*p) return -1;
+    if (*p == '+') p++;
     if (!*p) return -1;
-    {
-        const char *q = p;
-        while (*q >= '0' && *q <= '9') q++;
-        if (!*q) { *out = (int64_t)strtoll(p, NULL, 10); return 0; }
-    }
     while (*p) {
-        char *end;
-        double x = strtod(p, &end), unit;
-        if (end == p || x < 0) return -1;
-        p = end;
-        if (!strncmp(p, "ns", 2)) { unit = 1e-6; p += 2; }
-        else if (!strncmp(p, "us", 2)) { unit = 1e-3; p += 2; }
-        else if (!strncmp(p, "\xC2\xB5s", 3)) { unit = 1e-3; p += 3; }
-        else if (!strncmp(p, "ms", 2)) { unit = 1; p += 2; }
-        else if (*p == 's') { unit = 1000; p++; }
-        else if (*p == 'm') { unit = 60000; p++; }
-        else if (*p == 'h') { unit = 3600000; p++; }
-        else return -1;
-        total += x * unit;
+        uint64_t whole = 0, frac = 0, scale = 1, u = 0, add;
+        int digits = 0, over = 0;
+        size_t i, best = 0, k;
+        while (*p >= '0' && *p <= '9') {
+            if (whole > (max_ns - 9) / 10) over = 1;
+            else whole = whole * 10 + (uint64_t)(*p - '0');
+            p++; digits++;
+        }
+        if (*p == '.') {
+            p++;
+            while (*p >= '0' && *p <= '9') {
+                if (scale < 1000000000000000000ULL) { frac = frac * 10 + (uint64_t)(*p - '0'); scale *= 10; }
+                p++; digits++;
+            }
+        }
+        if (!digits || over) return -1;
+        for (i = 0; i < sizeof names / sizeof names[0]; i++) {   /* longest unit name that matches ("ms" before "m") */
+            k = strlen(names[i]);
+            if (k > best && strncmp(p, names[i], k) == 0) { best = k; u = unit_ns[i]; }
+        }
+        if (!best) return -1;
+        p += best;
+        if (whole > max_ns / u) return -1;
+        add = whole * u;
+        /* fraction: frac/scale of a unit, in ns (u <= 3.6e12, frac < scale <= 1e18: split to avoid overflow) */
+        if (frac) {
+            double f = (double)frac / (double)scale * (double)u;
+            if (f >= (double)(max_ns - add)) return -1;
+            add += (uint64_t)f;
+        }
+        if (add > max_ns - total) return -1;
+        total += add;
     }
-    if (total > 9e15) return -1;
-    *out = (int64_t)(total + 0.5);
+    *out = (int64_t)((total + 500000) / 1000000);
+    if (!*out && total) *out = 1;
     return 0;
 }
 PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long long *out) {
@@ -7537,18 +7695,19 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     pt__err_ok(err);
 #define PT__ENV(name) ((v = getenv(name)) != NULL && *v)
 #define PT__BAD(name, what) return pt__err(err, PT_ERR_CONFIG, "%s: cannot parse \"%.40s\" as %s", name, v, what)
+#define PT__DUR(name, ex) PT__BAD(name, "a duration with a unit, as Go writes it (e.g. " ex "; units ns us ms s m h)")
     if (PT__ENV("PACKTRACK_API_KEY")) cfg->api_key = v;
     if (PT__ENV("PACKTRACK_BASE_URL")) cfg->base_url = v;
     if (PT__ENV("PACKTRACK_USER_AGENT")) cfg->user_agent = v;
     if (PT__ENV("PACKTRACK_HEALTH_PATH")) cfg->health_path = v;
     if (PT__ENV("PACKTRACK_SPOOL_DIR")) cfg->spool_dir = v;
-    if (PT__ENV("PACKTRACK_TIMEOUT")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_TIMEOUT", "a duration (e.g. 10s)"); cfg->timeout_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_TIMEOUT")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_TIMEOUT", "10s"); cfg->timeout_ms = (int)d; }
     if (PT__ENV("PACKTRACK_RETRIES")) {
         if (pt__parse_int(v, 0, 1000, &n)) PT__BAD("PACKTRACK_RETRIES", "a count 0..1000");
         cfg->max_retries = n == 0 ? PT_RETRIES_NONE : (int)n;
     }
-    if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_INITIAL", "a duration"); cfg->backoff_base_ms = (int)d; }
-    if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__BAD("PACKTRACK_BACKOFF_MAX", "a duration"); cfg->backoff_max_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_BACKOFF_INITIAL")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_BACKOFF_INITIAL", "100ms"); cfg->backoff_base_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_BACKOFF_MAX")) { if (pt__parse_duration_ms(v, &d) || d > INT_MAX) PT__DUR("PACKTRACK_BACKOFF_MAX", "10s"); cfg->backoff_max_ms = (int)d; }
     if (PT__ENV("PACKTRACK_JITTER")) {
         /* The Go CLI reads a jitter fraction (0..1): 0 turns jitter off, any other fraction keeps full jitter. */
         if (pt__parse_bool(v, &b)) { char *e; double x = strtod(v, &e); if (*e || !(x >= 0 && x <= 1)) PT__BAD("PACKTRACK_JITTER", "a boolean or a fraction 0..1"); b = x > 0; }
@@ -7556,7 +7715,7 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     }
     if (PT__ENV("PACKTRACK_GZIP")) { if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_GZIP", "a boolean"); cfg->enable_gzip = b; }
     if (PT__ENV("PACKTRACK_BATCH_SIZE")) { if (pt__parse_int(v, 1, 1000000, &n)) PT__BAD("PACKTRACK_BATCH_SIZE", "a count"); cfg->batch_size = (int)n; }
-    if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__BAD("PACKTRACK_FLUSH_INTERVAL", "a duration (e.g. 1s)"); cfg->flush_interval_ms = (int)d; }
+    if (PT__ENV("PACKTRACK_FLUSH_INTERVAL")) { if (pt__parse_duration_ms(v, &d) || d < 1 || d > INT_MAX) PT__DUR("PACKTRACK_FLUSH_INTERVAL", "1s"); cfg->flush_interval_ms = (int)d; }
     if (PT__ENV("PACKTRACK_QUEUE_CAPACITY")) { if (pt__parse_int(v, 1, 100000000, &n)) PT__BAD("PACKTRACK_QUEUE_CAPACITY", "a count"); cfg->queue_capacity = (int)n; }
     if (PT__ENV("PACKTRACK_DEBUG")) {   /* the user's opt-in: diagnostics to stderr */
         if (pt__parse_bool(v, &b)) PT__BAD("PACKTRACK_DEBUG", "a boolean (1/0)");
@@ -7565,6 +7724,7 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
     if (PT__ENV("PACKTRACK_QUEUE_MAX_BYTES")) { if (pt__parse_int(v, 1024, (long long)1 << 40, &n)) PT__BAD("PACKTRACK_QUEUE_MAX_BYTES", "a byte count"); cfg->queue_max_bytes = (size_t)n; }
 #undef PT__ENV
 #undef PT__BAD
+#undef PT__DUR
     return PT_OK;
 }
 #else
@@ -7877,6 +8037,13 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     c->hw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.high_water_pct;
     c->lw_bytes = (uint64_t)cfg.queue_max_bytes / 100 * (uint64_t)cfg.low_water_pct;
     if (!c->hw_count) c->hw_count = 1;
+    if (!c->hw_bytes) c->hw_bytes = 1;
+    /* low water is reachable for every bound: at least 1 (an empty queue is
+       below it), at most the high-water mark */
+    if (c->lw_count < 1) c->lw_count = 1;
+    if (c->lw_count > c->hw_count) c->lw_count = c->hw_count;
+    if (c->lw_bytes < 1) c->lw_bytes = 1;
+    if (c->lw_bytes > c->hw_bytes) c->lw_bytes = c->hw_bytes;
     pt__conn_init(&c->flush_conn);
     if ((r = pt__defaults_copy(c, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
     pt__uuid_seed_init();
@@ -8197,6 +8364,7 @@ PACKTRACK_API pt_result pt_http_complete(pt_http_op op, pt_result result, const 
         out->body_head[sizeof out->body_head - 1] = 0;
         out->retry_after[sizeof out->retry_after - 1] = 0;
         out->error[sizeof out->error - 1] = 0;
+        out->location[sizeof out->location - 1] = 0;
         if (out->body_head_len >= sizeof out->body_head) out->body_head_len = sizeof out->body_head - 1;
         if (result == PT_OK && !resp) {
             result = PT_ERR_PROTOCOL;
@@ -8229,6 +8397,13 @@ PACKTRACK_API PT__COLD pt_result pt_flush(pt_client *cl, int timeout_ms) {
     t = c->accepted_seq;
     if (t > c->flush_target) c->flush_target = t;
     c->flush_waiters++;
+    /* deliver now: a probe at once if the breaker is open. A host that calls
+       pt_flush in a tight loop (or with no time to wait) pushes at most once
+       per backoff_base_ms, so flushing never becomes a request storm. */
+    if (timeout_ms > 0 && (!c->last_push_ms || pt__mono_ms() - c->last_push_ms >= c->cfg.backoff_base_ms)) {
+        c->last_push_ms = pt__mono_ms();
+        pt__urgent_begin(c);
+    }
     while (!pt__settled(c, t)) {
         int64_t now = pt__mono_ms();
         if (c->stopping) { r = PT_ERR_CLOSED; break; }   /* pt_close took over; its report counts */
@@ -8262,14 +8437,21 @@ PT__PRIVATE void pt__fill_report(const pt__core *c, pt_close_report *rep) {
     rep->timed_out = rep->abandoned > 0;
 }
 
-PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+PT__PRIVATE PT__COLD pt_result pt__close(pt_client *cl, int timeout_ms, pt_close_report *report) {
     pt__core *c;
     pt_close_report rep;
-    int64_t deadline;
-    if (report) memset(report, 0, sizeof *report);
-    if (!cl) return PT_OK;
+    int64_t deadline, ra_past;
     if (PT__IN_CB(cl)) return PT_ERR_INVALID_ARG;   /* from its own callback on this thread: would wait for itself */
-    if (pt__atomic_add(&cl->closed, 1) != 1) return PT_ERR_CLOSED;
+    if (pt__atomic_add(&cl->closed, 1) != 1) {
+        /* Another pt_close runs (or ran): wait for it to finish, up to our
+           own deadline, so that pt_client_free after this return is safe. */
+        int64_t dl = pt__mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        while (!pt__atomic_load(&cl->close_done)) {
+            if (pt__mono_ms() >= dl) return PT_ERR_TIMEOUT;
+            pt__sleep_ms(1);
+        }
+        return PT_ERR_CLOSED;
+    }
     {
         /* From a callback on the flush thread, close would join (and free
            under) the thread that is running it: refuse, and reopen. */
@@ -8288,6 +8470,7 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     pt__mutex_lock(&c->mu);
     c->stopping = 1;
     c->close_deadline = deadline;
+    pt__urgent_begin(c);   /* deliver now: a probe at once if the breaker is open */
     pt__atomic_store(&c->cancel_at, deadline);
     pt__cond_broadcast(&c->cv_work);
     pt__cond_broadcast(&c->cv_done);
@@ -8307,19 +8490,38 @@ PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_clos
     }
     pt__fill_report(c, &rep);
     if (PT__SPOOL && c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
+    ra_past = c->inf_pending && c->b.ra_until > deadline ? c->b.ra_until - deadline : 0;
     pt__mutex_unlock(&c->mu);
-    if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
+    if (ra_past && (rep.abandoned || rep.spooled))
+        pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered: the server's Retry-After asked to wait %lld ms past the close deadline",
+                (unsigned long)(rep.abandoned + rep.spooled), (long long)ra_past);
+    else if (rep.abandoned) pt__log(c, PT_LOG_WARN, "closed with %lu events not delivered (deadline reached)", (unsigned long)rep.abandoned);
     if (rep.spooled) pt__log(c, PT_LOG_INFO, "closed with %lu events left in the spool for the next client", (unsigned long)rep.spooled);
     pt__registry_remove(c);
     pt__core_free(c);
     cl->core = NULL;
     if (report) *report = rep;
+    pt__atomic_store(&cl->close_done, 1);   /* a concurrent pt_close/pt_client_free may go on */
     return rep.abandoned || rep.spooled ? PT_ERR_TIMEOUT : PT_OK;
+}
+/* Every thread inside pt_close is counted, so that pt_client_free (after
+   any of them returned) waits for the others to leave the handle. */
+PACKTRACK_API PT__COLD pt_result pt_close(pt_client *cl, int timeout_ms, pt_close_report *report) {
+    pt_result r;
+    if (report) memset(report, 0, sizeof *report);
+    if (!cl) return PT_OK;
+    pt__atomic_add(&cl->closers, 1);
+    r = pt__close(cl, timeout_ms, report);
+    pt__atomic_add(&cl->closers, -1);   /* last touch of cl */
+    return r;
 }
 
 PACKTRACK_API PT__COLD void pt_client_free(pt_client *cl) {
     if (!cl) return;
     if (!pt__atomic_load(&cl->closed)) pt_close(cl, 0, NULL);
+    if (!pt__atomic_load(&cl->closed)) return;   /* close refused (from the client's own callback): freeing would pull it from under its caller */
+    /* a pt_close on another thread ends by its own deadline; a second one waits at most for the first */
+    while (!pt__atomic_load(&cl->close_done) || pt__atomic_load(&cl->closers) > 0) pt__sleep_ms(1);
     PT__FREE(cl);
 }
 
@@ -8572,6 +8774,7 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
         c->tracked = c->delivered = c->failed_rejected = c->failed_exhausted = c->failed_oversize = 0;
         c->dropped_full = c->dropped_sampled = c->retried = c->batches = c->req_failed = c->bytes_raw = c->bytes_sent = c->wakeups = 0;
         c->breaker = PT_BREAKER_CLOSED; c->consecutive_failures = 0; c->bp_high = 0; c->bp_told = 0; c->bp_delivering = 0;
+        c->breaker_ivl_ms = 0; c->urgent_attempts = 0; c->b.ra_until = 0; c->last_push_ms = 0;
         if (c->flush_conn.fd != PT__BAD_SOCK) { pt__sock_close(c->flush_conn.fd); c->flush_conn.fd = PT__BAD_SOCK; }
         c->flush_conn.rlen = 0; c->flush_conn.authority[0] = 0;
 #if PT__CURL

@@ -22,4 +22,7 @@ fi
 if [ -f bench/pump.c ]; then
   if $CC -O2 -Ibench -I. bench/pump.c -o "$B/bench-pump" -lpthread -lz -lm; then "$B/bench-pump"; fi
 fi
+if [ -f bench/recovery.c ]; then
+  if $CC -O2 -std=c99 -I. bench/recovery.c -o "$B/bench-recovery" -lpthread -lz -lm 2>/dev/null; then "$B/bench-recovery"; fi
+fi
 sh bench/size.sh "$B"

@@ -182,7 +182,8 @@ static int ieq(const char *a, const char *b) {
 /* This file compiles the implementation, so it parses booleans, counts and
    Go-style durations exactly as pt_config_from_env() does, with the
    library's own parsers (case-insensitive 1/true/yes/y/on and
-   0/false/no/n/off; "1.5s", "250ms", "1m30s"). */
+   0/false/no/n/off; "1.5s", "250ms", "1m30s"; a bare number is refused: a
+   unit is required). */
 static int parse_bool(const char *v, int *out) { return pt__parse_bool(v, out); }
 static int parse_int(const char *v, long lo, long hi, int *out) {
     long long x;
@@ -626,7 +627,7 @@ static void usage(FILE *f) {
     }
     fputs("  -h, --help               this text\n"
           "  --version                print the version\n\n"
-          "Durations: 250ms, 1.5s, 1m30s. Booleans: --gzip or --gzip=false (1/0, true/false, yes/no, on/off).\n"
+          "Durations: 250ms, 1.5s, 1m30s (a unit is required). Booleans: --gzip or --gzip=false (1/0, true/false, yes/no, on/off).\n"
           "Exit codes: 0 ok, 1 bad arguments, 2 non-retryable error (HTTP 400/401...),\n"
           "            3 retries exhausted (5xx/429/408/timeouts/connection refused), 4 input error.\n"
           "Retries: --retries N sends at most N requests. The wait before retry k is\n"

@@ -28,6 +28,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "test_hostile.c"
 #include "test_api.c"
 #include "test_tls.c"
+#include "test_recovery.c"
 
 #include <time.h>
 #include <signal.h>
@@ -51,6 +52,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(hostile_tests),
     PT_SUITE_ENTRY(api_tests),
     PT_SUITE_ENTRY(tls_tests),
+    PT_SUITE_ENTRY(recovery_tests),
 };
 
 static double pt_t_now(void) {

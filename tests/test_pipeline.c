@@ -734,9 +734,10 @@ PT_TEST(pipeline_circuit_breaker) {
     pts_set_default(s, &fail);
     cfg = tp_cfg(s, 0);
     cfg.breaker_threshold = 3;
-    cfg.breaker_cooldown_ms = 500;
-    cfg.backoff_base_ms = 5;
-    cfg.backoff_max_ms = 20;
+    cfg.breaker_cooldown_ms = 5000;   /* the cap; the open interval starts at the backoff (600 ms here) */
+    cfg.backoff_base_ms = 300;
+    cfg.backoff_max_ms = 600;
+    cfg.disable_jitter = 1;
     cl = tp_client(&cfg);
     PT_REQUIRE(cl);
     PT_CHECK_EQ(tp_breaker(cl), PT_BREAKER_CLOSED);

@@ -44,6 +44,19 @@
  *             broken modes (RESET_MID, MALFORMED, ...), clients gone before the answer.
  *             pts_events_seen counts keys in every fully read request.
  * Debug       pts_set_log(s, FILE*): one line per answered request.
+ * Faults      timed or counted, with the time the fault ended and the first 2xx after it:
+ *             pts_fault_window(s, a, ms): requests read in the next ms get action a;
+ *             pts_fault_count(s, a, n): the next n requests get a (the fault ends when the
+ *             n-th is over: answered, reset, or given up by the client);
+ *             pts_refuse_for(s, ms): listener closed and open connections dropped, the
+ *             listener re-opens after ms (a restarting server);
+ *             pts_fault_end_ms (pts_now_ms() clock, 0 while unknown), pts_first_ok_after_fault
+ *             (ms from the fault's end to the first 2xx answered after it, -1 if none yet),
+ *             pts_fault_hits (requests that got the fault action).
+ *             pts_set_early_reject(s, limit, st): a request whose Content-Length exceeds
+ *             limit is answered st ("Connection: close") right after its head, and the
+ *             connection closed without reading the body (the client's send then fails
+ *             with a reset); counted by pts_early_rejects.
  */
 #ifndef PTS_TEST_SERVER_C
 #define PTS_TEST_SERVER_C
@@ -114,6 +127,7 @@ typedef struct pts_action {
   pts_mode mode;
   int drip_ms;             /* SLOW_DRIP; 0 means 1000 */
   long long huge_bytes;    /* HUGE_BODY*; 0 means 1 GiB */
+  const char *location;    /* Location header or NULL (copied) */
 } pts_action;
 
 typedef struct pts_request {   /* deep copy owned by the caller: pts_request_free */
@@ -139,7 +153,7 @@ typedef struct pts_act {
   int status, delay_ms, drip_ms;
   long long huge;
   pts_mode mode;
-  char *retry_after, *body;
+  char *retry_after, *body, *location;
 } pts_act;
 
 typedef struct pts_kv { char *key; size_t len; long count; } pts_kv;
@@ -147,7 +161,7 @@ typedef struct pts_arena { struct pts_arena *next; size_t used, cap; } pts_arena
 
 typedef struct pts_conn {
   pts_server *s;
-  int fd, id, done, nreq, peer_data, close_how; /* close_how: 0 graceful, 1 reset */
+  int fd, id, done, nreq, peer_data, close_how; /* close_how: 0 graceful, 1 reset, 2 plain close */
   int dropped;   /* pts_drop_connections shut it down (Winsock's poll may never say so) */
   int answered;  /* status sent for the current request (0 = none) */
   unsigned gen;  /* server gen when the current request was recorded */
@@ -173,6 +187,7 @@ struct pts_server {
   int lfd, port, wake[2], stopping;
   char url[64];
   int want_refuse, refused, refuse_result;
+  int hold_fd;           /* while refusing: the port bound, not listening (connects are refused, no other process can take it) */
   unsigned refuse_seq, refuse_done;
   pts_conn *conns;
   pts_act *script;
@@ -193,6 +208,12 @@ struct pts_server {
   size_t tab_cap, tab_used;
   pts_arena *arena;
   FILE *log;
+  /* faults (pts_fault_window / pts_fault_count / pts_refuse_for) */
+  pts_act fault;
+  int fault_on, fault_left, fault_total, fault_done, fault_hits;
+  long long fault_until, fault_end, first_ok, refuse_until;
+  size_t early_limit;
+  int early_status, early_rejects;
 };
 
 /* ================================================================ utilities */
@@ -290,7 +311,8 @@ PTS_FN const char *pts_reason(int st) {
 PTS_FN void pts_act_free(pts_act *a) {
   free(a->retry_after);
   free(a->body);
-  a->retry_after = a->body = NULL;
+  free(a->location);
+  a->retry_after = a->body = a->location = NULL;
 }
 
 PTS_FN void pts_act_from(pts_act *d, const pts_action *a) {
@@ -302,12 +324,14 @@ PTS_FN void pts_act_from(pts_act *d, const pts_action *a) {
   d->mode = a->mode;
   d->retry_after = pts_strdup(a->retry_after);
   d->body = pts_strdup(a->body ? a->body : "{\"ok\":true}");
+  d->location = pts_strdup(a->location);
 }
 
 PTS_FN void pts_act_dup(pts_act *d, const pts_act *a) {
   *d = *a;
   d->retry_after = pts_strdup(a->retry_after);
   d->body = pts_strdup(a->body);
+  d->location = pts_strdup(a->location);
 }
 
 PTS_FN void pts_act_simple(pts_act *d, int status, const char *body) {
@@ -637,6 +661,12 @@ PTS_FN int pts_read_request(pts_conn *c, pts_in *in, int *err) {
     }
     if (cl > PTS_MAX_REQ_BODY) { *err = 413; return -1; }
     has_cl = 1;
+    {
+      size_t lim;
+      int st;
+      PTS_LOCKED(c->s, lim = c->s->early_limit; st = c->s->early_status);
+      if (lim && cl > lim) { *err = st; return -2; }   /* answer now, never read the body */
+    }
   }
   if ((v = pts_hfind(hb, hn, "Content-Encoding", &vn)) != NULL) in->gzip = vn == 4 && pts_ieqn(v, "gzip", 4);
   v = pts_hfind(hb, hn, "Connection", &vn);
@@ -731,11 +761,13 @@ PTS_FN char *pts_head(int status, const char *retry, const char *framing, int cl
 
 /* Full NORMAL response (head + body) in one buffer. */
 PTS_FN char *pts_full_response(const pts_act *a, int head_only, int close_conn, size_t *n) {
-  char framing[64], *h, *r;
+  char framing[400], *h, *r;
   size_t bl = strlen(a->body), hl;
   int nobody = a->status == 204 || a->status == 304 || a->status < 200;
   if (nobody) framing[0] = 0;
   else snprintf(framing, sizeof framing, "Content-Length: %lu\r\n", (unsigned long)bl);
+  if (a->location) /* NORMAL mode only */
+    snprintf(framing + strlen(framing), sizeof framing - strlen(framing), "Location: %.300s\r\n", a->location);
   h = pts_head(a->status, a->retry_after, framing, close_conn);
   if (!h) return NULL;
   if (nobody || head_only) bl = 0;
@@ -754,8 +786,10 @@ PTS_FN void pts_mark_answer(pts_conn *c, int rec, int status, const pts_in *in, 
   pthread_mutex_lock(&s->mu);
   c->answered = status;
   if (c->gen == s->gen && rec >= 0 && rec < s->nrecs) s->recs[rec].status_sent = status;
-  if (c->gen == s->gen && count && status >= 200 && status < 300)
+  if (c->gen == s->gen && count && status >= 200 && status < 300) {
     s->events += pts_scan_keys(s, in->body, in->body_len);
+    if (s->fault_end && !s->first_ok && pts_now_ms() >= s->fault_end) s->first_ok = pts_now_ms();
+  }
   pthread_cond_broadcast(&s->cv);
   pthread_mutex_unlock(&s->mu);
 }
@@ -979,12 +1013,16 @@ PTS_FN void *pts_conn_main(void *arg) {
   for (;;) {
     pts_in in;
     pts_act act;
-    int err = 0, rec, close_conn, keep, rr;
+    int err = 0, rec, close_conn, keep, rr, faulted = 0;
     long nev;
     memset(&in, 0, sizeof in);
     rr = pts_read_request(c, &in, &err);
     if (rr <= 0) {
       if (rr < 0) pts_send_error(c, err);
+      if (rr == -2) {
+        PTS_LOCKED(s, s->early_rejects++; pthread_cond_broadcast(&s->cv));
+        c->close_how = 2;   /* close with the body unread: the kernel resets the connection */
+      }
       pts_in_free(&in);
       break;
     }
@@ -1009,7 +1047,12 @@ PTS_FN void *pts_conn_main(void *arg) {
       pts_act_simple(&act, s->reject_status, "{\"error\":\"poison\"}");
     else if (s->max_body && in.body_len > s->max_body)
       pts_act_simple(&act, s->max_body_status, "{\"error\":\"too large\"}");
-    else if (s->script_head < s->script_n)
+    else if (s->fault_on && (s->fault_left > 0 || (s->fault_left < 0 && pts_now_ms() < s->fault_until))) {
+      pts_act_dup(&act, &s->fault);
+      faulted = 1;
+      s->fault_hits++;
+      if (s->fault_left > 0) s->fault_left--;
+    } else if (s->script_head < s->script_n)
       act = s->script[s->script_head++];
     else
       pts_act_dup(&act, &s->def);
@@ -1021,6 +1064,10 @@ PTS_FN void *pts_conn_main(void *arg) {
     if (pts_wait_stall(c) == 0 && (act.delay_ms <= 0 || pts_conn_sleep(c, act.delay_ms) == 0))
       keep = pts_respond(c, &act, &in, rec, close_conn);
     pthread_mutex_lock(&s->mu);
+    if (faulted && s->fault_total > 0 && ++s->fault_done == s->fault_total) {
+      s->fault_end = pts_now_ms();
+      pthread_cond_broadcast(&s->cv);
+    }
     if (s->log) {
       fprintf(s->log, "%s %s body=%lu raw=%lu gzip=%d events=%ld conn=%d status=%d mode=%d\n", in.method,
               in.path, (unsigned long)in.body_len, (unsigned long)in.raw_len, in.gzip, nev, c->id,
@@ -1036,7 +1083,9 @@ PTS_FN void *pts_conn_main(void *arg) {
       if (nb) { c->buf = nb; c->cap = 32768; }
     }
   }
-  if (c->close_how == 1) {
+  if (c->close_how == 2) {
+    /* plain close */
+  } else if (c->close_how == 1) {
     struct linger lg;
     lg.l_onoff = 1;
     lg.l_linger = 0;
@@ -1078,6 +1127,22 @@ PTS_FN int pts_listen(int port, int *out_port) {
   return fd;
 }
 
+/* The port bound without listen(): a connect is refused (RST), and no other
+   process's server can be given the port while a test holds it "down". */
+PTS_FN int pts_bind_only(int port) {
+  struct sockaddr_in sa;
+  int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) { close(fd); return -1; }
+  return fd;
+}
+
 PTS_FN void pts_new_conn(pts_server *s, int fd) { /* lock held */
   int one = 1, rc;
   pthread_attr_t at;
@@ -1114,13 +1179,25 @@ PTS_FN void *pts_accept_main(void *arg) {
       if (s->want_refuse && s->lfd >= 0) {
         close(s->lfd);
         s->lfd = -1;
+        s->hold_fd = pts_bind_only(s->port);
       } else if (!s->want_refuse && s->lfd < 0) {
+        if (s->hold_fd >= 0) { close(s->hold_fd); s->hold_fd = -1; }
         s->lfd = pts_listen(s->port, NULL);
         if (s->lfd < 0) s->refuse_result = -1;
       }
       s->refused = s->lfd < 0;
       s->refuse_done = s->refuse_seq;
       pthread_cond_broadcast(&s->cv);
+    }
+    if (s->refuse_until && pts_now_ms() >= s->refuse_until && s->lfd < 0) { /* pts_refuse_for is over */
+      s->lfd = pts_listen(s->port, NULL);
+      if (s->lfd >= 0) {
+        s->refused = 0;
+        s->want_refuse = 0;
+        s->refuse_until = 0;
+        s->fault_end = pts_now_ms();
+        pthread_cond_broadcast(&s->cv);
+      }
     }
     while (*pp) { /* reap finished connection threads */
       pts_conn *c = *pp;
@@ -1146,6 +1223,8 @@ PTS_FN void *pts_accept_main(void *arg) {
   }
   if (s->lfd >= 0) close(s->lfd);
   s->lfd = -1;
+  if (s->hold_fd >= 0) close(s->hold_fd);
+  s->hold_fd = -1;
   pthread_mutex_unlock(&s->mu);
   return NULL;
 }
@@ -1162,6 +1241,7 @@ PTS_FN pts_server *pts_start(void) {
     fcntl(s->wake[i], F_SETFD, FD_CLOEXEC);
     fcntl(s->wake[i], F_SETFL, fcntl(s->wake[i], F_GETFL) | O_NONBLOCK);
   }
+  s->hold_fd = -1;
   s->lfd = pts_listen(0, &s->port);
   if (s->lfd < 0) { close(s->wake[0]); close(s->wake[1]); free(s); return NULL; }
   snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
@@ -1191,6 +1271,11 @@ PTS_FN void pts_clear_rules(pts_server *s) { /* lock held */
   s->reject_marker = s->req_name = s->req_value = NULL;
   s->max_body = 0;
   s->close_after = s->stall = 0;
+  pts_act_free(&s->fault);
+  s->fault_on = s->fault_left = s->fault_total = s->fault_done = s->fault_hits = 0;
+  s->fault_until = s->fault_end = s->first_ok = s->refuse_until = 0;
+  s->early_limit = 0;
+  s->early_status = s->early_rejects = 0;
   pts_act_free(&s->def);
   memset(&d, 0, sizeof d);
   pts_act_from(&s->def, &d);
@@ -1223,6 +1308,7 @@ PTS_FN void pts_stop(pts_server *s) {
   pthread_mutex_lock(&s->mu);
   pts_clear_rules(s);
   pts_act_free(&s->def);
+  pts_act_free(&s->fault);
   pts_clear_records(s);
   pthread_mutex_unlock(&s->mu);
   free(s->script);
@@ -1318,6 +1404,51 @@ PTS_FN void pts_set_require_header(pts_server *s, const char *name, const char *
   s->req_value = name ? pts_strdup(value) : NULL;
   pthread_mutex_unlock(&s->mu);
 }
+
+/* ---- timed and counted faults ---- */
+PTS_FN void pts_fault_arm(pts_server *s, const pts_action *a, int left, long long until) { /* lock held */
+  pts_action d;
+  memset(&d, 0, sizeof d);
+  pts_act_free(&s->fault);
+  pts_act_from(&s->fault, a ? a : &d);
+  s->fault_on = 1;
+  s->fault_left = left;
+  s->fault_total = left > 0 ? left : 0;
+  s->fault_done = s->fault_hits = 0;
+  s->fault_until = until;
+  s->fault_end = left > 0 ? 0 : until;
+  s->first_ok = 0;
+}
+PTS_FN void pts_fault_window(pts_server *s, const pts_action *a, int ms) {
+  PTS_LOCKED(s, pts_fault_arm(s, a, -1, pts_now_ms() + ms));
+}
+PTS_FN void pts_fault_count(pts_server *s, const pts_action *a, int n) {
+  PTS_LOCKED(s, pts_fault_arm(s, a, n > 0 ? n : 1, 0));
+}
+PTS_FN int pts_refuse_for(pts_server *s, int ms) {
+  pts_conn *c;
+  int r;
+  pthread_mutex_lock(&s->mu);
+  s->fault_on = 0;
+  s->fault_end = s->first_ok = 0;
+  r = pts_refuse_locked(s, 1);
+  s->refuse_until = pts_now_ms() + ms;
+  for (c = s->conns; c; c = c->next)
+    if (c->fd >= 0) shutdown(c->fd, SHUT_RDWR);
+  pthread_mutex_unlock(&s->mu);
+  return r;
+}
+PTS_FN void pts_set_early_reject(pts_server *s, size_t limit, int status) {
+  PTS_LOCKED(s, s->early_limit = limit; s->early_status = status > 0 ? status : 413);
+}
+PTS_FN long long pts_fault_end_ms(pts_server *s) { long long v; PTS_LOCKED(s, v = s->fault_end); return v; }
+PTS_FN long long pts_first_ok_after_fault(pts_server *s) {
+  long long v;
+  PTS_LOCKED(s, v = s->fault_end && s->first_ok ? s->first_ok - s->fault_end : -1);
+  return v;
+}
+PTS_FN int pts_fault_hits(pts_server *s) { int v; PTS_LOCKED(s, v = s->fault_hits); return v; }
+PTS_FN int pts_early_rejects(pts_server *s) { int v; PTS_LOCKED(s, v = s->early_rejects); return v; }
 
 /* Shut down every open connection (the client sees EOF); the listener stays. */
 PTS_FN void pts_drop_connections(pts_server *s) {
