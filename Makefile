@@ -59,8 +59,12 @@ test: check-compile examples
 test-fresh: | $(B)
 	@B=$(B) sh tests/fresh_machine.sh
 
-test-quick: $(B)/run
-	./$(B)/run $(T)
+# the CLI tests drive $(B)/packtrack-logger: rebuilt with the runner (in parallel) when stale
+$(B)/packtrack-logger: packtrack.h examples/packtrack-logger.c | $(B)
+	$(CC) -std=c99 -O2 $(STRICT) -Werror -o $@ examples/packtrack-logger.c -lpthread -lz -lm
+test-quick:
+	@$(MAKE) -s -j2 $(B)/run $(B)/packtrack-logger
+	@sh tests/quick.sh $(B) $(T)
 test-default: $(B)/run
 	./$(B)/run $(T)
 test-curl: $(B)/run-curl

@@ -12,7 +12,7 @@ ran=""; skipped=""; missing_ci=""
 VALGRIND_EXCLUDE=${VALGRIND_EXCLUDE:-"-spool_disk_full -spool_new_events_after_settled -pipeline_fork -pipeline_concurrency"}   # also set by the Makefile
 # the sanitizer variants over the optional backends run the suites that
 # exercise a backend (requests, batches, gzip), not the whole suite: see README
-BACKEND_SUITES=${BACKEND_SUITES:-"ingest pipeline transport"}
+BACKEND_SUITES=${BACKEND_SUITES:-"ingest pipeline transport pump"}
 # PT_MATRIX_TESTS: test-name substrings every variant runs instead of its
 # whole selection (tests/fresh_machine.sh --quick); default: everything
 SEL=${PT_MATRIX_TESTS:-}
