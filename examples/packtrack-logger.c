@@ -3,7 +3,7 @@
    PACKTRACK_* environment variables, same meanings, same exit codes).
 
      cc -std=c99 -O2 -Wall -Wextra -pedantic -o packtrack-logger examples/packtrack-logger.c -lpthread
-     (https: add -DPACKTRACK_USE_CURL ... -lcurl)
+     (https: libcurl is loaded at run time; or add -DPACKTRACK_USE_CURL ... -lcurl)
 
    Environment first, flags override: with PACKTRACK_API_KEY, _BASE_URL,
    _SOURCE_SYSTEM, _WORKFLOW_ID, _ACTOR_TYPE, _ACTOR_ID, _SEVERITY and _STATUS
@@ -670,7 +670,8 @@ static void usage(FILE *f) {
           "  - --health-enable (also a flag here; Go reads only the variable) probes the server before sending\n"
           "    and stops on an unhealthy answer; in Go the setting has no effect on sends.\n"
           "  - --file - reads standard input. Without --user-agent the User-Agent is packtrack-c/VERSION.\n"
-          "  - https:// needs a build with -DPACKTRACK_USE_CURL (link -lcurl); the plain build speaks http://.\n", f);
+          "  - https:// works in the plain build where libcurl (libcurl4) is installed: it is loaded at run time;\n"
+          "    -DPACKTRACK_USE_CURL (link -lcurl) links it instead; Windows uses WinHTTP.\n", f);
 }
 
 static int parse_args(int argc, char **argv) {
@@ -823,11 +824,7 @@ static pt_result cli_http(const pt_http_request *req, pt_http_response *resp, vo
     r.headers = h;
     r.header_count = n;
     if (!hook_conn_used) { pt__conn_init(&hook_conn); hook_conn_used = 1; }
-#if defined(PACKTRACK_USE_CURL)
-    return pt__http_curl(&r, resp, &hook_conn);
-#else
-    return pt__http_builtin(&r, resp, &hook_conn);
-#endif
+    return pt__http_native(&r, resp, &hook_conn);   /* the library's choice for the URL's scheme */
 }
 static void hook_release(void) { if (hook_conn_used) { pt__conn_release(&hook_conn); hook_conn_used = 0; } }
 
@@ -1136,10 +1133,10 @@ static int run(int argc, char **argv) {
         cli_attempts, cfg.timeout_ms, cli_backoff_initial_ms, cli_backoff_max_ms, cli_jitter);
     if (async && cli_idem_key)
         return fail(EXIT_ARGS, "%s cannot be used with --async: the pipeline cuts the batches and gives each its own key", src(OPT_IDEM_KEY));
-#if !defined(PACKTRACK_USE_CURL)
-    if (!dry && !strncmp(cfg.base_url ? cfg.base_url : PT_DEFAULT_BASE_URL, "https:", 6))
-        return fail(EXIT_ARGS, "https:// needs a build with -DPACKTRACK_USE_CURL (and -lcurl); this one speaks http:// only");
-#endif
+    if (!dry && !strncmp(cfg.base_url ? cfg.base_url : PT_DEFAULT_BASE_URL, "https:", 6)) {
+        pt_error terr;   /* the library decides: libcurl loaded at run time, linked, or WinHTTP */
+        if (pt__tls_ready(&cfg, &terr) != PT_OK) return fail(EXIT_ARGS, "%s", terr.message);
+    }
 
     if (health) {
         cfg.manual_mode = 1;

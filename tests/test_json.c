@@ -1699,6 +1699,32 @@ PT_TEST(json_writer_differential_events) {
     }
     PT_CHECK_EQ(bad, 0);
     PT_CHECK(done >= 2000);
+    /* events of every size around pt_track's 1536-byte stack buffer: plain,
+       with escapes, with fields; none may need the heap where the old
+       writer did not (ptf_json_diff check 6) */
+    {
+        static char msg[1600];
+        pt_field f[3];
+        size_t len;
+        int kind;
+        for (kind = 0; kind < 4; kind++) {
+            for (len = 1100; len < 1500; len++) {
+                pt_event ev = tj_min_event();
+                memset(msg, 'm', len); msg[len] = 0;
+                if (kind == 1) msg[len / 2] = '"';
+                ev.message = msg;
+                if (kind == 2) {
+                    f[0] = pt_field_int("n", -1234567890123LL); f[1] = pt_field_double("d", 129.95); f[2] = pt_field_str("s", "x");
+                    ev.metadata = f; ev.metadata_count = 3;
+                    ev.idempotency_key = NULL;
+                }
+                if (kind == 3) ev.idempotency_key = "k";      /* the shortest tail after the fixed fields */
+                k = ptf_json_diff(&ev, NULL, 0);
+                if (k && bad++ < 6) fprintf(stderr, "      kind %d, message of %lu bytes: check %d failed\n", kind, (unsigned long)len, k);
+            }
+        }
+        PT_CHECK_EQ(bad, 0);
+    }
 }
 
 static const pt_test_case json_tests[] = {

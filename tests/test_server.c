@@ -1190,6 +1190,7 @@ PTS_FN void *pts_accept_main(void *arg) {
       pthread_cond_broadcast(&s->cv);
     }
     if (s->refuse_until && pts_now_ms() >= s->refuse_until && s->lfd < 0) { /* pts_refuse_for is over */
+      if (s->hold_fd >= 0) { close(s->hold_fd); s->hold_fd = -1; }
       s->lfd = pts_listen(s->port, NULL);
       if (s->lfd >= 0) {
         s->refused = 0;

@@ -76,12 +76,14 @@ PTF_FN int ptf_is_uuid4(const char *k) {
    replaced by a fixed one for the comparison (both would read the clock).
    The writer runs three ways: into an empty buffer, after a prefix in a
    16-byte stack buffer (so it grows mid-event), and into a 1536-byte stack
-   buffer as pt_track uses. Returns 0, or the number of the check that
-   failed. */
+   buffer as pt_track uses, where it must not move to the heap when the
+   reference did not (no allocation the old writer did not make). Returns
+   0, or the number of the check that failed. */
 #include "../ref_json.h"
 PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_ctx_len) {
-    static char big[1536];
+    static char big[1536], refbig[1536];
     char small[16];
+    int ref_heap;
     pt_event ev;
     pt__buf r, w;
     pt_error er, ew;
@@ -94,6 +96,14 @@ PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_
     ctr = pt__atomic_load(&pt__uuid_ctr);
     pt__buf_init(&r, NULL, 0);
     memset(&er, 0, sizeof er);
+    pt__buf_init(&r, refbig, sizeof refbig);
+    pt__atomic_store(&pt__uuid_ctr, ctr);
+    (void)ptref_event_json(&ev, host_ctx, host_ctx_len, &r, &er);
+    ref_heap = r.heap;
+    pt__buf_free(&r);
+    pt__buf_init(&r, NULL, 0);
+    memset(&er, 0, sizeof er);
+    pt__atomic_store(&pt__uuid_ctr, ctr);
     rr = ptref_event_json(&ev, host_ctx, host_ctx_len, &r, &er);
     for (mode = 0; mode < 3 && !bad; mode++) {
         size_t pre = mode == 1 ? 3 : 0;
@@ -108,6 +118,7 @@ PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_
         else if (w.oom || r.oom) bad = 3;
         else if (w.len - pre != r.len || memcmp(w.p + pre, r.p, r.len) != 0) bad = 4;
         else if (mode == 1 && memcmp(w.p, "[{,", 3) != 0) bad = 5;
+        else if (mode == 2 && w.heap && !ref_heap) bad = 6;
         pt__buf_free(&w);
     }
     pt__buf_free(&r);
@@ -121,7 +132,8 @@ PTF_FN int ptf_json_diff(const pt_event *ev0, const char *host_ctx, size_t host_
    metadata and the extra lists: a count byte (%9) and per field a type byte
    (%8, 7 = invalid; 0x80 = NULL str), a key chunk (empty = NULL key when
    0x40 is set), a value (STRING/RAW: chunk, len = chunk length; INT, DOUBLE:
-   8 bytes; BOOL: 1 byte). */
+   8 bytes; BOOL: 1 byte). Invariants 21-26 are ptf_json_diff's checks 1-6
+   (the bytes of the writer this one replaced, tests/ref_json.h). */
 #define PTF_MAX_FIELDS 8
 static const char ptf_host_ctx[] =
     "\"host\":{\"name\":\"fz\",\"pid\":1,\"os\":\"linux\",\"arch\":\"x86_64\"},\"sdk\":{\"name\":\"packtrack-c\",\"version\":\"0.1.0\"}";
