@@ -3,7 +3,9 @@
 # to packtrackConfig.cmake, again by find_package(packtrack), with the
 # option values the package was built with.
 #   PACKTRACK_NO_THREADS off  -> Threads::Threads (not on Windows: Win32 threads)
-#   WIN32                     -> ws2_32 (Winsock)
+#   WIN32                     -> ws2_32 (Winsock); winhttp too when WinHTTP is
+#                                the transport (the header's rule: no linked curl,
+#                                sockets on, PACKTRACK_NO_WINHTTP off)
 #   PACKTRACK_USE_CURL        -> CURL::libcurl
 #   PACKTRACK_USE_ZLIB        -> ZLIB::ZLIB
 #   PACKTRACK_USE_LIBDEFLATE  -> packtrack::libdeflate (an imported target made
@@ -25,8 +27,15 @@ if(NOT PACKTRACK_NO_THREADS AND NOT WIN32)
   _pt_find(Threads)
   list(APPEND _pt_link_targets Threads::Threads)
 endif()
+set(_pt_winhttp OFF)
+if(WIN32 AND NOT PACKTRACK_USE_CURL AND NOT PACKTRACK_NO_SOCKETS AND NOT PACKTRACK_NO_WINHTTP)
+  set(_pt_winhttp ON)
+endif()
 if(WIN32)
   list(APPEND _pt_link_targets ws2_32)
+endif()
+if(_pt_winhttp)
+  list(APPEND _pt_link_targets winhttp)
 endif()
 if(PACKTRACK_USE_CURL)
   _pt_find(CURL)

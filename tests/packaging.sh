@@ -154,8 +154,8 @@ else
          -DCONSUMER_CXX=OFF -DCONSUMER_HOW=subdir -DPACKTRACK_SOURCE="$ROOT" > "$d.log" 2>&1 && nice cmake --build "$d" -- VERBOSE=1 >> "$d.log" 2>&1; then
       # the link line: ws2_32 and no pthread (packtrack uses Win32 threads there)
       cat "$d/CMakeFiles/consumer.dir/linkLibs.rsp" "$d/CMakeFiles/consumer.dir/link.txt" >> "$d.link" 2>/dev/null
-      if [ -f "$d/consumer.exe" ] && grep -q -- "-lws2_32" "$d.link" && ! grep -q -- "pthread" "$d.link"; then ok subdir-mingw-cross
-      else bad subdir-mingw-cross "consumer.exe not linked with -lws2_32 alone:"; logtail "$d.link"; fi
+      if [ -f "$d/consumer.exe" ] && grep -q -- "-lws2_32" "$d.link" && grep -q -- "-lwinhttp" "$d.link" && ! grep -q -- "pthread" "$d.link"; then ok subdir-mingw-cross
+      else bad subdir-mingw-cross "consumer.exe not linked with -lws2_32 -lwinhttp and no pthread:"; logtail "$d.link"; fi
     else bad subdir-mingw-cross "cross build failed:"; logtail "$d.log"; fi
   else skipped subdir-mingw-cross gcc-mingw-w64-x86-64 "x86_64-w64-mingw32-gcc not found"; fi
   if [ $have_deflate -eq 1 ]; then
