@@ -1722,6 +1722,30 @@ PT__PRIVATE uint64_t pt__mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PT__INLINE static inline __attribute__((always_inline, unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define PT__INLINE static __forceinline
+#define PT__NOINLINE __declspec(noinline)
+#else
+#define PT__INLINE static inline
+#define PT__NOINLINE
+#endif
+/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
+   the portable word-at-a-time check needs about ten per 8 bytes. The
+   optimistic copy and the UUID's hex digits use it; PACKTRACK_NO_SIMD keeps
+   to the portable paths. */
+#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define PT__SSE2 1
+/* Lanes of v that need attention: signed v < 0x20 is a control character or
+   a byte >= 0x80; then '"' and '\\'. */
+#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
+    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
+#else
+#define PT__SSE2 0
+#endif
 /* UUID v4 without a lock or thread-local state: a per-process random seed
    and an atomic counter, through a bijective mixer, so two keys made by one
    process never collide and keys of different processes collide only with
@@ -1754,13 +1778,31 @@ static const char pt__hex2[513] =
    byte 6, which moves into byte 8 beside the variant bits 10, so all 64 bits
    of hi survive. */
 #define PT__UUID_BYTE(pos, v, i) memcpy(out + (pos), pt__hex2 + (((v) >> (8 * (i))) & 0xff) * 2, 2)
-PT__PRIVATE void pt__uuid4(char *out) {
-    uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
-    uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
-    uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
-    uint64_t b6 = (hi >> 48) & 0xff;
-    hi = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
-    lo = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+/* The 36 characters of the UUID whose bytes are those of hi then lo (low
+   end first). `simd` is a constant: 1 turns all 16 bytes into hex digits
+   with a few SSE2 operations (nibbles split, interleaved, mapped to
+   '0'..'9'/'a'..'f' with a compare), 0 takes two digits per table lookup;
+   the tests compare the two. */
+PT__INLINE void pt__uuid_text(char *out, uint64_t hi, uint64_t lo, int simd) {
+    (void)simd;
+#if PT__SSE2
+    if (simd) {
+        char t[32];
+        const __m128i v = _mm_set_epi64x((long long)lo, (long long)hi), m = _mm_set1_epi8(0x0f);
+        const __m128i hn = _mm_and_si128(_mm_srli_epi16(v, 4), m), ln = _mm_and_si128(v, m);
+        __m128i a = _mm_unpacklo_epi8(hn, ln), b = _mm_unpackhi_epi8(hn, ln);
+        a = _mm_add_epi8(_mm_add_epi8(a, _mm_set1_epi8('0')), _mm_and_si128(_mm_cmpgt_epi8(a, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10)));
+        b = _mm_add_epi8(_mm_add_epi8(b, _mm_set1_epi8('0')), _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10)));
+        _mm_storeu_si128((__m128i *)(void *)t, a);
+        _mm_storeu_si128((__m128i *)(void *)(t + 16), b);
+        memcpy(out, t, 8); out[8] = '-';
+        memcpy(out + 9, t + 8, 4); out[13] = '-';
+        memcpy(out + 14, t + 12, 4); out[18] = '-';
+        memcpy(out + 19, t + 16, 4); out[23] = '-';
+        memcpy(out + 24, t + 20, 12);
+        return;
+    }
+#endif
     PT__UUID_BYTE(0, hi, 0); PT__UUID_BYTE(2, hi, 1); PT__UUID_BYTE(4, hi, 2); PT__UUID_BYTE(6, hi, 3);
     out[8] = '-';
     PT__UUID_BYTE(9, hi, 4); PT__UUID_BYTE(11, hi, 5);
@@ -1771,6 +1813,20 @@ PT__PRIVATE void pt__uuid4(char *out) {
     out[23] = '-';
     PT__UUID_BYTE(24, lo, 2); PT__UUID_BYTE(26, lo, 3); PT__UUID_BYTE(28, lo, 4);
     PT__UUID_BYTE(30, lo, 5); PT__UUID_BYTE(32, lo, 6); PT__UUID_BYTE(34, lo, 7);
+}
+/* The next key's bytes (see pt__uuid4). */
+PT__INLINE void pt__uuid_bits(uint64_t *h, uint64_t *l) {
+    uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
+    uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
+    uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
+    uint64_t b6 = (hi >> 48) & 0xff;
+    *h = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
+    *l = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+}
+PT__PRIVATE void pt__uuid4(char *out) {
+    uint64_t hi, lo;
+    pt__uuid_bits(&hi, &lo);
+    pt__uuid_text(out, hi, lo, PT__SSE2);
 }
 
 /* Per-client PRNG for backoff jitter (flush thread / sync caller; guarded by the caller). */
@@ -1896,16 +1952,6 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
    are folded into one accumulator; if any byte needed attention (a control
    character, '"', '\\', or >= 0x80: an escape, a UTF-8 check, U+2028/9)
    the section is written again by the careful writer, which escapes. */
-#if defined(__GNUC__) || defined(__clang__)
-#define PT__INLINE static inline __attribute__((always_inline, unused))
-#define PT__NOINLINE __attribute__((noinline))
-#elif defined(_MSC_VER)
-#define PT__INLINE static __forceinline
-#define PT__NOINLINE __declspec(noinline)
-#else
-#define PT__INLINE static inline
-#define PT__NOINLINE
-#endif
 #define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
 /* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
    and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
@@ -2018,19 +2064,6 @@ PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *
     return o + n + 1;
 }
 
-/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
-   the portable word-at-a-time check needs about ten per 8 bytes. Only the
-   optimistic copy uses it; PACKTRACK_NO_SIMD keeps to the portable path. */
-#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
-#include <emmintrin.h>
-#define PT__SSE2 1
-/* Lanes of v that need attention: signed v < 0x20 is a control character or
-   a byte >= 0x80; then '"' and '\\'. */
-#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
-    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
-#else
-#define PT__SSE2 0
-#endif
 /* What the optimistic writer has seen: PT__ATTN words, SSE2 lane masks. */
 typedef struct pt__jacc {
     uint64_t w;
@@ -8086,9 +8119,11 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     if (!cl || !ev) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_merge(c, ev, &m, &ev, &e);
+    /* fast path: no defaults to fill and no timestamp to check */
+    m.heap = NULL;
+    r = c->has_defaults || ev->timestamp_ms != 0 ? pt__event_merge(c, ev, &m, &ev, &e) : PT_OK;
     if (r == PT_OK) r = pt__event_serialize(c, ev, &b, &sev, &e);
-    pt__merged_free(&m);
+    if (m.heap) pt__merged_free(&m);
     if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, sev);
     else if (r != PT_ERR_FILTERED) {
         pt__mutex_lock(&c->mu);
