@@ -2593,7 +2593,6 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
 
 #define PT__REQ(field, name) \
     if (!ev->field || !*ev->field) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
-#define PT__OPT_LEN(s) ((s) ? strlen(s) : 0)
 /* The lengths of the event's string fields, taken once (0 if absent). */
 typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, st, msg; } pt__evlen;
 /* The event's fixed text up to the message, the optional keys left out
@@ -2648,7 +2647,7 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     char ts[24], *o;
     pt__jacc acc;
     int has_meta = 0, has_extra = 0;
-    size_t i, start, klen;
+    size_t i, start, klen, head;
     if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
     PT__REQ(source_system, "source.system");
     PT__REQ(workflow_id, "workflow.id");
@@ -2663,20 +2662,20 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     if (ev->metadata_count && !ev->metadata) has_meta = 1;   /* reported below */
     if (ev->extra_count && !ev->extra) has_extra = 1;
 
-    L.sys = strlen(ev->source_system); L.env = PT__OPT_LEN(ev->source_env);
-    L.wf = strlen(ev->workflow_id); L.name = PT__OPT_LEN(ev->workflow_name);
-    L.run = PT__OPT_LEN(ev->run_id); L.step = PT__OPT_LEN(ev->step_id);
-    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id); L.disp = PT__OPT_LEN(ev->actor_display_name);
+    L.sys = strlen(ev->source_system); L.wf = strlen(ev->workflow_id);
+    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id);
     L.st = strlen(ev->status); L.msg = strlen(ev->message);
     /* the text up to the message, exactly (an absent field's key included
        only when it is there: a 1,500-byte event must still fit pt_track's
-       stack buffer) */
-    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.wf + L.at + L.ai + L.st + L.msg +
-                           (ev->source_env ? L.env + PT__LEN(",\"env\":") + 2 : 0) +
-                           (ev->workflow_name ? L.name + PT__LEN(",\"name\":") + 2 : 0) +
-                           (ev->run_id ? L.run + PT__LEN(",\"run_id\":") + 2 : 0) +
-                           (ev->step_id ? L.step + PT__LEN(",\"step_id\":") + 2 : 0) +
-                           (ev->actor_display_name ? L.disp + PT__LEN(",\"display_name\":") + 2 : 0)))
+       stack buffer); each optional field's length taken where it is tested */
+    head = PT__EV_HEAD_FIXED + L.sys + L.wf + L.at + L.ai + L.st + L.msg;
+    L.env = L.name = L.run = L.step = L.disp = 0;
+    if (ev->source_env) head += (L.env = strlen(ev->source_env)) + PT__LEN(",\"env\":") + 2;
+    if (ev->workflow_name) head += (L.name = strlen(ev->workflow_name)) + PT__LEN(",\"name\":") + 2;
+    if (ev->run_id) head += (L.run = strlen(ev->run_id)) + PT__LEN(",\"run_id\":") + 2;
+    if (ev->step_id) head += (L.step = strlen(ev->step_id)) + PT__LEN(",\"step_id\":") + 2;
+    if (ev->actor_display_name) head += (L.disp = strlen(ev->actor_display_name)) + PT__LEN(",\"display_name\":") + 2;
+    if (PT__BUF_RESERVE(b, head))
         return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
     start = b->len;
