@@ -46,6 +46,16 @@
      PACKTRACK_NO_DEFLATE       no built-in gzip encoder (zlib, libdeflate or cfg.gzip)
                                 (NO_THREADS + NO_SOCKETS + NO_SPOOL: only the C library
                                 and a clock; builds for WebAssembly)
+     PACKTRACK_NO_SYNC_API      no pt_ingest/pt_ingest_batch and no pt_health server
+                                probe (PT_ERR_UNSUPPORTED); pt_track + the queue stay
+     PACKTRACK_NO_ENV           no pt_config_from_env (returns PT_ERR_UNSUPPORTED)
+     PACKTRACK_NO_STEPS         no pt_step_begin/_end helpers (PT_ERR_UNSUPPORTED, logged)
+     PACKTRACK_NO_TRACK_JSON    no pt_track_json (PT_ERR_UNSUPPORTED, logged)
+     PACKTRACK_NO_DEFAULTS      no cfg.defaults (a set one is refused with PT_ERR_CONFIG)
+     PACKTRACK_NO_RAW_JSON      no PT_FIELD_RAW fields (pt_field_raw): such an event is
+                                refused with PT_ERR_UNSUPPORTED (no JSON validator)
+     PACKTRACK_NO_PROMETHEUS    pt_stats_prometheus writes only a comment saying so
+                                (pt_stats stays)
      PACKTRACK_API              linkage of every public function (default extern;
                                 `#define PACKTRACK_API static` makes a private copy)
      PACKTRACK_MALLOC/REALLOC/FREE  allocator (all three or none; must be thread-safe).
@@ -608,7 +618,8 @@ typedef struct pt_client_stats {
 /* A consistent snapshot of the counters. Thread-safe, cheap (one lock). */
 PT__API pt_result pt_stats(pt_client *client, pt_client_stats *out);
 /* Prometheus text exposition (metric prefix packtrack_). Returns the length
-   written (excl. NUL), or the length needed when cap is too small. */
+   written (excl. NUL), or the length needed when cap is too small. A
+   PACKTRACK_NO_PROMETHEUS build writes one "# packtrack: ..." comment line. */
 PT__API size_t pt_stats_prometheus(const pt_client_stats *stats, char *buf, size_t cap);
 
 typedef enum pt_breaker_state { PT_BREAKER_CLOSED = 0, PT_BREAKER_OPEN, PT_BREAKER_HALF_OPEN } pt_breaker_state;
@@ -627,7 +638,9 @@ typedef struct pt_health_report {
     int      server_status;          /* probe's HTTP status (0 if no answer) */
 } pt_health_report;
 /* Client state; plus a GET {base_url}{health_path} probe (on the calling
-   thread, with the configured timeouts) when health_path is set. */
+   thread, with the configured timeouts) when health_path is set. A
+   PACKTRACK_NO_SYNC_API build fills the client state and, when health_path
+   is set, returns PT_ERR_UNSUPPORTED (no probe). */
 PT__API pt_result pt_health(pt_client *client, pt_health_report *out, pt_error *err);
 
 /* ---- misc ----------------------------------------------------------------- */
@@ -813,6 +826,52 @@ static PT__TLS const void *pt__tls_cb;   /* the client whose callback this threa
 #define PT__DEFLATE 0
 #else
 #define PT__DEFLATE 1
+#endif
+/* Footprint switches (README "Build switches"): optional API a small build
+   may not need; the functions stay and say PT_ERR_UNSUPPORTED. */
+#if defined(PACKTRACK_NO_SYNC_API)
+#define PT__SYNC 0
+#else
+#define PT__SYNC 1
+#endif
+#if defined(PACKTRACK_NO_ENV)
+#define PT__ENVCFG 0
+#else
+#define PT__ENVCFG 1
+#endif
+#if defined(PACKTRACK_NO_STEPS)
+#define PT__STEPS 0
+#else
+#define PT__STEPS 1
+#endif
+#if defined(PACKTRACK_NO_TRACK_JSON)
+#define PT__TRACK_JSON 0
+#else
+#define PT__TRACK_JSON 1
+#endif
+#if defined(PACKTRACK_NO_RAW_JSON)
+#define PT__RAW_JSON 0
+#else
+#define PT__RAW_JSON 1
+#endif
+#if defined(PACKTRACK_NO_DEFAULTS)
+#define PT__DEFAULTS 0
+#else
+#define PT__DEFAULTS 1
+#endif
+#if defined(PACKTRACK_NO_PROMETHEUS)
+#define PT__PROM 0
+#else
+#define PT__PROM 1
+#endif
+/* -Os (__OPTIMIZE_SIZE__, gcc and clang): the caller asked for size, so the
+   few places with a faster but larger form (lookup tables, a second writer
+   pass) take the smaller one. Same output either way; the tests run both
+   (the smallest build is tested at -Os by tests/nm_check.sh). */
+#if defined(__OPTIMIZE_SIZE__)
+#define PT__SMALL 1
+#else
+#define PT__SMALL 0
 #endif
 /* host facts (pid, host name, /dev/urandom): left out with all three */
 #if PT__THREADS || PT__SOCKETS || PT__SPOOL
@@ -1687,6 +1746,14 @@ static const char pt__dig2[201] =
     "8081828384858687888990919293949596979899";
 /* Writes v in decimal; returns length. buf needs 20 bytes (21 for i64). */
 PT__PRIVATE size_t pt__u64_dec(char *buf, uint64_t v) {
+#if PT__SMALL   /* one digit at a time */
+    char tmp[20], *q = tmp + sizeof tmp;
+    size_t len;
+    do { *--q = (char)('0' + v % 10); v /= 10; } while (v);
+    len = (size_t)(tmp + sizeof tmp - q);
+    memcpy(buf, q, len);
+    return len;
+#else
     size_t n = 1, k;
     uint64_t t;
     char *p;
@@ -1708,6 +1775,7 @@ PT__PRIVATE size_t pt__u64_dec(char *buf, uint64_t v) {
     if (v >= 10) memcpy(p - 2, pt__dig2 + v * 2, 2);
     else p[-1] = (char)('0' + v);
     return n;
+#endif
 }
 PT__PRIVATE size_t pt__i64_dec(char *buf, int64_t v) {
     if (v < 0) { buf[0] = '-'; return 1 + pt__u64_dec(buf + 1, (uint64_t)0 - (uint64_t)v); }
@@ -1722,7 +1790,10 @@ PT__PRIVATE uint64_t pt__mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE_SIZE__)
+#define PT__INLINE static inline __attribute__((unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(__GNUC__) || defined(__clang__)
 #define PT__INLINE static inline __attribute__((always_inline, unused))
 #define PT__NOINLINE __attribute__((noinline))
 #elif defined(_MSC_VER)
@@ -1763,6 +1834,7 @@ PT__PRIVATE void pt__uuid_seed_init(void) {
     pt__reg_unlock();
 }
 static const char pt__hex[] = "0123456789abcdef";
+#if !PT__SMALL
 /* "00" "01" ... "ff": two hex digits per lookup. */
 static const char pt__hex2[513] =
     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -1778,11 +1850,12 @@ static const char pt__hex2[513] =
    byte 6, which moves into byte 8 beside the variant bits 10, so all 64 bits
    of hi survive. */
 #define PT__UUID_BYTE(pos, v, i) memcpy(out + (pos), pt__hex2 + (((v) >> (8 * (i))) & 0xff) * 2, 2)
+#endif
 /* The 36 characters of the UUID whose bytes are those of hi then lo (low
    end first). `simd` is a constant: 1 turns all 16 bytes into hex digits
    with a few SSE2 operations (nibbles split, interleaved, mapped to
-   '0'..'9'/'a'..'f' with a compare), 0 takes two digits per table lookup;
-   the tests compare the two. */
+   '0'..'9'/'a'..'f' with a compare), 0 takes two digits per table lookup
+   (one per lookup in the small build); the tests compare the two. */
 PT__INLINE void pt__uuid_text(char *out, uint64_t hi, uint64_t lo, int simd) {
     (void)simd;
 #if PT__SSE2
@@ -1803,6 +1876,17 @@ PT__INLINE void pt__uuid_text(char *out, uint64_t hi, uint64_t lo, int simd) {
         return;
     }
 #endif
+#if PT__SMALL   /* the same bytes, one hex digit per lookup */
+    {
+        static const unsigned char pos[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
+        int i;
+        for (i = 0; i < 16; i++) {
+            unsigned x = (unsigned)(((i < 8 ? hi : lo) >> (8 * (i & 7))) & 0xff);
+            out[pos[i]] = pt__hex[x >> 4]; out[pos[i] + 1] = pt__hex[x & 15];
+        }
+        out[8] = out[13] = out[18] = out[23] = '-';
+    }
+#else
     PT__UUID_BYTE(0, hi, 0); PT__UUID_BYTE(2, hi, 1); PT__UUID_BYTE(4, hi, 2); PT__UUID_BYTE(6, hi, 3);
     out[8] = '-';
     PT__UUID_BYTE(9, hi, 4); PT__UUID_BYTE(11, hi, 5);
@@ -1813,6 +1897,7 @@ PT__INLINE void pt__uuid_text(char *out, uint64_t hi, uint64_t lo, int simd) {
     out[23] = '-';
     PT__UUID_BYTE(24, lo, 2); PT__UUID_BYTE(26, lo, 3); PT__UUID_BYTE(28, lo, 4);
     PT__UUID_BYTE(30, lo, 5); PT__UUID_BYTE(32, lo, 6); PT__UUID_BYTE(34, lo, 7);
+#endif
 }
 /* The next key's bytes (see pt__uuid4). */
 PT__INLINE void pt__uuid_bits(uint64_t *h, uint64_t *l) {
@@ -1952,6 +2037,10 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
    are folded into one accumulator; if any byte needed attention (a control
    character, '"', '\\', or >= 0x80: an escape, a UTF-8 check, U+2028/9)
    the section is written again by the careful writer, which escapes. */
+/* -Os (PT__SMALL): the compiler decides what to inline, and the writer
+   skips its optimistic pass (PT__JSON_FAST 0): the careful writer alone gives
+   the same bytes, a little slower. */
+#define PT__JSON_FAST (!PT__SMALL)
 #define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
 /* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
    and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
@@ -2540,6 +2629,7 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         case PT_FIELD_BOOL: if (x->b) { memcpy(o, ":true", 5); o += 5; } else { memcpy(o, ":false", 6); o += 6; } break;
         case PT_FIELD_NULL: memcpy(o, ":null", 5); o += 5; break;
         case PT_FIELD_RAW: {
+#if PT__RAW_JSON
             const char *why = NULL;
             size_t at = 0, len;
             *o++ = ':';
@@ -2552,6 +2642,11 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
             pt__json_minify(b, x->str, len);   /* no raw newline may reach the queue or the spool */
             o = b->p + b->len;
             break;
+#else   /* PACKTRACK_NO_RAW_JSON: no validator to check it with */
+            b->len = (size_t)(o - b->p);
+            if (!checked && (r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+            return pt__err(err, PT_ERR_UNSUPPORTED, "%s \"%.40s\": raw JSON fields (pt_field_raw) are not in this build (PACKTRACK_NO_RAW_JSON)", which, k);
+#endif
         }
         default: break;
         }
@@ -2569,11 +2664,17 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
     if (n && !f) return pt__err(err, PT_ERR_INVALID_ARG, "%s_count is %lu but %s is NULL", which, (unsigned long)n, which);
     if (PT__BUF_RESERVE(b, 1)) return PT_OK;      /* the caller reports b->oom */
     pt__jacc_init(&acc);
+#if PT__JSON_FAST
     if ((r = pt__fields_put(b, which, f, n, 0, &acc, &first, err)) != PT_OK) return r;
     if (pt__jacc_any(&acc)) {                     /* a string needs escaping: again, carefully */
         b->len = start; first = 1;
         if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
     }
+#else   /* the careful pass alone, once the fields are checked (it trusts them) */
+    (void)start;
+    if ((r = pt__fields_check(which, f, n, err)) != PT_OK) return r;
+    if ((r = pt__fields_put(b, which, f, n, 1, &acc, &first, err)) != PT_OK) return r;
+#endif
     if (host_ctx && host_ctx_len) {
         /* host_ctx is `"host":{...},"sdk":{...}`; split at the comma between them.
            (The keys are checked by now.) */
@@ -2680,8 +2781,12 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
     start = b->len;
     pt__jacc_init(&acc);
+#if PT__JSON_FAST
     o = pt__event_head(b, b->p + start, ev, &L, ts, 0, &acc);
     if (pt__jacc_any(&acc)) o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+#else
+    o = pt__event_head(b, b->p + start, ev, &L, ts, 1, &acc);
+#endif
     b->len = (size_t)(o - b->p);
     if (has_meta) {
         PT__LIT(b, ",\"metadata\":");
@@ -2696,12 +2801,14 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
         o = b->p + b->len;
         if (ev->idempotency_key && *ev->idempotency_key) {
             start = b->len;
+#if PT__JSON_FAST
             pt__jacc_init(&acc);
             memcpy(o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"));
             o = pt__json_raw(o + PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen, &acc, PT__SSE2);
-            if (pt__jacc_any(&acc)) {
-                o = b->p + start;
-                o = pt__json_kv_out(b, o, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
+            if (pt__jacc_any(&acc))
+#endif
+            {
+                o = pt__json_kv_out(b, b->p + start, ",\"idempotency_key\":", PT__LEN(",\"idempotency_key\":"), ev->idempotency_key, klen);
                 if (!PT__JSON_ROOM(b, o, 1)) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
             }
             *o++ = '}';
@@ -6577,6 +6684,7 @@ PT__PRIVATE void pt__conn_release(pt__conn *cn) {
     PT__FREE(cn->rb);
     cn->rb = NULL;
 }
+#if PT__SYNC   /* connections for pt_ingest/pt_health (the pipeline has flush_conn) */
 PT__PRIVATE pt__conn *pt__pool_get(pt__core *c) {
     pt__conn *cn = NULL;
     pt__mutex_lock(&c->mu);
@@ -6595,6 +6703,7 @@ PT__PRIVATE void pt__pool_put(pt__core *c, pt__conn *cn) {
     pt__mutex_unlock(&c->mu);
     if (cn) { pt__conn_release(cn); PT__FREE(cn); }
 }
+#endif
 
 /* ---- one HTTP request through whichever transport is configured ---- */
 PT__PRIVATE int pt__req_cancelled(const pt_http_request *r) {
@@ -6814,7 +6923,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     pt_http_header *h = x->hdr;
     size_t nh = 0;
     if (c->cfg.http_async) pt__xfer_init(x, &pt__tp_async, c, NULL);
-    else if (c->cfg.http) pt__xfer_init(x, &pt__tp_hook, c, NULL);
+    else if (c->cfg.http || !PT__SOCKETS) pt__xfer_init(x, &pt__tp_hook, c, NULL);   /* no sockets: pt__build_check made sure of a hook */
     else pt__xfer_init(x, pt__tp_for(url), cn, NULL);
     h[nh].name = "Content-Type"; h[nh++].value = "application/json";
     h[nh].name = "X-PackTrack-Key"; h[nh++].value = c->cfg.api_key;
@@ -6829,6 +6938,7 @@ PT__PRIVATE void pt__xfer_setup(pt__core *c, pt__xfer *x, pt__conn *cn, const ch
     x->req.ca_file = c->cfg.ca_file; x->req.ca_path = c->cfg.ca_path; x->req.proxy = c->cfg.proxy;
     x->req.insecure_skip_verify = c->cfg.insecure_skip_verify;
 }
+#if PT__SYNC
 /* One request driven to its end on this thread (pt_ingest, pt_health). */
 PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method, const char *url, const void *body, size_t n,
                                   int gz, const char *idem_key, pt_http_response *resp) {
@@ -6841,6 +6951,7 @@ PT__PRIVATE pt_result pt__request(pt__core *c, pt__conn *cn, const char *method,
     PT__FREE(x);
     return r;
 }
+#endif
 
 /* Compresses when enabled and worth it. out may be used; *send and *len get the
    bytes to send. Falls back to identity if compression fails. */
@@ -6898,6 +7009,7 @@ PT__PRIVATE int pt__classify(pt_result tr, const pt_http_response *resp, int que
     return 0;
 }
 
+#if PT__SYNC
 /* Synchronous send with retries on the calling thread (pt_ingest*). */
 PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size_t n, pt_error *err) {
     pt_http_response resp;
@@ -6979,6 +7091,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
     pt__pool_put(c, cn);
     return out;
 }
+#endif /* PT__SYNC */
 
 /* ==== [pt:flush] ========================================================= */
 /* The pipeline state machine. The same code runs on the flush thread or, in
@@ -6988,6 +7101,7 @@ PT__PRIVATE PT__COLD pt_result pt__send_sync(pt__core *c, const char *json, size
 /* Hands a spool log line held back under the lock to the logger (lock held;
    the logger runs unlocked). Called where the client state is consistent. */
 PT__PRIVATE void pt__spool_log_flush(pt__core *c) {
+#if PT__SPOOL
     char msg[300];
     pt_log_level lvl;
     if (!c->spool || !c->spool->has_pend) return;
@@ -6995,6 +7109,9 @@ PT__PRIVATE void pt__spool_log_flush(pt__core *c) {
     memcpy(msg, c->spool->pend, sizeof msg);
     c->spool->has_pend = 0;
     pt__log_ul(c, lvl, "%s", msg);
+#else
+    (void)c;   /* no spool, no held-back line */
+#endif
 }
 PT__PRIVATE int pt__settled(const pt__core *c, uint64_t t) {
     if (c->inf_pending && c->b.first_seq <= t) return 0;
@@ -7039,7 +7156,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     pt__batch *b = &c->b;
     size_t n = 0, bytes = 2, maxn = (size_t)c->cfg.batch_size, i;
     const pt__chunk *ch;
-    if (c->spool) maxn = pt__spool_cut_max(c->spool, maxn);   /* a replayed batch goes out as it was */
+    if (PT__SPOOL && c->spool) maxn = pt__spool_cut_max(c->spool, maxn);   /* a replayed batch goes out as it was */
     /* size the batch first so a failed allocation loses nothing */
     for (ch = c->q.first; ch && n < maxn; ch = ch->next) {
         size_t off = ch->head;
@@ -7090,7 +7207,7 @@ PT__PRIVATE int pt__batch_cut(pt__core *c) {
     b->ranges[0].lo = 0; b->ranges[0].hi = n; b->nranges = 1;
     b->prepared = 0; b->attempts = 0; b->first_try_ms = 0; b->next_try_ms = 0;
     pt__uuid4(b->key); b->key[36] = 0;     /* the whole batch's Idempotency-Key, fixed at the cut */
-    if (c->spool) pt__spool_cut(c->spool, n, b->key);
+    if (PT__SPOOL && c->spool) pt__spool_cut(c->spool, n, b->key);
     pt__mutex_unlock(&c->mu);
     b->payload.p[b->payload.len++] = '[';
     for (i = 0; i < n; i++) {
@@ -7150,7 +7267,7 @@ PT__PRIVATE PT__COLD void pt__range_done(pt__core *c, int delivered, pt__fail_ki
     size_t k = r.hi - r.lo, i;
     uint64_t bytes = 0;
     for (i = r.lo; i < r.hi; i++) bytes += b->ev_len[i];
-    if (c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
+    if (PT__SPOOL && c->spool) pt__spool_settle(c->spool, r.lo, r.hi, delivered ? PT__SP_DELIVERED : PT__SP_FAILED, b->payload.p, b->ev_off, b->ev_len);
     b->prepared = 0;
     /* The spool's log line and the batch callback run before the range
        counts as settled: when pt_flush returns, both have happened. Until
@@ -7199,7 +7316,7 @@ PT__PRIVATE PT__COLD int pt__attempt_begin(pt__core *c) {
     c->bytes_raw += b->json_len; c->bytes_sent += b->send_len;
     if (b->attempts > 1) c->retried++;
     pt__mutex_unlock(&c->mu);
-    if (c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
+    if (PT__SPOOL && c->spool) pt__spool_sync(c->spool, &c->mu);   /* PT_FSYNC_BATCH: on disk before it goes out (a failure line is logged by the next step) */
     pt__xfer_setup(c, &c->xf, &c->flush_conn, "POST", c->ingest_url, b->send, b->send_len, b->gz, b->key);
     if (c->xf.tp->step == pt__sync_step) c->xf.req.cancelled = pt__req_cancelled_pipe;   /* runs to its end inside start */
     c->xf.tp->start(&c->xf);          /* stepped by pt__pipe_progress, also when already done */
@@ -7633,6 +7750,7 @@ PT__PRIVATE int pt__parse_int(const char *v, long long lo, long long hi, long lo
     return 0;
 }
 
+#if PT__ENVCFG
 PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
     const char *v;
     long long n;
@@ -7674,6 +7792,12 @@ PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *er
 #undef PT__DUR
     return PT_OK;
 }
+#else
+PACKTRACK_API PT__COLD pt_result pt_config_from_env(pt_config *cfg, pt_error *err) {
+    (void)cfg;
+    return pt__err(err, PT_ERR_UNSUPPORTED, "pt_config_from_env: this build has PACKTRACK_NO_ENV; fill pt_config in code");
+}
+#endif
 
 PT__PRIVATE int pt__header_safe(const char *s) {
     for (; *s; s++) if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f) return 0;
@@ -7716,11 +7840,13 @@ PT__PRIVATE PT__COLD void pt__host_ctx_build(pt__core *c) {
 
 PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
     int i;
+#if PT__SPOOL
     if (c->spool) {   /* no lock is held any more: pending and closing lines go straight out */
         c->spool->defer = 0;
         if (c->spool->has_pend && c->cfg.logger) c->cfg.logger(c->spool->pend_lvl, c->spool->pend, c->cfg.logger_user);
         c->spool->has_pend = 0;
     }
+#endif
     if (c->xf_active) { c->xf.tp->cancel(&c->xf); c->xf_active = 0; }   /* tells an async host */
     pt__ops_forget(c);
     pt__spool_close(c->spool);
@@ -7745,7 +7871,25 @@ PT__PRIVATE PT__COLD void pt__core_free(pt__core *c) {
    itself never sees the defaults. */
 #define PT__DEF_STRINGS(X) X(source_system) X(source_env) X(workflow_id) X(workflow_name) X(run_id) \
     X(step_id) X(actor_type) X(actor_id) X(actor_display_name) X(status) X(message)
+/* The string members as one table of offsets: the loops below run over it
+   (the per-member macro expansion was a kilobyte of repeated code). */
+#define PT__DEF_OFF(f) offsetof(pt_event, f),
+static const size_t pt__def_str_off[] = { PT__DEF_STRINGS(PT__DEF_OFF) };
+#undef PT__DEF_OFF
+#define PT__DEF_NSTR (sizeof pt__def_str_off / sizeof pt__def_str_off[0])
+PT__PRIVATE const char **pt__ev_str(pt_event *ev, size_t k) { return (const char **)(void *)((char *)ev + pt__def_str_off[k]); }
 PT__PRIVATE size_t pt__field_strlen(const pt_field *f) { return f->str ? (f->len ? f->len : strlen(f->str)) + 1 : 0; }
+#if !PT__DEFAULTS
+/* PACKTRACK_NO_DEFAULTS: a set cfg.defaults is refused, never ignored. */
+PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
+    size_t i;
+    int set = d->metadata_count || d->extra_count || d->severity != PT_SEVERITY_UNSET || d->timestamp_ms || d->idempotency_key;
+    for (i = 0; i < PT__DEF_NSTR; i++) if (*(const char *const *)(const void *)((const char *)d + pt__def_str_off[i])) set = 1;
+    if (set) return pt__err(err, PT_ERR_CONFIG, "cfg.defaults is set but this build has PACKTRACK_NO_DEFAULTS: fill each event's fields, or rebuild without it");
+    return PT_OK;
+}
+PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) { (void)err; c->has_defaults = 0; return PT_OK; }
+#else
 PT__PRIVATE PT__COLD pt_result pt__defaults_check(const pt_event *d, pt_error *err) {
     pt__buf b;
     pt_result r;
@@ -7772,9 +7916,7 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     char *at;
     pt_field *fs;
     total = nf * sizeof(pt_field);
-#define PT__DEF_SIZE(f) if (d->f) total += strlen(d->f) + 1;
-    PT__DEF_STRINGS(PT__DEF_SIZE)
-#undef PT__DEF_SIZE
+    for (i = 0; i < PT__DEF_NSTR; i++) if (*pt__ev_str(d, i)) total += strlen(*pt__ev_str(d, i)) + 1;
     for (i = 0; i < d->metadata_count; i++) total += (d->metadata[i].key ? strlen(d->metadata[i].key) + 1 : 0) + pt__field_strlen(&d->metadata[i]);
     for (i = 0; i < d->extra_count; i++) total += (d->extra[i].key ? strlen(d->extra[i].key) + 1 : 0) + pt__field_strlen(&d->extra[i]);
     c->has_defaults = total > 0 || d->severity != PT_SEVERITY_UNSET;
@@ -7782,9 +7924,10 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     if (!(c->defaults_mem = (char *)PT__MALLOC(total))) return pt__err(err, PT_ERR_NO_MEMORY, "out of memory copying cfg.defaults");
     fs = (pt_field *)(void *)c->defaults_mem;
     at = c->defaults_mem + nf * sizeof(pt_field);
-#define PT__DEF_COPY(f) if (d->f) d->f = pt__defaults_put(&at, d->f, strlen(d->f) + 1);
-    PT__DEF_STRINGS(PT__DEF_COPY)
-#undef PT__DEF_COPY
+    for (i = 0; i < PT__DEF_NSTR; i++) {
+        const char **f = pt__ev_str(d, i);
+        if (*f) *f = pt__defaults_put(&at, *f, strlen(*f) + 1);
+    }
     for (i = 0; i < nf; i++) {
         pt_field *x = &fs[i];
         *x = i < d->metadata_count ? d->metadata[i] : d->extra[i - d->metadata_count];
@@ -7795,6 +7938,7 @@ PT__PRIVATE PT__COLD pt_result pt__defaults_copy(pt__core *c, pt_error *err) {
     d->extra = d->extra_count ? fs + d->metadata_count : NULL;
     return PT_OK;
 }
+#endif /* PT__DEFAULTS */
 
 /* An event with the defaults filled in. Field arrays that gain default
    entries are built in `fs` (on the caller's stack) or, when larger, on the heap. */
@@ -7830,7 +7974,7 @@ PT__PRIVATE void pt__merged_free(pt__merged *m) { PT__FREE(m->heap); m->heap = N
 #define PT__UNIX_2001_MS 978307200000LL
 PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt__merged *m, const pt_event **out, pt_error *err) {
     const pt_event *d;
-    size_t am, ax, need;
+    size_t am, ax, need, i;
     pt_field *fs;
     *out = ev;
     m->heap = NULL;
@@ -7838,12 +7982,13 @@ PT__PRIVATE pt_result pt__event_merge(const pt__core *c, const pt_event *ev, pt_
     if (ev->timestamp_ms != 0 && ev->timestamp_ms < PT__UNIX_2001_MS)
         return pt__err(err, PT_ERR_INVALID_ARG, "timestamp_ms %lld is before 2001-01-01, so it is not Unix time in milliseconds: "
                        "use pt_unix_ms() (pt_now_ms()/pt_mono_ms() are a monotonic clock) or 0 for now", (long long)ev->timestamp_ms);
-    if (!c || !c->has_defaults) return PT_OK;
+    if (!PT__DEFAULTS || !c || !c->has_defaults) return PT_OK;
     d = &c->cfg.defaults;
     m->ev = *ev;
-#define PT__DEF_FILL(f) if (!m->ev.f) m->ev.f = d->f;
-    PT__DEF_STRINGS(PT__DEF_FILL)
-#undef PT__DEF_FILL
+    for (i = 0; i < PT__DEF_NSTR; i++) {
+        const char **f = pt__ev_str(&m->ev, i);
+        if (!*f) *f = *pt__ev_str((pt_event *)(uintptr_t)d, i);
+    }
     if (m->ev.severity == PT_SEVERITY_UNSET) m->ev.severity = d->severity;
     am = pt__merge_count(ev->metadata, ev->metadata_count, d->metadata, d->metadata_count);
     ax = pt__merge_count(ev->extra, ev->extra_count, d->extra, d->extra_count);
@@ -7875,7 +8020,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     if (cfg.http && cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "set http or http_async, not both");
     if (cfg.http_cancel && !cfg.http_async) return pt__err(err, PT_ERR_CONFIG, "http_cancel is set without http_async");
     if ((r = pt__build_check(&cfg, err)) != PT_OK) return r;
-    if (url.https && !cfg.http && !cfg.http_async && (r = pt__tls_ready(&cfg, err)) != PT_OK) return r;
+    if (PT__SOCKETS && url.https && !cfg.http && !cfg.http_async && (r = pt__tls_ready(&cfg, err)) != PT_OK) return r;   /* without sockets pt__build_check asked for a hook */
     if (cfg.user_agent && !pt__header_safe(cfg.user_agent)) return pt__err(err, PT_ERR_CONFIG, "user_agent contains a control character");
     if (cfg.health_path && cfg.health_path[0] && cfg.health_path[0] != '/') return pt__err(err, PT_ERR_CONFIG, "health_path must start with '/'");
     if (cfg.timeout_ms < 0 || cfg.connect_timeout_ms < 0 || cfg.backoff_base_ms < 0 || cfg.backoff_max_ms < 0 || cfg.retry_after_max_ms < 0
@@ -7971,8 +8116,9 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
     c->handle = h;   /* before a replay starts the flush thread: its callbacks read it */
     h->core = c;
     if (!pt__empty(cfg.spool_dir)) {   /* durable mode: lock the directory, queue what an earlier run left */
-        const char *js; size_t n; int k;
         if ((r = pt__spool_open(&c->cfg, &c->spool, err)) != PT_OK) { pt__core_free(c); PT__FREE(h); return r; }
+#if PT__SPOOL   /* without it pt__spool_open refused spool_dir just above */
+        const char *js; size_t n; int k;
         if (c->spool) c->spool->defer = 1;
         while ((k = pt__spool_replay(c->spool, &js, &n)) > 0 && pt__q_push(&c->q, js, n, pt__mono_ms()) == 0) { c->accepted_seq++; c->tracked++; }
         if (k == 0 && c->q.count && !cfg.manual_mode) {   /* replayed events go out without waiting for a pt_track */
@@ -7985,6 +8131,7 @@ PACKTRACK_API PT__COLD pt_result pt_client_new(const pt_config *in, pt_client **
             pt__core_free(c); PT__FREE(h);
             return r;
         }
+#endif
     }
     pt__registry_add(c);
     pt__err_ok(err);
@@ -8005,7 +8152,7 @@ PT__PRIVATE int pt__q_over(const pt__core *c, size_t len) {
 PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_severity sev) {
     int signal = 0, flip;
     uint64_t prev_count;
-    uint32_t crc = c->spool ? pt__crc32(0, json, len) : 0;   /* the spool record's checksum, outside the lock */
+    uint32_t crc = PT__SPOOL && c->spool ? pt__crc32(0, json, len) : 0;   /* the spool record's checksum, outside the lock */
     pt__mutex_lock(&c->mu);
     if (c->stopping) { pt__mutex_unlock(&c->mu); return PT_ERR_CLOSED; }
     if (!c->thread_started && !c->cfg.manual_mode) {
@@ -8028,7 +8175,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
         if (c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST) {
             while (c->q.count && pt__q_over(c, len)) {
                 pt__q_pop(&c->q);
-                if (c->spool) pt__spool_evict(c->spool, 1);
+                if (PT__SPOOL && c->spool) pt__spool_evict(c->spool, 1);
                 c->dropped_full++;
             }
             pt__wake_waiters(c);
@@ -8039,7 +8186,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
             return PT_ERR_QUEUE_FULL;
         }
     }
-    if (c->spool) {   /* durable mode: the record is in the page cache before pt_track says OK */
+    if (PT__SPOOL && c->spool) {   /* durable mode: the record is in the page cache before pt_track says OK */
         pt_result sr;
         uint64_t k = pt__spool_room(c->spool, len, c->cfg.queue_policy == PT_QUEUE_DROP_OLDEST), i;
         for (i = 0; i < k && c->q.count; i++) { pt__q_pop(&c->q); c->dropped_full++; }
@@ -8053,7 +8200,7 @@ PT__PRIVATE pt_result pt__enqueue(pt__core *c, const char *json, size_t len, pt_
     }
     prev_count = c->q.count;
     if (pt__q_push(&c->q, json, len, pt__mono_ms()) != 0) {
-        if (c->spool) pt__spool_unappend(c->spool);
+        if (PT__SPOOL && c->spool) pt__spool_unappend(c->spool);
         c->dropped_full++;
         pt__note_error(c, PT_ERR_NO_MEMORY, "out of memory queueing an event");
         pt__mutex_unlock(&c->mu);
@@ -8135,6 +8282,7 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     return r;
 }
 
+#if PT__TRACK_JSON
 /* Position of the value of member `key` (a plain key, no escapes) of the
    object at s[obj] in validated JSON, or 0 if there is none. */
 PT__PRIVATE size_t pt__jobj_find(const char *s, size_t n, size_t obj, const char *key) {
@@ -8182,6 +8330,8 @@ PT__PRIVATE PT__COLD pt_result pt__json_required(const char *s, size_t n, char *
     return PT_OK;
 }
 
+#endif /* PT__TRACK_JSON */
+
 PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const char *status, const char *fmt, ...) {
     char stack[512], *msg = stack;
     va_list ap;
@@ -8208,6 +8358,7 @@ PACKTRACK_API pt_result pt_trackf(pt_client *cl, pt_severity severity, const cha
     return r;
 }
 
+#if PT__TRACK_JSON
 PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
     char stack[1536];
     pt__buf b;
@@ -8238,6 +8389,20 @@ PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, 
     pt__leave(cl);
     return r;
 }
+#else
+/* PACKTRACK_NO_TRACK_JSON: events are built as pt_event (pt_track). */
+PACKTRACK_API PT__COLD pt_result pt_track_json(pt_client *cl, const char *json, size_t len) {
+    static const char msg[] = "pt_track_json: this build has PACKTRACK_NO_TRACK_JSON; send a pt_event with pt_track";
+    pt__core *c;
+    (void)json; (void)len;
+    if (!cl) return PT_ERR_INVALID_ARG;
+    if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
+    pt__mutex_lock(&c->mu); pt__note_error(c, PT_ERR_UNSUPPORTED, msg); pt__mutex_unlock(&c->mu);
+    pt__log(c, PT_LOG_WARN, "%s", msg);
+    pt__leave(cl);
+    return PT_ERR_UNSUPPORTED;
+}
+#endif /* PT__TRACK_JSON */
 
 PACKTRACK_API pt_result pt_pump(pt_client *cl, int budget_ms) {
     pt__core *c;
@@ -8391,7 +8556,7 @@ PT__PRIVATE PT__COLD pt_result pt__close(pt_client *cl, int timeout_ms, pt_close
         c->worker_busy = 0;
     }
     pt__fill_report(c, &rep);
-    if (c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
+    if (PT__SPOOL && c->spool) { rep.spooled = rep.abandoned; rep.abandoned = 0; }   /* stays on disk for the next client */
     ra_past = c->inf_pending && c->b.ra_until > deadline ? c->b.ra_until - deadline : 0;
     pt__mutex_unlock(&c->mu);
     if (ra_past && (rep.abandoned || rep.spooled))
@@ -8449,6 +8614,7 @@ PACKTRACK_API PT__COLD pt_result pt_event_to_json(pt_client *cl, const pt_event 
     return r;
 }
 
+#if PT__SYNC
 PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
     char stack[1536];
     pt__buf b;
@@ -8500,6 +8666,18 @@ PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *
     pt__leave(cl);
     return r;
 }
+#else
+/* PACKTRACK_NO_SYNC_API: events go through pt_track and the queue only. */
+#define PT__NO_SYNC(err, fn) pt__err(err, PT_ERR_UNSUPPORTED, "%s: this build has PACKTRACK_NO_SYNC_API; use pt_track (queued delivery)", fn)
+PACKTRACK_API PT__COLD pt_result pt_ingest(pt_client *cl, const pt_event *ev, pt_error *err) {
+    (void)cl; (void)ev;
+    return PT__NO_SYNC(err, "pt_ingest");
+}
+PACKTRACK_API PT__COLD pt_result pt_ingest_batch(pt_client *cl, const pt_event *evs, size_t n, pt_error *err) {
+    (void)cl; (void)evs; (void)n;
+    return PT__NO_SYNC(err, "pt_ingest_batch");
+}
+#endif /* PT__SYNC */
 
 PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     pt__core *c;
@@ -8528,6 +8706,7 @@ PACKTRACK_API PT__COLD pt_result pt_stats(pt_client *cl, pt_client_stats *s) {
     return PT_OK;
 }
 
+#if PT__PROM
 PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
     static const struct { const char *name, *type, *help; size_t off; } m[] = {
         { "packtrack_events_tracked_total", "counter", "Events that passed validation.", offsetof(pt_client_stats, tracked) },
@@ -8568,6 +8747,16 @@ PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char
     pt__buf_free(&b);
     return n;
 }
+#else
+/* PACKTRACK_NO_PROMETHEUS: one comment line (valid in the text format) says why. */
+PACKTRACK_API PT__COLD size_t pt_stats_prometheus(const pt_client_stats *s, char *buf, size_t cap) {
+    static const char msg[] = "# packtrack: pt_stats_prometheus is not in this build (PACKTRACK_NO_PROMETHEUS); use pt_stats\n";
+    if (!s) return 0;
+    if (buf && cap >= sizeof msg) memcpy(buf, msg, sizeof msg);
+    else if (buf && cap) buf[0] = 0;
+    return sizeof msg - 1;
+}
+#endif
 
 PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, pt_error *err) {
     pt__core *c;
@@ -8590,6 +8779,9 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
     h->spool_bytes = pt__spool_bytes(c->spool);
     pt__mutex_unlock(&c->mu);
     if (c->health_url[0]) {
+#if !PT__SYNC   /* the local facts above stay; the probe is a synchronous request */
+        r = PT__NO_SYNC(err, "pt_health (server probe of health_path)");
+#else
         pt_http_response resp;
         pt__conn *cn = pt__pool_get(c);
         pt_result tr;
@@ -8605,6 +8797,7 @@ PACKTRACK_API PT__COLD pt_result pt_health(pt_client *cl, pt_health_report *h, p
             if (err) { err->http_status = resp.status; memcpy(err->body_head, resp.body_head, sizeof err->body_head); err->body_head[sizeof err->body_head - 1] = 0; }
         }
         if (err && r != PT_OK) { err->attempts = 1; err->retryable = pt__classify(tr, &resp, 0) == 0; }
+#endif
     }
     pt__leave(cl);
     return r;
@@ -8675,7 +8868,9 @@ PT__PRIVATE PT__COLD void pt__fork_child(void) {
 /* Steps sit on top of pt_track: begin and end are two ordinary events. The
    strings to repeat at the end are copied into the caller's pt_step (its
    inline buffer, or one allocation when they do not fit) and located by
-   offset, so a pt_step may be moved (copied) while it is active. */
+   offset, so a pt_step may be moved (copied) while it is active.
+   PACKTRACK_NO_STEPS leaves them out (see the #else at the end). */
+#if PT__STEPS
 enum { PT__ST_SRC, PT__ST_ENV, PT__ST_WF, PT__ST_WFNAME, PT__ST_RUN, PT__ST_ACTT, PT__ST_ACTID, PT__ST_ACTNAME,
        PT__ST_MSG, PT__ST_ID, PT__ST_PARENT, PT__ST_N };
 PT__STATIC_ASSERT(step_offsets_fit, PT__ST_N <= 12);   /* pt_step.off_ */
@@ -8800,6 +8995,28 @@ PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_fi
     st->heap_ = NULL;
     return r;
 }
+#else
+/* PACKTRACK_NO_STEPS: send the begin and end events with pt_track. */
+PACKTRACK_API pt_result pt_step_begin_event(pt_client *cl, pt_step *st, const pt_step *parent, const pt_event *ev) {
+    pt__core *c;
+    (void)parent; (void)ev;
+    if (st) memset(st, 0, sizeof *st);
+    if (cl && (c = pt__enter(cl)) != NULL) {
+        pt__log(c, PT_LOG_WARN, "pt_step_begin: this build has PACKTRACK_NO_STEPS; send the step's events with pt_track");
+        pt__leave(cl);
+    }
+    return PT_ERR_UNSUPPORTED;
+}
+PACKTRACK_API pt_result pt_step_begin(pt_client *cl, pt_step *st, const pt_step *parent, const char *message) {
+    (void)message;
+    return pt_step_begin_event(cl, st, parent, NULL);
+}
+PACKTRACK_API const char *pt_step_id(const pt_step *st) { (void)st; return NULL; }
+PACKTRACK_API pt_result pt_step_end(pt_step *st, const char *status, const pt_field *md, size_t n) {
+    (void)st; (void)status; (void)md; (void)n;
+    return PT_ERR_UNSUPPORTED;
+}
+#endif /* PT__STEPS */
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #pragma pop_macro("NULL")

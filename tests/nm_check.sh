@@ -44,7 +44,8 @@ some() {
 }
 CORE="-DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL"
 none c_library_only_core "$ALL_RE" $CORE
-none smallest_build "$ALL_RE" $CORE -DPACKTRACK_NO_DEFLATE
+FOOT="-DPACKTRACK_NO_SYNC_API -DPACKTRACK_NO_ENV -DPACKTRACK_NO_PROMETHEUS -DPACKTRACK_NO_STEPS -DPACKTRACK_NO_TRACK_JSON -DPACKTRACK_NO_RAW_JSON -DPACKTRACK_NO_DEFAULTS"
+none smallest_build "$ALL_RE" $CORE -DPACKTRACK_NO_DEFLATE $FOOT
 none no_threads "$THREAD_RE" -DPACKTRACK_NO_THREADS
 none no_sockets "$SOCKET_RE" -DPACKTRACK_NO_SOCKETS
 # (open/read/close stay while threads or sockets do: /dev/urandom seeds the UUIDs)
@@ -55,8 +56,9 @@ some default_files "^(open|fsync|unlink|rename)\$"
 # and the core does its job: the wasm test program, built natively
 W="-Wall -Wextra -pedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-qual -Wundef -Wdouble-promotion -Wstrict-prototypes -Wmissing-prototypes -Werror"
 for v in core smallest; do
-  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE"
-  if $CC -std=c99 -O1 -g $W $f -o "$T/test_$v" tests/wasm/test_wasm.c -lm 2>"$T/test_$v.err"; then
+  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE $FOOT"
+  o=-O1; [ $v = smallest ] && o=-Os   # -Os: the small forms (PT__SMALL) of the writer
+  if $CC -std=c99 $o -g $W $f -o "$T/test_$v" tests/wasm/test_wasm.c -lm 2>"$T/test_$v.err"; then
     "$T/test_$v" > "$T/test_$v.out" 2>&1
     grep -E '^(FAIL|skip)|^    ' "$T/test_$v.out"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/test_$v.out" | tail -n 1)
@@ -72,7 +74,7 @@ for v in core smallest; do
 done
 # the same under ASan + UBSan (leaks included), when clang is there
 if command -v clang >/dev/null 2>&1; then
-  if clang -std=c99 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $CORE -DPACKTRACK_NO_DEFLATE \
+  if clang -std=c99 -Os -g -fsanitize=address,undefined -fno-sanitize-recover=undefined $CORE -DPACKTRACK_NO_DEFLATE $FOOT \
        -o "$T/test_asan" tests/wasm/test_wasm.c -lm 2>"$T/test_asan.err"; then
     ASAN_OPTIONS=detect_leaks=1 "$T/test_asan" > "$T/test_asan.out" 2>&1; rc=$?
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$T/test_asan.out" | tail -n 1)

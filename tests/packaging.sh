@@ -3,7 +3,9 @@
 # can take it, as C and (where cmake finds a C++ compiler) as C++, and runs it
 # (each consumer sends one event to a local sink):
 #   add_subdirectory      header-only, library+curl+zlib, header-only NO_THREADS,
-#                         library with every PACKTRACK_NO_* switch,
+#                         library with the four OS switches, the smallest build
+#                         (every PACKTRACK_NO_* switch), install with two footprint
+#                         switches (checked in packtrack.pc),
 #                         and cross-built for Windows with mingw-w64 (ws2_32)
 #   FetchContent          from a file:// source archive, header-only and library+libdeflate
 #   find_package          after `cmake --install` into a temp prefix (header-only, library+curl+zlib)
@@ -130,7 +132,19 @@ else
   NO_URL=1
   cmake_case subdir-no-os-core subdir -DPACKTRACK_BUILD_LIBRARY=ON -DPACKTRACK_NO_THREADS=ON \
     -DPACKTRACK_NO_SOCKETS=ON -DPACKTRACK_NO_SPOOL=ON -DPACKTRACK_NO_DEFLATE=ON
+  # the smallest build (`make size`): plus every footprint switch
+  cmake_case subdir-smallest subdir -DPACKTRACK_BUILD_LIBRARY=ON -DPACKTRACK_NO_THREADS=ON \
+    -DPACKTRACK_NO_SOCKETS=ON -DPACKTRACK_NO_SPOOL=ON -DPACKTRACK_NO_DEFLATE=ON -DPACKTRACK_NO_SYNC_API=ON \
+    -DPACKTRACK_NO_ENV=ON -DPACKTRACK_NO_PROMETHEUS=ON -DPACKTRACK_NO_STEPS=ON -DPACKTRACK_NO_TRACK_JSON=ON \
+    -DPACKTRACK_NO_RAW_JSON=ON -DPACKTRACK_NO_DEFAULTS=ON
   NO_URL=0
+  # footprint switches reach an installed package: its packtrack.pc Cflags carry them
+  if install_case install-footprint "$W/prefix-footprint" -DPACKTRACK_NO_ENV=ON -DPACKTRACK_NO_STEPS=ON; then
+    pc="$W/prefix-footprint/lib/pkgconfig/packtrack.pc"
+    if grep -q -- "-DPACKTRACK_NO_ENV" "$pc" && grep -q -- "-DPACKTRACK_NO_STEPS" "$pc" && ! grep -q -- "-DPACKTRACK_NO_SYNC_API" "$pc"; then
+      ok pkg-config-footprint-cflags
+    else bad pkg-config-footprint-cflags "packtrack.pc does not carry exactly the chosen switches:"; logtail "$pc"; fi
+  fi
   cmake_case fetch-header fetch
   # Windows: cross-built with mingw-w64 (links ws2_32 through the target; the
   # windows-wine variant runs the library itself)

@@ -27,6 +27,8 @@
 typedef struct tt_transport { const char *name; int hook; } tt_transport;
 #if defined(PACKTRACK_USE_CURL)
 static const tt_transport tt_native = { "curl", 0 };
+#elif PT__WINHTTP
+static const tt_transport tt_native = { "WinHTTP", 0 };
 #else
 static const tt_transport tt_native = { "built-in", 0 };
 #endif

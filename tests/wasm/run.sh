@@ -1,6 +1,8 @@
 #!/bin/sh
 # WebAssembly variant: the C-library-only core (PACKTRACK_NO_THREADS,
-# PACKTRACK_NO_SOCKETS, PACKTRACK_NO_SPOOL; and the smallest build, + NO_DEFLATE)
+# PACKTRACK_NO_SOCKETS, PACKTRACK_NO_SPOOL; and the smallest build: + NO_DEFLATE and
+# the footprint switches NO_SYNC_API, NO_ENV, NO_PROMETHEUS, NO_STEPS, NO_TRACK_JSON,
+# NO_RAW_JSON, NO_DEFAULTS; built at -Os, so the small forms of PT__SMALL run too)
 # built with emscripten (strict warnings, -Werror) into one self-contained
 # .js (-sSINGLE_FILE=1), run under node with an in-memory HTTP hook
 # (tests/wasm/test_wasm.c). Also lists the module's imports: only clocks,
@@ -28,8 +30,9 @@ STRICT="-Wall -Wextra -pedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-q
 CORE="-DPACKTRACK_NO_THREADS -DPACKTRACK_NO_SOCKETS -DPACKTRACK_NO_SPOOL"
 passed=0; failed=0
 for v in core smallest; do
-  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE"
-  if ! $EMCC -std=c99 -O2 $STRICT $f -sSINGLE_FILE=1 -o "$W/test_$v.js" tests/wasm/test_wasm.c > "$W/build_$v.log" 2>&1; then
+  f=$CORE; [ $v = smallest ] && f="$CORE -DPACKTRACK_NO_DEFLATE -DPACKTRACK_NO_SYNC_API -DPACKTRACK_NO_ENV -DPACKTRACK_NO_PROMETHEUS -DPACKTRACK_NO_STEPS -DPACKTRACK_NO_TRACK_JSON -DPACKTRACK_NO_RAW_JSON -DPACKTRACK_NO_DEFAULTS"
+  o=-O2; [ $v = smallest ] && o=-Os   # -Os: the small forms (PT__SMALL) of the writer
+  if ! $EMCC -std=c99 $o $STRICT $f -sSINGLE_FILE=1 -o "$W/test_$v.js" tests/wasm/test_wasm.c > "$W/build_$v.log" 2>&1; then
     echo "FAIL wasm_$v: emcc build failed"; cat "$W/build_$v.log"; failed=$((failed + 1)); continue
   fi
   "$NODE" "$W/test_$v.js" > "$W/test_$v.out" 2>&1

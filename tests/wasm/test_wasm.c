@@ -196,12 +196,22 @@ PT_TEST(wasm_json_escapes_and_numbers) {
     md[2] = pt_field_raw("raw", "{\"a\":[1,2,{\"b\":null}]}");
     ev.metadata = md; ev.metadata_count = 3;
     ev.idempotency_key = "k-1";
+#if defined(PACKTRACK_NO_RAW_JSON)   /* the smallest build: a raw field is refused, by name */
+    {
+        pt_error err;
+        PT_CHECK_EQ(pt_event_to_json(NULL, &ev, buf, sizeof buf, &len, &err), PT_ERR_UNSUPPORTED);
+        PT_CHECK_MSG(strstr(err.message, "PACKTRACK_NO_RAW_JSON") && strstr(err.message, "raw"), "%s", err.message);
+        ev.metadata_count = 2;
+    }
+#endif
     PT_REQUIRE(pt_event_to_json(NULL, &ev, buf, sizeof buf, &len, NULL) == PT_OK);
     PT_CHECK_EQ(len, strlen(buf));
     PT_CHECK(strstr(buf, "quote \\\" backslash \\\\ tab \\t nl \\n \\u0001 caf\xc3\xa9 bad \xef\xbf\xbd") != NULL);
     PT_CHECK(strstr(buf, "\"nan\":null") != NULL);
     PT_CHECK(strstr(buf, "\"big\":9007199254740993") != NULL);
+#if !defined(PACKTRACK_NO_RAW_JSON)
     PT_CHECK(strstr(buf, "\"raw\":{\"a\":[1,2,{\"b\":null}]}") != NULL);
+#endif
     PT_CHECK(strstr(buf, "\"idempotency_key\":\"k-1\"") != NULL);
     /* a missing required field is named */
     {
