@@ -2585,12 +2585,16 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         const char *k = x->key;
         size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        if (!checked && (!k || !*k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
+        if (!checked && (!k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
             b->len = (size_t)(o - b->p);
             return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
         }
         kl = strlen(k);
         if (!checked) {
+            if (!kl) {                                    /* an empty key */
+                b->len = (size_t)(o - b->p);
+                return pt__fields_check(which, f, n, err);
+            }
             bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
             if (seen & bit) {
                 b->len = (size_t)(o - b->p);
