@@ -2745,7 +2745,7 @@ PT__INLINE char *pt__event_head(pt__buf *b, char *o, const pt_event *ev, const p
 #undef PT__HEAD_LIT
 }
 
-/* Serialises one event (SPEC 2 key order) into b. */
+/* Serialises one event into b, its keys in the fixed wire order. */
 PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, size_t host_ctx_len, pt__buf *b, pt_error *err) {
     pt_result r;
     pt__evlen L;

@@ -309,6 +309,9 @@ PT_TEST(wasm_breaker_opens_and_recovers) {
     cfg = base_cfg(&ms);
     cfg.breaker_threshold = 2;
     cfg.breaker_cooldown_ms = 300;
+    /* the breaker's first open interval is the batch's backoff (adaptive
+       breaker): make it the whole 300 ms so "closed to requests" is visible */
+    cfg.backoff_base_ms = cfg.backoff_max_ms = 300; cfg.disable_jitter = 1;
     PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
     ms.fail_next = 1000; ms.fail_status = 0;
     PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
@@ -422,6 +425,7 @@ PT_TEST(wasm_async_hook_retry_and_breaker) {
     cfg = async_cfg(&ms, &e);
     cfg.breaker_threshold = 3;
     cfg.breaker_cooldown_ms = 300;
+    cfg.backoff_base_ms = cfg.backoff_max_ms = 300; cfg.disable_jitter = 1;   /* first open interval: 300 ms */
     PT_REQUIRE(pt_client_new(&cfg, &cl, NULL) == PT_OK);
     ms.fail_next = 2; ms.fail_status = 503;      /* two 503s, then accepted */
     PT_CHECK_EQ(pt_track(cl, &ev), PT_OK);
