@@ -1790,6 +1790,33 @@ PT__PRIVATE uint64_t pt__mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE_SIZE__)
+#define PT__INLINE static inline __attribute__((unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(__GNUC__) || defined(__clang__)
+#define PT__INLINE static inline __attribute__((always_inline, unused))
+#define PT__NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define PT__INLINE static __forceinline
+#define PT__NOINLINE __declspec(noinline)
+#else
+#define PT__INLINE static inline
+#define PT__NOINLINE
+#endif
+/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
+   the portable word-at-a-time check needs about ten per 8 bytes. The
+   optimistic copy and the UUID's hex digits use it; PACKTRACK_NO_SIMD keeps
+   to the portable paths. */
+#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
+#include <emmintrin.h>
+#define PT__SSE2 1
+/* Lanes of v that need attention: signed v < 0x20 is a control character or
+   a byte >= 0x80; then '"' and '\\'. */
+#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
+    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
+#else
+#define PT__SSE2 0
+#endif
 /* UUID v4 without a lock or thread-local state: a per-process random seed
    and an atomic counter, through a bijective mixer, so two keys made by one
    process never collide and keys of different processes collide only with
@@ -1824,13 +1851,31 @@ static const char pt__hex2[513] =
    of hi survive. */
 #define PT__UUID_BYTE(pos, v, i) memcpy(out + (pos), pt__hex2 + (((v) >> (8 * (i))) & 0xff) * 2, 2)
 #endif
-PT__PRIVATE void pt__uuid4(char *out) {
-    uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
-    uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
-    uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
-    uint64_t b6 = (hi >> 48) & 0xff;
-    hi = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
-    lo = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+/* The 36 characters of the UUID whose bytes are those of hi then lo (low
+   end first). `simd` is a constant: 1 turns all 16 bytes into hex digits
+   with a few SSE2 operations (nibbles split, interleaved, mapped to
+   '0'..'9'/'a'..'f' with a compare), 0 takes two digits per table lookup
+   (one per lookup in the small build); the tests compare the two. */
+PT__INLINE void pt__uuid_text(char *out, uint64_t hi, uint64_t lo, int simd) {
+    (void)simd;
+#if PT__SSE2
+    if (simd) {
+        char t[32];
+        const __m128i v = _mm_set_epi64x((long long)lo, (long long)hi), m = _mm_set1_epi8(0x0f);
+        const __m128i hn = _mm_and_si128(_mm_srli_epi16(v, 4), m), ln = _mm_and_si128(v, m);
+        __m128i a = _mm_unpacklo_epi8(hn, ln), b = _mm_unpackhi_epi8(hn, ln);
+        a = _mm_add_epi8(_mm_add_epi8(a, _mm_set1_epi8('0')), _mm_and_si128(_mm_cmpgt_epi8(a, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10)));
+        b = _mm_add_epi8(_mm_add_epi8(b, _mm_set1_epi8('0')), _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10)));
+        _mm_storeu_si128((__m128i *)(void *)t, a);
+        _mm_storeu_si128((__m128i *)(void *)(t + 16), b);
+        memcpy(out, t, 8); out[8] = '-';
+        memcpy(out + 9, t + 8, 4); out[13] = '-';
+        memcpy(out + 14, t + 12, 4); out[18] = '-';
+        memcpy(out + 19, t + 16, 4); out[23] = '-';
+        memcpy(out + 24, t + 20, 12);
+        return;
+    }
+#endif
 #if PT__SMALL   /* the same bytes, one hex digit per lookup */
     {
         static const unsigned char pos[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34 };
@@ -1853,6 +1898,20 @@ PT__PRIVATE void pt__uuid4(char *out) {
     PT__UUID_BYTE(24, lo, 2); PT__UUID_BYTE(26, lo, 3); PT__UUID_BYTE(28, lo, 4);
     PT__UUID_BYTE(30, lo, 5); PT__UUID_BYTE(32, lo, 6); PT__UUID_BYTE(34, lo, 7);
 #endif
+}
+/* The next key's bytes (see pt__uuid4). */
+PT__INLINE void pt__uuid_bits(uint64_t *h, uint64_t *l) {
+    uint64_t n = (uint64_t)pt__atomic_add(&pt__uuid_ctr, 1);
+    uint64_t hi = pt__mix64(pt__uuid_seed[0] ^ n);            /* unique per n */
+    uint64_t lo = pt__mix64(pt__uuid_seed[1] + n * 0xD6E8FEB86659FD93ULL);
+    uint64_t b6 = (hi >> 48) & 0xff;
+    *h = (hi & ~((uint64_t)0xff << 48)) | (0x40 | (b6 & 0x0f)) << 48;
+    *l = (lo & ~(uint64_t)0xff) | 0x80 | (b6 >> 4) << 2 | (lo & 0x03);
+}
+PT__PRIVATE void pt__uuid4(char *out) {
+    uint64_t hi, lo;
+    pt__uuid_bits(&hi, &lo);
+    pt__uuid_text(out, hi, lo, PT__SSE2);
 }
 
 /* Per-client PRNG for backoff jitter (flush thread / sync caller; guarded by the caller). */
@@ -1982,19 +2041,6 @@ PT__PRIVATE size_t pt__utf8_seq(const unsigned char *s, size_t n, size_t *bad) {
    skips its optimistic pass (PT__JSON_FAST 0): the careful writer alone gives
    the same bytes, a little slower. */
 #define PT__JSON_FAST (!PT__SMALL)
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__OPTIMIZE_SIZE__)
-#define PT__INLINE static inline __attribute__((unused))
-#define PT__NOINLINE __attribute__((noinline))
-#elif defined(__GNUC__) || defined(__clang__)
-#define PT__INLINE static inline __attribute__((always_inline, unused))
-#define PT__NOINLINE __attribute__((noinline))
-#elif defined(_MSC_VER)
-#define PT__INLINE static __forceinline
-#define PT__NOINLINE __declspec(noinline)
-#else
-#define PT__INLINE static inline
-#define PT__NOINLINE
-#endif
 #define PT__B8(c) ((uint64_t)0x0101010101010101ULL * (uint64_t)(c))
 /* Per byte lane x of w: (x - 0x20) sets the lane's top bit for x < 0x20
    and x >= 0xa0, ((x ^ q) - 1) for x == q and x >= 0x80 (but x == q ^ 0x80,
@@ -2107,19 +2153,6 @@ PT__PRIVATE PT__NOINLINE char *pt__json_kv_out(pt__buf *b, char *o, const char *
     return o + n + 1;
 }
 
-/* SSE2 (every x86-64 has it) checks 16 bytes in a few instructions where
-   the portable word-at-a-time check needs about ten per 8 bytes. Only the
-   optimistic copy uses it; PACKTRACK_NO_SIMD keeps to the portable path. */
-#if !defined(PACKTRACK_NO_SIMD) && (defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2))
-#include <emmintrin.h>
-#define PT__SSE2 1
-/* Lanes of v that need attention: signed v < 0x20 is a control character or
-   a byte >= 0x80; then '"' and '\\'. */
-#define PT__SSE2_ATTN(v) _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8((v), _mm_set1_epi8(0x20)), \
-    _mm_cmpeq_epi8((v), _mm_set1_epi8(0x22))), _mm_cmpeq_epi8((v), _mm_set1_epi8(0x5c)))
-#else
-#define PT__SSE2 0
-#endif
 /* What the optimistic writer has seen: PT__ATTN words, SSE2 lane masks. */
 typedef struct pt__jacc {
     uint64_t w;
@@ -2552,12 +2585,16 @@ PT__INLINE pt_result pt__fields_put(pt__buf *b, const char *which, const pt_fiel
         const char *k = x->key;
         size_t kl, vl = 0, need;
         if (x->type == PT_FIELD_UNSET) continue;
-        if (!checked && (!k || !*k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
+        if (!checked && (!k || (unsigned)x->type - 1u > (unsigned)PT_FIELD_RAW - 1u)) {
             b->len = (size_t)(o - b->p);
             return pt__fields_check(which, f, n, err);    /* reports this or an earlier problem */
         }
         kl = strlen(k);
         if (!checked) {
+            if (!kl) {                                    /* an empty key */
+                b->len = (size_t)(o - b->p);
+                return pt__fields_check(which, f, n, err);
+            }
             bit = (uint64_t)1 << ((kl + (unsigned char)k[0] * 3u + (unsigned char)k[kl - 1] * 5u) & 63);
             if (seen & bit) {
                 b->len = (size_t)(o - b->p);
@@ -2661,7 +2698,6 @@ PT__PRIVATE pt_result pt__fields_json(pt__buf *b, const char *which, const pt_fi
 
 #define PT__REQ(field, name) \
     if (!ev->field || !*ev->field) return pt__err(err, PT_ERR_MISSING_FIELD, "required field %s is missing or empty", name)
-#define PT__OPT_LEN(s) ((s) ? strlen(s) : 0)
 /* The lengths of the event's string fields, taken once (0 if absent). */
 typedef struct pt__evlen { size_t sys, env, wf, name, run, step, at, ai, disp, st, msg; } pt__evlen;
 /* The event's fixed text up to the message, the optional keys left out
@@ -2716,7 +2752,7 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     char ts[24], *o;
     pt__jacc acc;
     int has_meta = 0, has_extra = 0;
-    size_t i, start, klen;
+    size_t i, start, klen, head;
     if (!ev) return pt__err(err, PT_ERR_INVALID_ARG, "event is NULL");
     PT__REQ(source_system, "source.system");
     PT__REQ(workflow_id, "workflow.id");
@@ -2731,20 +2767,20 @@ PT__PRIVATE pt_result pt__event_json(const pt_event *ev, const char *host_ctx, s
     if (ev->metadata_count && !ev->metadata) has_meta = 1;   /* reported below */
     if (ev->extra_count && !ev->extra) has_extra = 1;
 
-    L.sys = strlen(ev->source_system); L.env = PT__OPT_LEN(ev->source_env);
-    L.wf = strlen(ev->workflow_id); L.name = PT__OPT_LEN(ev->workflow_name);
-    L.run = PT__OPT_LEN(ev->run_id); L.step = PT__OPT_LEN(ev->step_id);
-    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id); L.disp = PT__OPT_LEN(ev->actor_display_name);
+    L.sys = strlen(ev->source_system); L.wf = strlen(ev->workflow_id);
+    L.at = strlen(ev->actor_type); L.ai = strlen(ev->actor_id);
     L.st = strlen(ev->status); L.msg = strlen(ev->message);
     /* the text up to the message, exactly (an absent field's key included
        only when it is there: a 1,500-byte event must still fit pt_track's
-       stack buffer) */
-    if (PT__BUF_RESERVE(b, PT__EV_HEAD_FIXED + L.sys + L.wf + L.at + L.ai + L.st + L.msg +
-                           (ev->source_env ? L.env + PT__LEN(",\"env\":") + 2 : 0) +
-                           (ev->workflow_name ? L.name + PT__LEN(",\"name\":") + 2 : 0) +
-                           (ev->run_id ? L.run + PT__LEN(",\"run_id\":") + 2 : 0) +
-                           (ev->step_id ? L.step + PT__LEN(",\"step_id\":") + 2 : 0) +
-                           (ev->actor_display_name ? L.disp + PT__LEN(",\"display_name\":") + 2 : 0)))
+       stack buffer); each optional field's length taken where it is tested */
+    head = PT__EV_HEAD_FIXED + L.sys + L.wf + L.at + L.ai + L.st + L.msg;
+    L.env = L.name = L.run = L.step = L.disp = 0;
+    if (ev->source_env) head += (L.env = strlen(ev->source_env)) + PT__LEN(",\"env\":") + 2;
+    if (ev->workflow_name) head += (L.name = strlen(ev->workflow_name)) + PT__LEN(",\"name\":") + 2;
+    if (ev->run_id) head += (L.run = strlen(ev->run_id)) + PT__LEN(",\"run_id\":") + 2;
+    if (ev->step_id) head += (L.step = strlen(ev->step_id)) + PT__LEN(",\"step_id\":") + 2;
+    if (ev->actor_display_name) head += (L.disp = strlen(ev->actor_display_name)) + PT__LEN(",\"display_name\":") + 2;
+    if (PT__BUF_RESERVE(b, head))
         return pt__err(err, PT_ERR_NO_MEMORY, "out of memory while serialising the event");
     pt__rfc3339(ts, ev->timestamp_ms ? ev->timestamp_ms : pt__wall_ms());
     start = b->len;
@@ -8233,9 +8269,11 @@ PACKTRACK_API pt_result pt_track(pt_client *cl, const pt_event *ev) {
     if (!cl || !ev) return PT_ERR_INVALID_ARG;
     if (!(c = pt__enter(cl))) return PT_ERR_CLOSED;
     pt__buf_init(&b, stack, sizeof stack);
-    r = pt__event_merge(c, ev, &m, &ev, &e);
+    /* fast path: no defaults to fill and no timestamp to check */
+    m.heap = NULL;
+    r = c->has_defaults || ev->timestamp_ms != 0 ? pt__event_merge(c, ev, &m, &ev, &e) : PT_OK;
     if (r == PT_OK) r = pt__event_serialize(c, ev, &b, &sev, &e);
-    pt__merged_free(&m);
+    if (m.heap) pt__merged_free(&m);
     if (r == PT_OK) r = pt__enqueue(c, b.p, b.len, sev);
     else if (r != PT_ERR_FILTERED) {
         pt__mutex_lock(&c->mu);

@@ -1634,6 +1634,19 @@ PT_TEST(json_writer_differential_uuid) {
     PT_CHECK_EQ(bad, 0);
 }
 
+/* The SSE2 hex digits of a UUID equal the table's, for random and edge bytes. */
+PT_TEST(json_writer_differential_uuid_simd) {
+    int i, bad = 0;
+    for (i = 0; i < 20000; i++) {
+        char a[36], r[36];
+        uint64_t hi = i == 0 ? 0 : i == 1 ? ~(uint64_t)0 : tj_rand(), lo = i == 0 ? ~(uint64_t)0 : i == 1 ? 0 : tj_rand();
+        pt__uuid_text(a, hi, lo, 1);
+        pt__uuid_text(r, hi, lo, 0);
+        if (memcmp(a, r, 36) != 0) bad++;
+    }
+    PT_CHECK_EQ(bad, 0);
+}
+
 /* Random events: every string field random (plain, escapes, UTF-8 valid and
    not, U+2028/9), random field lists (every type, NULL and empty and
    duplicate keys, bad types, raw JSON valid and not, explicit lengths),
@@ -1741,6 +1754,7 @@ static const pt_test_case json_tests[] = {
     PT_CASE(json_writer_differential_ints),
     PT_CASE(json_writer_differential_timestamps),
     PT_CASE(json_writer_differential_uuid),
+    PT_CASE(json_writer_differential_uuid_simd),
     PT_CASE(json_writer_differential_events),
     PT_CASE(json_int64_extremes),
     PT_CASE(json_validator_table),
