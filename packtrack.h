@@ -3287,6 +3287,19 @@ PT__PRIVATE pt_result pt__xfer_run(pt__xfer *x) {
     }
     return x->result;
 }
+/* One whole request over transport tp on this thread (ctx is its pt__conn):
+   what the blocking pt_http_fn forms of the transports (tests, the CLI's
+   hook) share. */
+PT__PRIVATE PT__COLD pt_result pt__xfer_once(const pt__transport *tp, void *ctx, const pt_http_request *req, pt_http_response *resp) {
+    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
+    pt_result r;
+    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
+    pt__xfer_init(x, tp, ctx, req);
+    r = pt__xfer_run(x);
+    *resp = x->resp;
+    PT__FREE(x);
+    return r;
+}
 
 PT__PRIVATE void pt__conn_drop(pt__conn *cn) {
     if (cn->fd != PT__BAD_SOCK) pt__sock_close(cn->fd);
@@ -3830,12 +3843,7 @@ static const pt__transport pt__tp_builtin = { "built-in", pt__bx_start, pt__bx_s
 
 /* The built-in client as a blocking pt_http_fn (user is a pt__conn). */
 PT__PRIVATE PT__COLD pt_result pt__http_builtin(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__xfer x;
-    pt_result r;
-    pt__xfer_init(&x, &pt__tp_builtin, user, req);
-    r = pt__xfer_run(&x);
-    *resp = x.resp;
-    return r;
+    return pt__xfer_once(&pt__tp_builtin, user, req, resp);
 }
 
 /* ==== [pt:deflate] ======================================================= */
@@ -4940,14 +4948,7 @@ static const pt__transport pt__tp_curl = { "libcurl", pt__curl_start, pt__curl_s
 /* One whole request over libcurl on this thread (tests, and a hook that
    wants the library's own client). user is a pt__conn. */
 PT__PRIVATE pt_result pt__http_curl(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
-    pt_result r;
-    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    pt__xfer_init(x, &pt__tp_curl, user, req);
-    r = pt__xfer_run(x);
-    *resp = x->resp;
-    PT__FREE(x);
-    return r;
+    return pt__xfer_once(&pt__tp_curl, user, req, resp);
 }
 #endif /* PT__CURL */
 
@@ -5432,14 +5433,7 @@ static const pt__transport pt__tp_winhttp = { "WinHTTP", pt__wh_start, pt__wh_st
 
 /* One whole request over WinHTTP on this thread. user is a pt__conn. */
 PT__PRIVATE pt_result pt__http_winhttp(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
-    pt_result r;
-    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    pt__xfer_init(x, &pt__tp_winhttp, user, req);
-    r = pt__xfer_run(x);
-    *resp = x->resp;
-    PT__FREE(x);
-    return r;
+    return pt__xfer_once(&pt__tp_winhttp, user, req, resp);
 }
 #endif /* PT__WINHTTP */
 
@@ -6761,14 +6755,7 @@ PT__PRIVATE const pt__transport *pt__tp_for(const char *url) {
    pt__conn. For a hook that wraps the library's own transport (the CLI).
    https needs pt__tls_ready to have succeeded first. */
 PT__PRIVATE pt_result pt__http_native(const pt_http_request *req, pt_http_response *resp, void *user) {
-    pt__xfer *x = (pt__xfer *)PT__MALLOC(sizeof *x);
-    pt_result r;
-    if (!x) { memset(resp, 0, sizeof *resp); resp->not_sent = 1; return PT_ERR_NO_MEMORY; }
-    pt__xfer_init(x, pt__tp_for(req->url), user, req);
-    r = pt__xfer_run(x);
-    *resp = x->resp;
-    PT__FREE(x);
-    return r;
+    return pt__xfer_once(pt__tp_for(req->url), user, req, resp);
 }
 
 /* ---- the asynchronous hook (cfg.http_async) ----
