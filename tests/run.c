@@ -76,6 +76,7 @@ int main(int argc, char **argv) {
     size_t s, i;
 #if !defined(PACKTRACK_NO_SPOOL)
     if (argc > 1 && strcmp(argv[1], "--spool-crash-child") == 0) return ts_crash_child(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "--spool-child") == 0) return ts_child_main(argc, argv);
 #endif
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGALRM, pt_t_watchdog);
