@@ -50,11 +50,12 @@ $(B)/run-cxx: $(TEST_DEPS) | $(B)
 
 # `make test` is what CI runs: everything, with one closing summary line.
 # Missing optional tools skip their variant loudly; CI=true makes that a failure.
-# Last, the fresh-machine check (tests/fresh_machine.sh --quick; FRESH_CHECK=0 skips it).
+# First, the fresh-machine check (tests/fresh_machine.sh --quick; FRESH_CHECK=0 skips it),
+# so that the matrix summary is the last line of `make test`.
 FRESH_CHECK ?= 1
 test: check-compile examples
-	@B=$(B) VALGRIND_EXCLUDE="$(VALGRIND_EXCLUDE)" sh tests/matrix.sh
 	@if [ "$(FRESH_CHECK)" = 1 ]; then B=$(B) sh tests/fresh_machine.sh --quick; fi
+	@B=$(B) VALGRIND_EXCLUDE="$(VALGRIND_EXCLUDE)" sh tests/matrix.sh
 # the whole `make test` on a simulated fresh Debian (build-essential python3 zlib1g-dev)
 test-fresh: | $(B)
 	@B=$(B) sh tests/fresh_machine.sh

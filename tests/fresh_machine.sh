@@ -54,7 +54,7 @@ if [ $quick -eq 1 ]; then
 else
   fresh make test B="$F/b" FRESH_CHECK=0 > "$F/ok.log" 2>&1; rc=$?
 fi
-grep -E '^(variant |compile check|header hygiene|SKIPPED|=== summary|ran:|[0-9]+ passed)' "$F/ok.log"
+grep -E '^(variant |compile check|header hygiene|SKIPPED|=== summary|ran:|[0-9]+ passed)' "$F/ok.log" | sed 's/^/    /'
 if [ $rc -ne 0 ]; then echo "fresh_machine: FAILED: the run must pass with skips (log: $F/ok.log)"; tail -n 40 "$F/ok.log"; exit 1; fi
 nskip=$(grep -c 'SKIPPED: .* -- to run it: apt-get install' "$F/ok.log")
 [ "$nskip" -ge 1 ] || { echo "fresh_machine: FAILED: no variant reported as skipped"; exit 1; }
@@ -63,6 +63,6 @@ echo "== the same machine with CI=true: must fail"
 fresh CI=true sh tests/compile_check.sh > "$F/ci-cc.log" 2>&1; rc1=$?
 fresh CI=true PT_MATRIX_TESTS="${sel:-json_escape_quote}" sh tests/matrix.sh > "$F/ci.log" 2>&1; rc2=$?
 grep -E 'FAILED: .*CI=true' "$F/ci-cc.log" "$F/ci.log" | sed 's/^[^:]*://'
-grep -E '^(MISSING|[0-9]+ passed)' "$F/ci.log"
+grep -E '^(MISSING|[0-9]+ passed)' "$F/ci.log" | sed 's/^/    /'
 if [ $rc1 -eq 0 ] || [ $rc2 -eq 0 ]; then echo "fresh_machine: FAILED: CI=true must fail when tools are missing"; exit 1; fi
 echo "fresh_machine: ok (passes with $nskip variant(s) skipped; fails under CI=true)"
