@@ -5356,6 +5356,14 @@ PT__PRIVATE int pt__wh_advance(pt__xfer *xf) {
             return pt__wh_done(xf, PT_ERR_PROTOCOL);
         }
         if (strcmp(xf->req.method, "HEAD") == 0) return pt__wh_done(xf, PT_OK);
+        if (resp->status >= 200 && resp->status < 300) {
+            /* Accepted: the body gets PT__WH_BODY_GRACE_MS. WinHTTP may run a
+               body read on this thread when bytes are already buffered (wine
+               does, and then waits on the socket for a broken chunk line), so
+               the socket's receive timeout is cut to the grace as well
+               (WinHttpSetTimeouts applies it to the open connection). */
+            WinHttpSetTimeouts(s->r, PT__WH_BODY_GRACE_MS, PT__WH_BODY_GRACE_MS, PT__WH_BODY_GRACE_MS, PT__WH_BODY_GRACE_MS);
+        }
         return pt__wh_issue(xf, PT__WH_AVAIL);
     case PT__WH_AVAIL:
         if (!x->got) return pt__wh_done(xf, PT_OK);   /* the end of the body */
