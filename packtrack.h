@@ -5198,18 +5198,25 @@ PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, c
 /* Status and Retry-After of the response head; 1 when the body has a
    length (Content-Length or chunked), 0 when it runs until the close, -1
    for a Content-Length that is not a number that fits. */
+/* A response header as ASCII text into out (cap bytes, NUL-terminated;
+   other characters become '?'); "" when absent or longer than 255. */
+PT__PRIVATE void pt__wh_hdr_text(HINTERNET r, DWORD which, char *out, size_t cap) {
+    WCHAR w[256];
+    DWORD sz = sizeof w;
+    size_t i = 0, n;
+    if (WinHttpQueryHeaders(r, which, WINHTTP_HEADER_NAME_BY_INDEX, w, &sz, WINHTTP_NO_HEADER_INDEX))
+        for (n = sz / sizeof(WCHAR); i < n && i < cap - 1 && w[i]; i++) out[i] = w[i] < 128 ? (char)w[i] : '?';
+    out[i] = 0;
+}
 PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
     DWORD st = 0, sz = sizeof st, cl = 0;
-    WCHAR ra[64], te[32];
+    WCHAR te[32];
     int framed;
     if (WinHttpQueryHeaders(r, WINHTTP_QUERY_STATUS_CODE | WINHTTP_QUERY_FLAG_NUMBER, WINHTTP_HEADER_NAME_BY_INDEX, &st, &sz, WINHTTP_NO_HEADER_INDEX))
         resp->status = (int)st;
-    sz = sizeof ra;
-    if (WinHttpQueryHeaders(r, WINHTTP_QUERY_RETRY_AFTER, WINHTTP_HEADER_NAME_BY_INDEX, ra, &sz, WINHTTP_NO_HEADER_INDEX)) {
-        size_t i, n = sz / sizeof(WCHAR);
-        for (i = 0; i < n && i < sizeof resp->retry_after - 1 && ra[i]; i++) resp->retry_after[i] = ra[i] < 128 ? (char)ra[i] : '?';
-        resp->retry_after[i] = 0;
-    }
+    pt__wh_hdr_text(r, WINHTTP_QUERY_RETRY_AFTER, resp->retry_after, sizeof resp->retry_after);
+    /* redirects are disabled: a 3xx names where base_url should point */
+    if (resp->status >= 300 && resp->status < 400) pt__wh_hdr_text(r, WINHTTP_QUERY_LOCATION, resp->location, sizeof resp->location);
     sz = sizeof te;
     framed = WinHttpQueryHeaders(r, WINHTTP_QUERY_CONTENT_LENGTH, WINHTTP_HEADER_NAME_BY_INDEX, te, &sz, WINHTTP_NO_HEADER_INDEX) != FALSE;
     if (framed) {   /* digits that fit, as the built-in client wants */

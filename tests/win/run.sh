@@ -5,8 +5,9 @@
 # requests and never answers) through the default transport (WinHTTP). Also
 # checks that the implementation compiles
 # warning-free (-Werror) as C99 and as C++11 with mingw. Then builds the real
-# suites tests/test_http.c, test_ingest.c, test_pipeline.c, test_transport.c
-# and test_spool.c (durable mode: the Win32 file layer) with the in-process
+# suites tests/test_http.c, test_ingest.c, test_pipeline.c, test_transport.c,
+# test_spool.c (durable mode: the Win32 file layer), test_api.c and
+# test_recovery.c (fault recovery) with the in-process
 # test server (tests/test_server.c on Winsock 2, tests/win/compat.h) into
 # tests/win/run_suite.c and runs them under wine; needs libz-mingw-w64-dev.
 # Skips (exit 0) when mingw-w64 or wine is not installed; fails under CI=true.
@@ -198,8 +199,13 @@ fi
 # delayed ACK (throughput-bound tests: track_never_blocks, close, the
 # 8-thread concurrency test), and it takes a response head cut off by a
 # reset as complete (ingest_zero_retries_and_network_errors' second half,
-# pump_budget_resetting_server).
-WH_EXCLUDE="-pipeline_track_never_blocks -pipeline_close -pipeline_concurrency -pipeline_poison_isolation -ingest_zero_retries_and_network_errors -pump_budget_resetting_server -spool"
+# pump_budget_resetting_server). The recovery fault matrix (20,000 events
+# per fault, 200 requests) is throughput-bound the same way. And a server
+# that answers before reading a large body and then resets the connection
+# (recovery_early_*): wine's WinHTTP fails the send and closes the
+# connection, so the answer is never seen (retried as a network error);
+# the sockets run reads it. Not known for Windows' own WinHTTP (untested).
+WH_EXCLUDE="-pipeline_track_never_blocks -pipeline_close -pipeline_concurrency -pipeline_poison_isolation -ingest_zero_retries_and_network_errors -pump_budget_resetting_server -spool -recovery_matrix -recovery_early"
 if ! echo '#include <zlib.h>' | "$MINGW_CC" -E -x c - >/dev/null 2>&1; then
     if [ "${CI:-}" = true ]; then fail=$((fail + 1)); echo "FAIL windows suite: no zlib for mingw (CI=true requires it: apt-get install libz-mingw-w64-dev)"
     else s=$((s + 1)); echo "skip: windows suite (no zlib for mingw: apt-get install libz-mingw-w64-dev)"; fi

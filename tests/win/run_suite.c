@@ -1,6 +1,7 @@
 /* run_suite.c - the Windows runner of the real suites: tests/test_http.c,
    tests/test_ingest.c, tests/test_pipeline.c, tests/test_transport.c,
-   tests/test_pump.c and tests/test_spool.c, the same files as on Linux, with the in-process test server
+   tests/test_pump.c, tests/test_spool.c, tests/test_api.c and
+   tests/test_recovery.c, the same files as on Linux, with the in-process test server
    (tests/test_server.c on Winsock 2 through tests/win/compat.h), built with
    mingw-w64 and run under wine (or on Windows) by tests/win/run.sh.
    Mirrors tests/run.c: the implementation and the test files in one
@@ -29,6 +30,7 @@ static int th_getaddrinfo(const char *host, const char *port, const struct addri
 #include "../test_pump.c"
 #include "../test_spool.c"
 #include "../test_api.c"
+#include "../test_recovery.c"
 
 #include <io.h>
 
@@ -43,6 +45,7 @@ static const pt_suite pt_suites[] = {
     PT_SUITE_ENTRY(pump_tests),
     PT_SUITE_ENTRY(spool_tests),
     PT_SUITE_ENTRY(api_tests),
+    PT_SUITE_ENTRY(recovery_tests),
 };
 
 /* Per-test limit: far above any test's run time under wine (the slowest,
