@@ -77,7 +77,7 @@ test-asan: $(B)/run-asan
 test-tsan: $(B)/run-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./$(B)/run-tsan $(T)
 test-valgrind: $(B)/run
-	valgrind -q --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$(B)/run $(or $(T),$(VALGRIND_EXCLUDE))
+	valgrind -q --fair-sched=yes --child-silent-after-fork=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect ./$(B)/run $(or $(T),$(VALGRIND_EXCLUDE))
 # Windows: mingw-w64 cross build run under wine (skips if either is missing)
 test-windows: | $(B)
 	B=$(B) sh tests/win/run.sh $(T)
