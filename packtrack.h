@@ -5195,9 +5195,6 @@ PT__PRIVATE HINTERNET pt__wh_request(pt__conn *cn, const pt_http_request *req, c
     return r;
 }
 
-/* Status and Retry-After of the response head; 1 when the body has a
-   length (Content-Length or chunked), 0 when it runs until the close, -1
-   for a Content-Length that is not a number that fits. */
 /* A response header as ASCII text into out (cap bytes, NUL-terminated;
    other characters become '?'); "" when absent or longer than 255. */
 PT__PRIVATE void pt__wh_hdr_text(HINTERNET r, DWORD which, char *out, size_t cap) {
@@ -5208,6 +5205,9 @@ PT__PRIVATE void pt__wh_hdr_text(HINTERNET r, DWORD which, char *out, size_t cap
         for (n = sz / sizeof(WCHAR); i < n && i < cap - 1 && w[i]; i++) out[i] = w[i] < 128 ? (char)w[i] : '?';
     out[i] = 0;
 }
+/* Status, Retry-After and (of a 3xx) Location of the response head; 1 when
+   the body has a length (Content-Length or chunked), 0 when it runs until
+   the close, -1 for a Content-Length that is not a number that fits. */
 PT__PRIVATE int pt__wh_head(HINTERNET r, pt_http_response *resp) {
     DWORD st = 0, sz = sizeof st, cl = 0;
     WCHAR te[32];
