@@ -127,12 +127,21 @@ static int ts_run_child(const char *name, const char *url, const char *dir, int 
     return pts_w_run_self(args, 5, 30000);
 }
 #else
+/* This binary's path, resolved in the parent: under valgrind readlink names
+   the test binary, while exec of /proc/self/exe would start the tool. */
+static const char *ts_self_exe(void) {
+    static char self[4096];
+    if (!self[0]) {
+        ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (sn > 0) self[sn] = 0; else strcpy(self, "/proc/self/exe");
+    }
+    return self;
+}
 static int ts_run_child(const char *name, const char *url, const char *dir, int round) {
-    char r[16], self[4096];
+    const char *self = ts_self_exe();
+    char r[16];
     int st = 0;
-    ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);   /* under valgrind: the test binary */
     pid_t pid;
-    if (sn > 0) self[sn] = 0; else strcpy(self, "/proc/self/exe");
     snprintf(r, sizeof r, "%d", round);
     pid = fork();
     if (pid == 0) {
@@ -1128,12 +1137,12 @@ PT_TEST(spool_survives_kill9_at_random_points) {
     PT_SKIP("fork()+exec of a child killed with SIGKILL at random points: POSIX only");
 #else
     pts_server *s = pts_start();
-    char dir[64], url[64], self[4096];
+    char dir[64], url[64];
+    const char *self = NULL;
     uint64_t rng;
     int round, total_dups = 0, replay_rounds = 0;
     uint64_t total_replayed = 0;
     PT_REQUIRE(s);
-    self[0] = 0;
     ts_mkdtemp(dir, sizeof dir);
     snprintf(url, sizeof url, "%s", pts_url(s));
     pt__os_random(&rng, sizeof rng);
@@ -1152,11 +1161,7 @@ PT_TEST(spool_survives_kill9_at_random_points) {
         PT_REQUIRE(keys);
         pts_reset(s);
         PT_REQUIRE(pipe(fds) == 0);
-        if (!self[0]) {   /* resolved in the parent: under valgrind readlink names the
-                             test binary, while exec of /proc/self/exe would start the tool */
-            ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
-            if (sn > 0) self[sn] = 0; else strcpy(self, "/proc/self/exe");
-        }
+        self = ts_self_exe();
         pid = fork();
         if (pid == 0) {
             /* A fresh image (exec) rather than a fork of this multi-threaded
